@@ -1,0 +1,33 @@
+//! Resource limits: every input siyu accepts is bounded, so that no source
+//! text, event or snapshot can exhaust the host's stack or memory.
+
+/// Configurable limits, with the defaults documented on each field.
+///
+/// Exceeding a limit is a clear error, never a crash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest source text accepted, in bytes. Default 1 MiB.
+    pub max_source_bytes: usize,
+    /// Deepest nesting of brackets and prefix operators (`not`, unary `-`)
+    /// accepted by the parser. Checked by a linear scan before the parser
+    /// runs, because the parser recurses per level and a deep input would
+    /// overflow the stack, which aborts the host process. Default 48.
+    pub max_nesting: usize,
+    /// Deepest expression tree accepted, counting operator chains such as
+    /// `a and b and c …` that nest without brackets. Every later stage
+    /// (checker, evaluator, `Drop`) recurses at most this deep. Default 256.
+    pub max_expr_depth: usize,
+    /// Most rules in one program. Default 10,000.
+    pub max_rules: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_source_bytes: 1 << 20,
+            max_nesting: 48,
+            max_expr_depth: 256,
+            max_rules: 10_000,
+        }
+    }
+}

@@ -1,0 +1,1243 @@
+//! pest parse tree → typed AST, and pest errors → [`Diagnostic`]s.
+
+use super::ast::*;
+use super::lexical::{self, Invalid};
+use crate::diagnostic::{Diagnostic, Span};
+use crate::limits::Limits;
+use pest::Parser as _;
+use pest::iterators::Pair;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/siyu.pest"]
+struct Grammar;
+
+type P<'i> = Pair<'i, Rule>;
+
+pub(super) fn is_keyword(word: &str) -> bool {
+    Grammar::parse(Rule::keyword_only, word).is_ok()
+}
+
+pub(super) fn build(source: &str, limits: &Limits) -> Result<Module, Vec<Diagnostic>> {
+    let mut pairs =
+        Grammar::parse(Rule::program, source).map_err(|e| vec![syntax_error(source, &e)])?;
+    let mut b = Builder {
+        source,
+        errors: Vec::new(),
+        max_depth: limits.max_expr_depth,
+    };
+    let mut module = Module::default();
+    // `program` always yields exactly one pair; an empty iterator would be a
+    // pest bug, answered with an empty module rather than a panic.
+    if let Some(program) = pairs.next() {
+        for item in program.into_inner() {
+            if item.as_rule() == Rule::EOI {
+                continue;
+            }
+            if let Some(item) = b.item(item) {
+                module.items.push(item);
+            }
+        }
+    }
+    let rules = module
+        .items
+        .iter()
+        .filter(|i| matches!(i, Item::Rule(_)))
+        .count();
+    if rules > limits.max_rules {
+        b.errors.push(Diagnostic::error(
+            source,
+            Span::new(0, 0),
+            format!(
+                "program has {rules} rules, more than the limit of {}",
+                limits.max_rules
+            ),
+        ));
+    }
+    if b.errors.is_empty() {
+        Ok(module)
+    } else {
+        Err(b.errors)
+    }
+}
+
+struct Builder<'s> {
+    source: &'s str,
+    errors: Vec<Diagnostic>,
+    max_depth: usize,
+}
+
+/// The span of a pair, without the whitespace and comments that pest's
+/// implicit skipping leaves at its end when an optional part is absent.
+fn span(p: &P<'_>) -> Span {
+    let start = p.as_span().start();
+    Span::new(start, start + trim_trailing(p.as_str()).len())
+}
+
+fn trim_trailing(mut text: &str) -> &str {
+    loop {
+        text = text.trim_end();
+        let line_start = text.rfind('\n').map_or(0, |i| i + 1);
+        let mut in_string = false;
+        let mut escaped = false;
+        let mut comment = None;
+        for (i, c) in text[line_start..].char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if in_string => escaped = true,
+                '"' => in_string = !in_string,
+                '#' if !in_string => {
+                    comment = Some(line_start + i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        match comment {
+            Some(at) => text = &text[..at],
+            None => return text,
+        }
+    }
+}
+
+/// Punctuation carries no information once the tree is built.
+fn is_punct(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::lbrace
+            | Rule::rbrace
+            | Rule::lparen
+            | Rule::rparen
+            | Rule::lbracket
+            | Rule::rbracket
+            | Rule::comma
+            | Rule::colon
+            | Rule::dot
+            | Rule::assign
+            | Rule::dash
+            | Rule::langle
+            | Rule::rangle
+    )
+}
+
+/// The children of a pair that carry meaning.
+fn kids<'i>(p: P<'i>) -> impl Iterator<Item = P<'i>> {
+    p.into_inner().filter(|c| !is_punct(c.as_rule()))
+}
+
+impl<'s> Builder<'s> {
+    fn error(&mut self, span: Span, message: impl Into<String>, help: Option<String>) {
+        let mut d = Diagnostic::error(self.source, span, message);
+        if let Some(help) = help {
+            d = d.with_help(help);
+        }
+        self.errors.push(d);
+    }
+
+    fn lexical<T>(&mut self, p: &P<'_>, f: impl FnOnce(&str) -> Result<T, Invalid>) -> Option<T> {
+        match f(p.as_str()) {
+            Ok(v) => Some(v),
+            Err(Invalid { message, help }) => {
+                self.error(span(p), message, help);
+                None
+            }
+        }
+    }
+
+    /// A name being declared: any word, but not a keyword.
+    fn decl_name(&mut self, p: P<'_>, what: &str) -> Option<Ident> {
+        let text = p.as_str();
+        if is_keyword(text) {
+            self.error(
+                span(&p),
+                format!("`{text}` is a keyword and cannot name {what}"),
+                Some(format!("rename it, e.g. `{text}_`")),
+            );
+            return None;
+        }
+        Some(Ident::new(text.to_string(), span(&p)))
+    }
+
+    /// A field or parameter name: any word, keywords included (§1).
+    fn field_name(p: P<'_>) -> Ident {
+        Ident::new(p.as_str().to_string(), span(&p))
+    }
+
+    fn ident(p: P<'_>) -> Ident {
+        Ident::new(p.as_str().to_string(), span(&p))
+    }
+
+    fn string(&mut self, p: P<'_>) -> Option<Spanned<String>> {
+        let s = span(&p);
+        self.lexical(&p, lexical::string)
+            .map(|v| Spanned::new(v, s))
+    }
+
+    fn duration(&mut self, p: P<'_>) -> Option<Duration> {
+        let s = span(&p);
+        let inner = must(p.into_inner().next());
+        self.lexical(&inner, lexical::duration)
+            .map(|v| Spanned::new(v, s))
+    }
+
+    fn time_of_day(&mut self, p: P<'_>) -> Option<Spanned<TimeOfDay>> {
+        let s = span(&p);
+        self.lexical(&p, lexical::time_of_day)
+            .map(|v| Spanned::new(v, s))
+    }
+
+    fn share(&mut self, p: P<'_>) -> Option<Share> {
+        let s = span(&p);
+        self.lexical(&p, lexical::percent)
+            .map(|v| Spanned::new(v, s))
+    }
+
+    fn item(&mut self, p: P<'_>) -> Option<Item> {
+        let rule = p.as_rule();
+        let mut k = kids(p);
+        let _keyword = k.next();
+        let mut next = || must(k.next());
+        match rule {
+            Rule::timezone_decl => {
+                let target = next();
+                match target.as_rule() {
+                    Rule::string => self.string(target).map(Item::Timezone),
+                    _ => Some(Item::CustomerTimezone(profile_attr(target))),
+                }
+            }
+            Rule::event_decl | Rule::broadcast_decl => {
+                let broadcast = rule == Rule::broadcast_decl;
+                let name =
+                    self.decl_name(next(), if broadcast { "a broadcast" } else { "an event" });
+                let fields = k.next().map(|f| self.fields(f)).unwrap_or(Some(Vec::new()));
+                Some(Item::Event(EventDecl {
+                    name: name?,
+                    broadcast,
+                    fields: fields?,
+                }))
+            }
+            Rule::profile_decl => self.fields(next()).map(Item::Profile),
+            Rule::action_decl => {
+                let name = self.decl_name(next(), "an action");
+                let mut params = Some(Vec::new());
+                let mut channel = None;
+                for c in k {
+                    match c.as_rule() {
+                        Rule::field => match (self.field(c), params.as_mut()) {
+                            (Some(f), Some(ps)) => ps.push(f),
+                            _ => params = None,
+                        },
+                        Rule::kw_channel => {}
+                        _ => channel = Some(Self::field_name(c)),
+                    }
+                }
+                Some(Item::Action(ActionDecl {
+                    name: name?,
+                    params: params?,
+                    channel,
+                }))
+            }
+            Rule::cap_decl => {
+                let target = next();
+                let channel = (target.as_rule() != Rule::kw_all).then(|| Self::field_name(target));
+                let max_pair = next();
+                let max = self.count(max_pair);
+                let _per = next();
+                let per = self.duration(next());
+                Some(Item::Cap(CapDecl {
+                    channel,
+                    max: max?,
+                    per: per?,
+                }))
+            }
+            Rule::quiet_decl => {
+                let start = self.time_of_day(next());
+                let end = self.time_of_day(next());
+                let policy = k.next().map(quiet_policy);
+                Some(Item::Quiet(QuietDecl {
+                    start: start?,
+                    end: end?,
+                    policy,
+                }))
+            }
+            Rule::segment_decl => {
+                let name = self.decl_name(next(), "a segment");
+                let cond = self.expr(next());
+                Some(Item::Segment(SegmentDecl {
+                    name: name?,
+                    cond: cond?,
+                }))
+            }
+            Rule::tag_decl => {
+                let name = self.string(next());
+                let _when = next();
+                let cond = self.expr(next());
+                Some(Item::Tag(TagDecl {
+                    name: name?,
+                    cond: cond?,
+                }))
+            }
+            Rule::stage_decl => {
+                let name = self.decl_name(next(), "a stage");
+                let mut labels = Some(Vec::new());
+                for l in k {
+                    let label = self.stage_label(l);
+                    match (label, labels.as_mut()) {
+                        (Some(l), Some(ls)) => ls.push(l),
+                        _ => labels = None,
+                    }
+                }
+                Some(Item::Stage(StageDecl {
+                    name: name?,
+                    labels: labels?,
+                }))
+            }
+            Rule::ledger_decl => {
+                let name = self.decl_name(next(), "a ledger");
+                let mut clauses = Some(Vec::new());
+                for c in k {
+                    match (self.ledger_clause(c), clauses.as_mut()) {
+                        (Some(c), Some(cs)) => cs.push(c),
+                        _ => clauses = None,
+                    }
+                }
+                Some(Item::Ledger(LedgerDecl {
+                    name: name?,
+                    clauses: clauses?,
+                }))
+            }
+            Rule::rule_decl => {
+                let name = self.decl_name(next(), "a rule");
+                let mut clauses = Some(Vec::new());
+                for c in k {
+                    let s = span(&c);
+                    match (self.clause(c), clauses.as_mut()) {
+                        (Some(c), Some(cs)) => cs.push(Spanned::new(c, s)),
+                        _ => clauses = None,
+                    }
+                }
+                Some(Item::Rule(RuleDecl {
+                    name: name?,
+                    clauses: clauses?,
+                }))
+            }
+            _ => None,
+        }
+    }
+
+    fn count(&mut self, p: P<'_>) -> Option<Spanned<u32>> {
+        let s = span(&p);
+        let v = self.lexical(&p, lexical::int)?;
+        match u32::try_from(v) {
+            Ok(v) => Some(Spanned::new(v, s)),
+            Err(_) => {
+                self.error(s, format!("`{v}` is too large for a count"), None);
+                None
+            }
+        }
+    }
+
+    fn fields(&mut self, p: P<'_>) -> Option<Vec<Field>> {
+        let mut out = Some(Vec::new());
+        for f in kids(p) {
+            match (self.field(f), out.as_mut()) {
+                (Some(f), Some(v)) => v.push(f),
+                _ => out = None,
+            }
+        }
+        out
+    }
+
+    fn field(&mut self, p: P<'_>) -> Option<Field> {
+        let mut k = kids(p);
+        let name = Self::field_name(must(k.next()));
+        let ty = self.type_expr(must(k.next()))?;
+        Some(Field { name, ty })
+    }
+
+    fn type_expr(&mut self, p: P<'_>) -> Option<Spanned<Type>> {
+        const NAMES: [(&str, Type); 7] = [
+            ("int", Type::Int),
+            ("number", Type::Number),
+            ("string", Type::String),
+            ("bool", Type::Bool),
+            ("date", Type::Date),
+            ("time", Type::Time),
+            ("duration", Type::Duration),
+        ];
+        let s = span(&p);
+        let mut k = kids(p);
+        let base = must(k.next());
+        let base_name = base.as_str();
+        let base_span = span(&base);
+        match k.next() {
+            None => match NAMES.iter().find(|(n, _)| *n == base_name) {
+                Some((_, t)) => Some(Spanned::new(*t, base_span)),
+                None => {
+                    let d = Diagnostic::error(
+                        self.source,
+                        base_span,
+                        format!("unknown type `{base_name}`"),
+                    )
+                    .with_suggestion(
+                        base_name,
+                        NAMES.iter().map(|(n, _)| *n).chain(["list<string>"]),
+                    );
+                    let d = if d.help.is_none() {
+                        d.with_help("types are int, number, string, bool, date, time, duration and list<string>")
+                    } else {
+                        d
+                    };
+                    self.errors.push(d);
+                    None
+                }
+            },
+            Some(elem) if base_name == "list" && elem.as_str() == "string" => {
+                Some(Spanned::new(Type::StringList, s))
+            }
+            Some(_) => {
+                self.error(
+                    s,
+                    format!("unknown type `{}`", p_text(self.source, s)),
+                    Some("the only list type is `list<string>`".into()),
+                );
+                None
+            }
+        }
+    }
+
+    fn stage_label(&mut self, p: P<'_>) -> Option<StageLabel> {
+        let mut k = kids(p);
+        let name = self.decl_name(must(k.next()), "a stage label");
+        let kw = must(k.next());
+        let cond = if kw.as_rule() == Rule::kw_when {
+            Some(self.expr(must(k.next()))?)
+        } else {
+            None
+        };
+        Some(StageLabel { name: name?, cond })
+    }
+
+    fn ledger_clause(&mut self, p: P<'_>) -> Option<LedgerClause> {
+        let rule = p.as_rule();
+        let mut k = kids(p);
+        let _kw = k.next();
+        let mut next = || must(k.next());
+        match rule {
+            Rule::expire_clause => {
+                let _after = next();
+                self.duration(next()).map(LedgerClause::Expire)
+            }
+            _ => {
+                let amount = self.expr(next());
+                let _on = next();
+                let on = Self::ident(next());
+                let amount = amount?;
+                Some(if rule == Rule::earn_clause {
+                    LedgerClause::Earn { amount, on }
+                } else {
+                    LedgerClause::Spend { amount, on }
+                })
+            }
+        }
+    }
+
+    fn clause(&mut self, p: P<'_>) -> Option<Clause> {
+        let c = must(p.into_inner().next());
+        let rule = c.as_rule();
+        let mut k = kids(c);
+        let _kw = k.next();
+        let mut next = || must(k.next());
+        match rule {
+            Rule::when_clause => self.trigger(next()).map(Clause::When),
+            Rule::if_clause => self.expr(next()).map(Clause::If),
+            Rule::do_clause => self.actions(next()).map(Clause::Do),
+            Rule::at_clause => self.time_of_day(next()).map(|t| Clause::At(t.node)),
+            Rule::limit_clause => {
+                let l = next();
+                let lrule = l.as_rule();
+                let mut lk = kids(l);
+                if lrule == Rule::limit_once {
+                    let _once = lk.next();
+                    match lk.nth(1) {
+                        None => Some(Clause::Limit(Limit::Once)),
+                        Some(d) => self.duration(d).map(|per| {
+                            Clause::Limit(Limit::PerWindow {
+                                max: 1,
+                                per,
+                                once: true,
+                            })
+                        }),
+                    }
+                } else {
+                    let max = self.count(must(lk.next()));
+                    let per = self.duration(must(lk.nth(1)));
+                    Some(Clause::Limit(Limit::PerWindow {
+                        max: max?.node,
+                        per: per?,
+                        once: false,
+                    }))
+                }
+            }
+            Rule::priority_clause => {
+                let n = next();
+                let text = n.as_str();
+                let (neg, digits) = match text.strip_prefix('-') {
+                    Some(d) => (true, d),
+                    None => (false, text),
+                };
+                let v = self.lexical(&n, |_| lexical::int(digits))?;
+                Some(Clause::Priority(if neg { -v } else { v }))
+            }
+            Rule::split_clause => {
+                let experiment = self.string(next());
+                let mut variants = Some(Vec::new());
+                for v in k {
+                    match (self.variant(v), variants.as_mut()) {
+                        (Some(v), Some(vs)) => vs.push(v),
+                        _ => variants = None,
+                    }
+                }
+                Some(Clause::Split(Split {
+                    experiment: experiment?,
+                    variants: variants?,
+                }))
+            }
+            Rule::holdout_clause => self.share(next()).map(Clause::Holdout),
+            Rule::quiet_clause => Some(Clause::Quiet(quiet_policy(next()).node)),
+            Rule::goal_clause => {
+                let event = Self::ident(next());
+                let mut filter = None;
+                let mut within = None;
+                for c in k {
+                    match c.as_rule() {
+                        Rule::where_part => filter = Some(self.where_part(c)?),
+                        Rule::duration_lit => within = self.duration(c),
+                        _ => {}
+                    }
+                }
+                Some(Clause::Goal(Goal {
+                    event,
+                    filter,
+                    within: within?,
+                }))
+            }
+            _ => None,
+        }
+    }
+
+    fn variant(&mut self, p: P<'_>) -> Option<Variant> {
+        let mut k = kids(p);
+        let mut next = || must(k.next());
+        let name = self.decl_name(next(), "a variant");
+        let share = self.share(next());
+        let _do = next();
+        let actions = self.actions(next());
+        Some(Variant {
+            name: name?,
+            share: share?,
+            actions: actions?,
+        })
+    }
+
+    fn actions(&mut self, p: P<'_>) -> Option<Vec<Action>> {
+        let mut out = Some(Vec::new());
+        for a in kids(p) {
+            match (self.action(a), out.as_mut()) {
+                (Some(a), Some(v)) => v.push(a),
+                _ => out = None,
+            }
+        }
+        out
+    }
+
+    fn action(&mut self, p: P<'_>) -> Option<Action> {
+        let rule = p.as_rule();
+        let mut k = kids(p);
+        match rule {
+            Rule::add_tag | Rule::remove_tag => {
+                let tag = self.string(must(k.nth(2)))?;
+                Some(if rule == Rule::add_tag {
+                    Action::AddTag(tag)
+                } else {
+                    Action::RemoveTag(tag)
+                })
+            }
+            Rule::set_profile => {
+                let attr = profile_attr(must(k.nth(1)));
+                let value = self.expr(must(k.next()))?;
+                Some(Action::Set { attr, value })
+            }
+            _ => {
+                let name = Self::ident(must(k.next()));
+                let mut args = Some(Vec::new());
+                for arg in k {
+                    let mut ak = kids(arg);
+                    let key = Self::field_name(must(ak.next()));
+                    let value = self.expr(must(ak.next()));
+                    match (value, args.as_mut()) {
+                        (Some(v), Some(a)) => a.push((key, v)),
+                        _ => args = None,
+                    }
+                }
+                Some(Action::Call { name, args: args? })
+            }
+        }
+    }
+
+    fn event_filter(&mut self, event: P<'_>, filter: Option<P<'_>>) -> Option<EventFilter> {
+        let filter = match filter {
+            Some(w) => Some(self.where_part(w)?),
+            None => None,
+        };
+        Some(EventFilter {
+            event: Self::ident(event),
+            filter,
+        })
+    }
+
+    fn where_part(&mut self, p: P<'_>) -> Option<Expr> {
+        let e = must(kids(p).nth(1));
+        self.expr(e)
+    }
+
+    /// `IDENT [where_part]` at the front of `k`.
+    fn filter_from<'i>(
+        &mut self,
+        k: &mut std::iter::Peekable<impl Iterator<Item = P<'i>>>,
+    ) -> Option<EventFilter> {
+        let event = must(k.next());
+        let filter = k.next_if(|c| c.as_rule() == Rule::where_part);
+        self.event_filter(event, filter)
+    }
+
+    fn trigger(&mut self, p: P<'_>) -> Option<Trigger> {
+        let t = must(p.into_inner().next());
+        let rule = t.as_rule();
+        let mut k = kids(t).peekable();
+        match rule {
+            Rule::event_trigger => self.filter_from(&mut k).map(Trigger::Event),
+            Rule::no_trigger => {
+                let _no = k.next();
+                let event = self.filter_from(&mut k);
+                let _for = k.next();
+                let duration = self.duration(must(k.next()));
+                Some(Trigger::No {
+                    event: event?,
+                    duration: duration?,
+                })
+            }
+            Rule::after_trigger => {
+                let delay = self.duration(must(k.next()));
+                let _after = k.next();
+                let target = must(k.next());
+                let unless = match k.next() {
+                    Some(u) => {
+                        let mut uk = kids(u).peekable();
+                        let _unless = uk.next();
+                        Some(self.filter_from(&mut uk)?)
+                    }
+                    None => None,
+                };
+                let target_rule = target.as_rule();
+                let mut tk = kids(target).peekable();
+                if target_rule == Rule::after_rule {
+                    let rule = Self::ident(must(tk.nth(1)));
+                    Some(Trigger::AfterRule {
+                        delay: delay?,
+                        rule,
+                        unless,
+                    })
+                } else {
+                    let last = tk.next_if(|c| c.as_rule() == Rule::kw_last).is_some();
+                    let event = self.filter_from(&mut tk)?;
+                    Some(Trigger::After {
+                        delay: delay?,
+                        last,
+                        event,
+                        unless,
+                    })
+                }
+            }
+            Rule::before_anniversary => {
+                let before = self.duration(must(k.next()));
+                let _before = k.next();
+                let anniversary = self.anniversary(must(k.next()));
+                match anniversary? {
+                    Trigger::Anniversary { attr, at, .. } => Some(Trigger::Anniversary {
+                        before: Some(before?),
+                        attr,
+                        at,
+                    }),
+                    other => Some(other),
+                }
+            }
+            Rule::anniversary => self.anniversary_from(k),
+            Rule::every_trigger => {
+                let _every = k.next();
+                let day = must(k.next());
+                let day = match day.as_rule() {
+                    Rule::kw_day => Every::Day,
+                    _ => Every::Weekday(
+                        WEEKDAYS
+                            .iter()
+                            .position(|w| *w == day.as_str())
+                            .map_or(1, |i| i as u8 + 1),
+                    ),
+                };
+                let _at = k.next();
+                let at = self.time_of_day(must(k.next()))?;
+                Some(Trigger::Every { day, at })
+            }
+            Rule::enters_trigger => Some(Trigger::Enters(Self::ident(must(k.nth(1))))),
+            Rule::exits_trigger => Some(Trigger::Exits(Self::ident(must(k.nth(1))))),
+            Rule::changes_trigger => Some(Trigger::Changes(Self::ident(must(k.next())))),
+            Rule::becomes_trigger => {
+                let stage = Self::ident(must(k.next()));
+                let label = Self::ident(must(k.nth(1)));
+                Some(Trigger::Becomes { stage, label })
+            }
+            _ => None,
+        }
+    }
+
+    fn anniversary(&mut self, p: P<'_>) -> Option<Trigger> {
+        let k = kids(p).peekable();
+        self.anniversary_from(k)
+    }
+
+    fn anniversary_from<'i>(
+        &mut self,
+        mut k: std::iter::Peekable<impl Iterator<Item = P<'i>>>,
+    ) -> Option<Trigger> {
+        let _anniversary = k.next();
+        let _of = k.next();
+        let attr = profile_attr(must(k.next()));
+        let at = match k.nth(1) {
+            Some(t) => Some(self.time_of_day(t)?),
+            None => None,
+        };
+        Some(Trigger::Anniversary {
+            before: None,
+            attr,
+            at,
+        })
+    }
+
+    // ------------------------------------------------------- expressions --
+
+    fn expr(&mut self, p: P<'_>) -> Option<Expr> {
+        self.expr_depth(p).map(|(e, _)| e)
+    }
+
+    fn too_deep(&mut self, s: Span) {
+        let max = self.max_depth;
+        self.error(
+            s,
+            format!("expression nested more than {max} levels deep"),
+            Some("split it into named segments".into()),
+        );
+    }
+
+    /// Builds an expression and returns its tree depth, so that operator
+    /// chains (which nest without brackets) are bounded as they are built.
+    ///
+    /// This is the recursion of the builder: it only dispatches, so each
+    /// level of nesting costs one small frame plus the frame of one helper.
+    fn expr_depth(&mut self, p: P<'_>) -> Option<(Expr, usize)> {
+        let p = pass_through(p);
+        match p.as_rule() {
+            Rule::or_expr
+            | Rule::and_expr
+            | Rule::coalesce_expr
+            | Rule::sum_expr
+            | Rule::product_expr => self.chain(p),
+            Rule::not_expr | Rule::unary_expr => self.prefix(p),
+            Rule::cmp_expr => self.comparison(p),
+            Rule::list | Rule::call => self.sequence(p),
+            Rule::aggregate => self.aggregate(p),
+            _ => self.atom(p),
+        }
+    }
+
+    /// `a OP b OP c …`, folded to the left.
+    fn chain(&mut self, p: P<'_>) -> Option<(Expr, usize)> {
+        let s = span(&p);
+        let mut k = kids(p);
+        let (mut acc, mut depth) = self.expr_depth(must(k.next()))?;
+        while let Some(op) = k.next() {
+            let op = match op.as_str() {
+                "or" => BinaryOp::Or,
+                "and" => BinaryOp::And,
+                "??" => BinaryOp::Coalesce,
+                "+" => BinaryOp::Add,
+                "-" => BinaryOp::Sub,
+                "*" => BinaryOp::Mul,
+                _ => BinaryOp::Div,
+            };
+            let (rhs, rd) = self.expr_depth(must(k.next()))?;
+            depth = depth.max(rd) + 1;
+            if depth > self.max_depth {
+                self.too_deep(s);
+                return None;
+            }
+            let sp = acc.span.to(rhs.span);
+            acc = Expr::new(ExprKind::Binary(op, Box::new(acc), Box::new(rhs)), sp);
+        }
+        Some((acc, depth))
+    }
+
+    /// `not e`, `-e`.
+    fn prefix(&mut self, p: P<'_>) -> Option<(Expr, usize)> {
+        let op = if p.as_rule() == Rule::not_expr {
+            UnaryOp::Not
+        } else {
+            UnaryOp::Neg
+        };
+        let start = p.as_span().start();
+        let operand = must(kids(p).nth(1));
+        let (e, d) = self.expr_depth(operand)?;
+        let sp = Span::new(start, e.span.end);
+        self.node(ExprKind::Unary(op, Box::new(e)), sp, d + 1)
+    }
+
+    /// `a == b`, `a in b`, `a contains b`, `a is [not] null|LABEL`.
+    fn comparison(&mut self, p: P<'_>) -> Option<(Expr, usize)> {
+        let mut k = kids(p);
+        let (lhs, ld) = self.expr_depth(must(k.next()))?;
+        let test = must(k.next());
+        if test.as_rule() == Rule::is_test {
+            let mut negated = false;
+            let mut label = None;
+            let mut end = lhs.span;
+            for t in kids(test).skip(1) {
+                end = span(&t);
+                match t.as_rule() {
+                    Rule::kw_not => negated = true,
+                    Rule::kw_null => {}
+                    _ => label = Some(Self::ident(t)),
+                }
+            }
+            let sp = lhs.span.to(end);
+            let kind = ExprKind::Is {
+                expr: Box::new(lhs),
+                negated,
+                label,
+            };
+            return self.node(kind, sp, ld + 1);
+        }
+        let mut tk = kids(test);
+        let op = match must(tk.next()).as_str() {
+            "in" => BinaryOp::In,
+            "contains" => BinaryOp::Contains,
+            "==" => BinaryOp::Eq,
+            "!=" => BinaryOp::Ne,
+            "<" => BinaryOp::Lt,
+            "<=" => BinaryOp::Le,
+            ">" => BinaryOp::Gt,
+            _ => BinaryOp::Ge,
+        };
+        let (rhs, rd) = self.expr_depth(must(tk.next()))?;
+        let sp = lhs.span.to(rhs.span);
+        self.node(
+            ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+            sp,
+            ld.max(rd) + 1,
+        )
+    }
+
+    /// `[a, b]` and `f(a, b)`: a node over a sequence of expressions.
+    fn sequence(&mut self, p: P<'_>) -> Option<(Expr, usize)> {
+        let s = span(&p);
+        let is_call = p.as_rule() == Rule::call;
+        let mut k = kids(p).peekable();
+        let func = if is_call {
+            let name = must(k.next());
+            Func::from_name(name.as_str())
+        } else {
+            None
+        };
+        let mut items = Vec::new();
+        let mut depth = 0;
+        let mut ok = true;
+        for item in k {
+            match self.expr_depth(item) {
+                Some((e, d)) => {
+                    depth = depth.max(d);
+                    items.push(e);
+                }
+                None => ok = false,
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let kind = match func {
+            Some(f) => ExprKind::Call(f, items),
+            None => ExprKind::List(items),
+        };
+        self.node(kind, s, depth + 1)
+    }
+
+    /// `FUNC(E[.F] [where C] [in D])`.
+    fn aggregate(&mut self, p: P<'_>) -> Option<(Expr, usize)> {
+        let s = span(&p);
+        let mut k = kids(p).peekable();
+        let func_pair = must(k.next());
+        let func = AggFunc::from_name(func_pair.as_str()).unwrap_or(AggFunc::Count);
+        let event = Self::ident(must(k.next()));
+        let field = k
+            .next_if(|c| c.as_rule() == Rule::name)
+            .map(Self::field_name);
+        let mut depth = 1;
+        let filter = match k.next_if(|c| c.as_rule() == Rule::where_part) {
+            Some(w) => {
+                let (e, d) = self.expr_depth(must(kids(w).nth(1)))?;
+                depth = d + 1;
+                Some(e)
+            }
+            None => None,
+        };
+        let window = match k.next() {
+            Some(w) => Some(self.duration(must(kids(w).nth(1)))?),
+            None => None,
+        };
+        let kind = ExprKind::Aggregate(Box::new(Aggregate {
+            func,
+            event,
+            field,
+            filter,
+            window,
+        }));
+        self.node(kind, s, depth)
+    }
+
+    /// Literals, names and the other forms without sub-expressions.
+    fn atom(&mut self, p: P<'_>) -> Option<(Expr, usize)> {
+        let s = span(&p);
+        let kind = match p.as_rule() {
+            Rule::has_tag => ExprKind::HasTag(self.string(must(kids(p).nth(2)))?),
+            Rule::balance_call => ExprKind::Balance(Self::ident(must(kids(p).nth(1)))),
+            Rule::expiring_call => {
+                let mut k = kids(p);
+                let ledger = Self::ident(must(k.nth(1)));
+                let window = self.duration(must(k.nth(1)))?;
+                ExprKind::Expiring(ledger, window)
+            }
+            Rule::duration_lit => ExprKind::Duration(self.duration(p)?.node),
+            Rule::percent => {
+                self.error(
+                    s,
+                    "a percentage is only a share, in `split` and `holdout`",
+                    Some(format!(
+                        "write the number: `{}`",
+                        p.as_str().trim_end_matches('%')
+                    )),
+                );
+                return None;
+            }
+            Rule::number => {
+                if p.as_str().contains('.') {
+                    ExprKind::Number(self.lexical(&p, lexical::number)?)
+                } else {
+                    ExprKind::Int(self.lexical(&p, lexical::int)?)
+                }
+            }
+            Rule::string => ExprKind::Str(self.string(p)?.node),
+            Rule::kw_true => ExprKind::Bool(true),
+            Rule::kw_false => ExprKind::Bool(false),
+            Rule::kw_null => ExprKind::Null,
+            Rule::kw_now => ExprKind::Now,
+            Rule::kw_first_seen => ExprKind::FirstSeen,
+            Rule::kw_last_seen => ExprKind::LastSeen,
+            Rule::profile_ref => ExprKind::Profile(profile_attr(p)),
+            Rule::event_ref => ExprKind::EventField(profile_attr(p)),
+            Rule::customer_ref => ExprKind::Customer(profile_attr(p)),
+            Rule::ident | Rule::field_keyword => ExprKind::Name(p.as_str().to_string()),
+            _ => unreachable_pair(),
+        };
+        Some((Expr::new(kind, s), 1))
+    }
+
+    fn node(&mut self, kind: ExprKind, s: Span, depth: usize) -> Option<(Expr, usize)> {
+        if depth > self.max_depth {
+            self.too_deep(s);
+            return None;
+        }
+        Some((Expr::new(kind, s), depth))
+    }
+}
+
+/// Descends through the grammar levels an expression passes without an
+/// operator (`expr`, parentheses, a chain of one operand, …) iteratively,
+/// so that they cost no recursion.
+fn pass_through(mut p: P<'_>) -> P<'_> {
+    loop {
+        let single = match p.as_rule() {
+            Rule::expr | Rule::paren => true,
+            Rule::or_expr
+            | Rule::and_expr
+            | Rule::not_expr
+            | Rule::cmp_expr
+            | Rule::coalesce_expr
+            | Rule::sum_expr
+            | Rule::product_expr
+            | Rule::unary_expr => kids(p.clone()).nth(1).is_none(),
+            _ => false,
+        };
+        if !single {
+            return p;
+        }
+        p = must(kids(p).next());
+    }
+}
+
+/// The field name of `profile.F` / `event.F` / `customer.F`.
+fn profile_attr(p: P<'_>) -> Ident {
+    let name = must(kids(p).last());
+    Ident::new(name.as_str().to_string(), span(&name))
+}
+
+fn quiet_policy(p: P<'_>) -> Spanned<QuietPolicy> {
+    let s = span(&p);
+    let policy = match p.as_str() {
+        "drop" => QuietPolicy::Drop,
+        "ignore" => QuietPolicy::Ignore,
+        _ => QuietPolicy::Defer,
+    };
+    Spanned::new(policy, s)
+}
+
+fn p_text(source: &str, s: Span) -> &str {
+    source.get(s.start..s.end).unwrap_or("")
+}
+
+/// The grammar guarantees the shape of every pair the builder walks: a rule
+/// that matched has the children its definition lists. Reaching this means
+/// the grammar and the builder disagree, a bug in siyu itself, never in the
+/// input; it is reported as such rather than silently mis-parsed.
+#[cold]
+fn unreachable_pair() -> ! {
+    panic!("siyu bug: the parse tree does not match the grammar")
+}
+
+/// The child the grammar guarantees is there (see [`unreachable_pair`]).
+fn must(p: Option<P<'_>>) -> P<'_> {
+    match p {
+        Some(p) => p,
+        None => unreachable_pair(),
+    }
+}
+
+// ------------------------------------------------------------ error text --
+
+/// Converts a pest error into a diagnostic in the user's words.
+fn syntax_error(source: &str, e: &pest::error::Error<Rule>) -> Diagnostic {
+    let at = match e.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    };
+    let (positives, negatives) = match &e.variant {
+        pest::error::ErrorVariant::ParsingError {
+            positives,
+            negatives,
+        } => (positives.clone(), negatives.clone()),
+        pest::error::ErrorVariant::CustomError { .. } => (Vec::new(), Vec::new()),
+    };
+    let found = found_at(source, at);
+    let mut expected: Vec<&str> = Vec::new();
+    for r in &positives {
+        let d = describe(*r);
+        if !expected.contains(&d) {
+            expected.push(d);
+        }
+    }
+    let message = if expected.is_empty() {
+        format!("unexpected {}", found.1)
+    } else {
+        format!("expected {}, found {}", enumerate(&expected), found.1)
+    };
+    let mut d = Diagnostic::error(source, Span::new(at, at + found.0), message);
+    let word = &source[at..at + found.0];
+    if negatives.contains(&Rule::keyword) || (is_keyword(word) && positives.contains(&Rule::ident))
+    {
+        d = d.with_help(format!(
+            "`{word}` is a keyword; a declared name cannot be one"
+        ));
+    } else if positives.contains(&Rule::clause) && !word.is_empty() {
+        d = d.with_suggestion(word, CLAUSE_KEYWORDS);
+    }
+    d
+}
+
+const CLAUSE_KEYWORDS: [&str; 10] = [
+    "when", "if", "do", "at", "limit", "priority", "split", "holdout", "quiet", "goal",
+];
+
+/// The length in bytes and a description of the token at `at`.
+fn found_at(source: &str, at: usize) -> (usize, String) {
+    let rest = source.get(at..).unwrap_or("");
+    let Some(first) = rest.chars().next() else {
+        return (0, "end of input".into());
+    };
+    let len = if first.is_alphanumeric() || first == '_' {
+        rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len())
+    } else {
+        first.len_utf8()
+    };
+    let shown = &rest[..len];
+    match first {
+        '\n' | '\r' => (0, "end of line".into()),
+        '"' => (1, "a string".into()),
+        _ => (len, format!("`{shown}`")),
+    }
+}
+
+fn enumerate(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// What a grammar rule is called in an error message.
+fn describe(rule: Rule) -> &'static str {
+    use Rule::*;
+    match rule {
+        timezone_decl | event_decl | broadcast_decl | profile_decl | action_decl | cap_decl
+        | quiet_decl | segment_decl | tag_decl | stage_decl | ledger_decl | rule_decl => {
+            "a declaration (`event`, `profile`, `action`, `segment`, `tag`, `stage`, `ledger`, `rule`, …)"
+        }
+        EOI => "end of input",
+        clause => {
+            "a rule clause (`when`, `if`, `do`, `at`, `limit`, `priority`, `split`, `holdout`, `quiet`, `goal`)"
+        }
+        trigger => "a trigger (an event, `no E for D`, `D after E`, `enters S`, …)",
+        expr | or_expr | and_expr | not_expr | cmp_expr | coalesce_expr | sum_expr
+        | product_expr | unary_expr | paren | list | has_tag | aggregate | call | balance_call
+        | expiring_call => "an expression",
+        kw_and | kw_or | is_test | in_test | contains_test | compare | cmp_op | coalesce_op
+        | add_op | mul_op => "an operator",
+        ident | name | word | field_keyword => "a name",
+        duration_lit | duration | spaced_duration => "a duration like `90d`",
+        time_of_day => "a time like `09:00`",
+        string => "a string",
+        int_lit | signed_int | digits => "a whole number",
+        number => "a number",
+        percent => "a share like `50%`",
+        variant => "a split variant (`LABEL P% do ...`)",
+        stage_label => "a stage label (`LABEL when COND` or `LABEL otherwise`)",
+        earn_clause | spend_clause | expire_clause => {
+            "a ledger clause (`earn`, `spend`, `expire after`)"
+        }
+        action_list | call_action | add_tag | remove_tag | set_profile => "an action",
+        named_arg => "a named argument `param: value`",
+        field => "a field `name: type`",
+        fields => "`{`",
+        type_expr => "a type",
+        where_part | kw_where => "`where`",
+        unless_part | kw_unless => "`unless`",
+        window => "a window `in D`",
+        quiet_policy => "`defer`, `drop` or `ignore`",
+        limit_once | kw_once => "`once`",
+        limit_n => "a count",
+        after_rule => "`rule`",
+        after_event => "an event",
+        profile_ref => "`profile.ATTR`",
+        event_ref => "`event.FIELD`",
+        customer_ref => "`customer.id`",
+        weekday => "a weekday",
+        agg_func | func => "a function",
+        lbrace => "`{`",
+        rbrace => "`}`",
+        lparen => "`(`",
+        rparen => "`)`",
+        lbracket => "`[`",
+        rbracket => "`]`",
+        comma => "`,`",
+        colon => "`:`",
+        dot => "`.`",
+        assign => "`=`",
+        dash => "`-`",
+        langle => "`<`",
+        rangle => "`>`",
+        neg => "`-`",
+        kw_timezone => "`timezone`",
+        kw_event => "`event`",
+        kw_broadcast => "`broadcast`",
+        kw_profile => "`profile`",
+        kw_action => "`action`",
+        kw_channel => "`channel`",
+        kw_segment => "`segment`",
+        kw_tag => "`tag`",
+        kw_stage => "`stage`",
+        kw_when => "`when`",
+        kw_otherwise => "`otherwise`",
+        kw_rule => "`rule`",
+        kw_if => "`if`",
+        kw_do => "`do`",
+        kw_at => "`at`",
+        kw_limit => "`limit`",
+        kw_per => "`per`",
+        kw_priority => "`priority`",
+        kw_split => "`split`",
+        kw_holdout => "`holdout`",
+        kw_quiet => "`quiet`",
+        kw_defer => "`defer`",
+        kw_drop => "`drop`",
+        kw_ignore => "`ignore`",
+        kw_goal => "`goal`",
+        kw_within => "`within`",
+        kw_no => "`no`",
+        kw_for => "`for`",
+        kw_after => "`after`",
+        kw_last => "`last`",
+        kw_enters => "`enters`",
+        kw_exits => "`exits`",
+        kw_becomes => "`becomes`",
+        kw_changes => "`changes`",
+        kw_every => "`every`",
+        kw_day => "`day`",
+        kw_anniversary => "`anniversary`",
+        kw_of => "`of`",
+        kw_before => "`before`",
+        kw_ledger => "`ledger`",
+        kw_earn => "`earn`",
+        kw_on => "`on`",
+        kw_spend => "`spend`",
+        kw_expire => "`expire`",
+        kw_cap => "`cap`",
+        kw_all => "`all`",
+        kw_not => "`not`",
+        kw_in => "`in`",
+        kw_contains => "`contains`",
+        kw_is => "`is`",
+        kw_null => "`null`",
+        kw_true => "`true`",
+        kw_false => "`false`",
+        kw_has => "`has`",
+        kw_add => "`add`",
+        kw_remove => "`remove`",
+        kw_set => "`set`",
+        kw_now => "`now`",
+        kw_first_seen => "`first_seen`",
+        kw_last_seen => "`last_seen`",
+        kw_customer => "`customer`",
+        kw_balance => "`balance`",
+        kw_expiring => "`expiring`",
+        no_trigger | after_trigger | before_anniversary | anniversary | every_trigger
+        | enters_trigger | exits_trigger | changes_trigger | becomes_trigger | event_trigger => {
+            "a trigger (an event, `no E for D`, `D after E`, `enters S`, …)"
+        }
+        when_clause | if_clause | do_clause | at_clause | limit_clause | priority_clause
+        | split_clause | holdout_clause | quiet_clause | goal_clause => {
+            "a rule clause (`when`, `if`, `do`, `at`, `limit`, `priority`, `split`, `holdout`, `quiet`, `goal`)"
+        }
+        keyword | keyword_only | program | item => "a declaration",
+        ledger_clause => "a ledger clause (`earn`, `spend`, `expire after`)",
+        action => "an action",
+        primary => "an expression",
+        WHITESPACE | COMMENT => "whitespace",
+    }
+}

@@ -1,0 +1,39 @@
+//! Stage 1, syntax: source text → [`ast::Module`].
+//!
+//! The grammar lives in `grammar/siyu.pest`; pest's parse tree is turned into
+//! the typed AST here, and pest's errors into siyu [`Diagnostic`]s, so that no
+//! pest type leaves this module. [`print`] is the inverse: the canonical
+//! formatting of a module (`parse(print(m)) == m`).
+
+pub mod ast;
+mod builder;
+mod lexical;
+mod nesting;
+mod printer;
+
+use crate::diagnostic::{Diagnostic, Span};
+use crate::limits::Limits;
+
+pub use printer::print;
+
+/// Parses source text into a module, or returns every syntax error found.
+pub fn parse(source: &str, limits: &Limits) -> Result<ast::Module, Vec<Diagnostic>> {
+    if source.len() > limits.max_source_bytes {
+        return Err(vec![Diagnostic::error(
+            source,
+            Span::new(0, 0),
+            format!(
+                "source is {} bytes, more than the limit of {} bytes",
+                source.len(),
+                limits.max_source_bytes
+            ),
+        )]);
+    }
+    nesting::check(source, limits.max_nesting)?;
+    builder::build(source, limits)
+}
+
+/// Is `word` reserved (§1)? Keywords cannot name declared things.
+pub fn is_keyword(word: &str) -> bool {
+    builder::is_keyword(word)
+}
