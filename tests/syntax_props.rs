@@ -14,8 +14,18 @@ fn sp<T>(node: T) -> Spanned<T> {
 /// Names a program may declare or reference: never keywords.
 fn plain_name() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "a", "b1", "purchase", "interaction", "nowhere", "index", "notice", "高价值", "_x", "Δt",
-        "order_2", "ano",
+        "a",
+        "b1",
+        "purchase",
+        "interaction",
+        "nowhere",
+        "index",
+        "notice",
+        "高价值",
+        "_x",
+        "Δt",
+        "order_2",
+        "ano",
     ])
     .prop_map(String::from)
 }
@@ -24,7 +34,8 @@ fn plain_name() -> impl Strategy<Value = String> {
 fn field_name() -> impl Strategy<Value = String> {
     prop_oneof![
         plain_name(),
-        prop::sample::select(vec!["at", "when", "channel", "in", "not", "count", "day"]).prop_map(String::from),
+        prop::sample::select(vec!["at", "when", "channel", "in", "not", "count", "day"])
+            .prop_map(String::from),
     ]
 }
 
@@ -106,26 +117,37 @@ fn expr() -> impl Strategy<Value = Expr> {
     leaf().prop_recursive(4, 48, 3, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..3).prop_map(ExprKind::List),
-            (prop::sample::select(vec![UnaryOp::Not, UnaryOp::Neg]), inner.clone())
+            (
+                prop::sample::select(vec![UnaryOp::Not, UnaryOp::Neg]),
+                inner.clone()
+            )
                 .prop_map(|(op, e)| ExprKind::Unary(op, Box::new(e))),
-            (binary_op(), inner.clone(), inner.clone())
-                .prop_map(|(op, l, r)| ExprKind::Binary(op, Box::new(l), Box::new(r))),
-            (inner.clone(), any::<bool>(), prop::option::of(ident(plain_name()))).prop_map(
-                |(e, negated, label)| ExprKind::Is {
+            (binary_op(), inner.clone(), inner.clone()).prop_map(|(op, l, r)| ExprKind::Binary(
+                op,
+                Box::new(l),
+                Box::new(r)
+            )),
+            (
+                inner.clone(),
+                any::<bool>(),
+                prop::option::of(ident(plain_name()))
+            )
+                .prop_map(|(e, negated, label)| ExprKind::Is {
                     expr: Box::new(e),
                     negated,
                     label
-                }
-            ),
-            (prop::sample::select(Func::ALL.to_vec()), prop::collection::vec(inner.clone(), 0..3)).prop_map(
-                |((f, _), mut args)| {
+                }),
+            (
+                prop::sample::select(Func::ALL.to_vec()),
+                prop::collection::vec(inner.clone(), 0..3)
+            )
+                .prop_map(|((f, _), mut args)| {
                     // `min(x)` with one argument reads as the aggregate.
                     if matches!(f, Func::Min | Func::Max) {
                         args.resize(2, sp(ExprKind::Int(1)));
                     }
                     ExprKind::Call(f, args)
-                }
-            ),
+                }),
             (
                 prop::sample::select(AggFunc::ALL.to_vec()),
                 ident(plain_name()),
@@ -148,28 +170,45 @@ fn expr() -> impl Strategy<Value = Expr> {
 }
 
 fn event_filter() -> impl Strategy<Value = EventFilter> {
-    (ident(plain_name()), prop::option::of(expr())).prop_map(|(event, filter)| EventFilter { event, filter })
+    (ident(plain_name()), prop::option::of(expr()))
+        .prop_map(|(event, filter)| EventFilter { event, filter })
 }
 
 fn trigger() -> impl Strategy<Value = Trigger> {
     prop_oneof![
         event_filter().prop_map(Trigger::Event),
         (event_filter(), duration()).prop_map(|(event, duration)| Trigger::No { event, duration }),
-        (duration(), any::<bool>(), event_filter(), prop::option::of(event_filter())).prop_map(
-            |(delay, last, event, unless)| Trigger::After {
+        (
+            duration(),
+            any::<bool>(),
+            event_filter(),
+            prop::option::of(event_filter())
+        )
+            .prop_map(|(delay, last, event, unless)| Trigger::After {
                 delay,
                 last,
                 event,
                 unless
-            }
-        ),
-        (duration(), ident(plain_name()), prop::option::of(event_filter()))
-            .prop_map(|(delay, rule, unless)| Trigger::AfterRule { delay, rule, unless }),
+            }),
+        (
+            duration(),
+            ident(plain_name()),
+            prop::option::of(event_filter())
+        )
+            .prop_map(|(delay, rule, unless)| Trigger::AfterRule {
+                delay,
+                rule,
+                unless
+            }),
         ident(plain_name()).prop_map(Trigger::Enters),
         ident(plain_name()).prop_map(Trigger::Exits),
-        (ident(plain_name()), ident(plain_name())).prop_map(|(stage, label)| Trigger::Becomes { stage, label }),
+        (ident(plain_name()), ident(plain_name()))
+            .prop_map(|(stage, label)| Trigger::Becomes { stage, label }),
         ident(plain_name()).prop_map(Trigger::Changes),
-        (prop_oneof![Just(Every::Day), (1u8..=7).prop_map(Every::Weekday)], time_of_day())
+        (
+            prop_oneof![Just(Every::Day), (1u8..=7).prop_map(Every::Weekday)],
+            time_of_day()
+        )
             .prop_map(|(day, at)| Trigger::Every { day, at: sp(at) }),
         (
             prop::option::of(duration()),
@@ -202,7 +241,11 @@ fn actions() -> impl Strategy<Value = Vec<Action>> {
 }
 
 fn quiet_policy() -> impl Strategy<Value = QuietPolicy> {
-    prop::sample::select(vec![QuietPolicy::Defer, QuietPolicy::Drop, QuietPolicy::Ignore])
+    prop::sample::select(vec![
+        QuietPolicy::Defer,
+        QuietPolicy::Drop,
+        QuietPolicy::Ignore,
+    ])
 }
 
 fn clause() -> impl Strategy<Value = Clause> {
@@ -213,8 +256,16 @@ fn clause() -> impl Strategy<Value = Clause> {
         time_of_day().prop_map(Clause::At),
         prop_oneof![
             Just(Limit::Once),
-            duration().prop_map(|per| Limit::PerWindow { max: 1, per, once: true }),
-            (0u32..100, duration()).prop_map(|(max, per)| Limit::PerWindow { max, per, once: false }),
+            duration().prop_map(|per| Limit::PerWindow {
+                max: 1,
+                per,
+                once: true
+            }),
+            (0u32..100, duration()).prop_map(|(max, per)| Limit::PerWindow {
+                max,
+                per,
+                once: false
+            }),
         ]
         .prop_map(Clause::Limit),
         (-1000i64..1000).prop_map(Clause::Priority),
@@ -226,13 +277,22 @@ fn clause() -> impl Strategy<Value = Clause> {
                 experiment: sp(experiment),
                 variants: variants
                     .into_iter()
-                    .map(|(name, share, actions)| Variant { name, share, actions })
+                    .map(|(name, share, actions)| Variant {
+                        name,
+                        share,
+                        actions
+                    })
                     .collect(),
             })),
         share().prop_map(Clause::Holdout),
         quiet_policy().prop_map(Clause::Quiet),
-        (ident(plain_name()), prop::option::of(expr()), duration())
-            .prop_map(|(event, filter, within)| Clause::Goal(Goal { event, filter, within })),
+        (ident(plain_name()), prop::option::of(expr()), duration()).prop_map(
+            |(event, filter, within)| Clause::Goal(Goal {
+                event,
+                filter,
+                within
+            })
+        ),
     ]
 }
 
@@ -247,8 +307,11 @@ fn fields() -> impl Strategy<Value = Vec<Field>> {
         Type::Duration,
         Type::StringList,
     ]);
-    prop::collection::vec((ident(field_name()), ty), 0..3)
-        .prop_map(|fs| fs.into_iter().map(|(name, ty)| Field { name, ty: sp(ty) }).collect())
+    prop::collection::vec((ident(field_name()), ty), 0..3).prop_map(|fs| {
+        fs.into_iter()
+            .map(|(name, ty)| Field { name, ty: sp(ty) })
+            .collect()
+    })
 }
 
 /// A trailing `at` right after an anniversary without one is read as the
@@ -257,7 +320,10 @@ fn without_ambiguous_at(mut clauses: Vec<Clause>) -> Vec<Clause> {
     let mut i = 1;
     while i < clauses.len() {
         let ambiguous = matches!(clauses[i], Clause::At(_))
-            && matches!(clauses[i - 1], Clause::When(Trigger::Anniversary { at: None, .. }));
+            && matches!(
+                clauses[i - 1],
+                Clause::When(Trigger::Anniversary { at: None, .. })
+            );
         if ambiguous {
             clauses.remove(i);
         } else {
@@ -271,36 +337,69 @@ fn item() -> impl Strategy<Value = Item> {
     prop_oneof![
         text().prop_map(|z| Item::Timezone(sp(z))),
         ident(field_name()).prop_map(Item::CustomerTimezone),
-        (ident(plain_name()), any::<bool>(), fields())
-            .prop_map(|(name, broadcast, fields)| Item::Event(EventDecl { name, broadcast, fields })),
+        (ident(plain_name()), any::<bool>(), fields()).prop_map(|(name, broadcast, fields)| {
+            Item::Event(EventDecl {
+                name,
+                broadcast,
+                fields,
+            })
+        }),
         fields().prop_map(Item::Profile),
-        (ident(plain_name()), fields(), prop::option::of(ident(plain_name())))
-            .prop_map(|(name, params, channel)| Item::Action(ActionDecl { name, params, channel })),
-        (prop::option::of(ident(plain_name())), 0u32..1000, duration())
-            .prop_map(|(channel, max, per)| Item::Cap(CapDecl { channel, max: sp(max), per })),
-        (time_of_day(), time_of_day(), prop::option::of(quiet_policy())).prop_map(|(s, e, p)| Item::Quiet(
-            QuietDecl {
+        (
+            ident(plain_name()),
+            fields(),
+            prop::option::of(ident(plain_name()))
+        )
+            .prop_map(|(name, params, channel)| Item::Action(ActionDecl {
+                name,
+                params,
+                channel
+            })),
+        (
+            prop::option::of(ident(plain_name())),
+            0u32..1000,
+            duration()
+        )
+            .prop_map(|(channel, max, per)| Item::Cap(CapDecl {
+                channel,
+                max: sp(max),
+                per
+            })),
+        (
+            time_of_day(),
+            time_of_day(),
+            prop::option::of(quiet_policy())
+        )
+            .prop_map(|(s, e, p)| Item::Quiet(QuietDecl {
                 start: sp(s),
                 end: sp(e),
                 policy: p.map(sp)
-            }
-        )),
-        (ident(plain_name()), expr()).prop_map(|(name, cond)| Item::Segment(SegmentDecl { name, cond })),
-        (text(), expr()).prop_map(|(name, cond)| Item::Tag(TagDecl { name: sp(name), cond })),
+            })),
+        (ident(plain_name()), expr())
+            .prop_map(|(name, cond)| Item::Segment(SegmentDecl { name, cond })),
+        (text(), expr()).prop_map(|(name, cond)| Item::Tag(TagDecl {
+            name: sp(name),
+            cond
+        })),
         (
             ident(plain_name()),
             prop::collection::vec((ident(plain_name()), prop::option::of(expr())), 0..4)
         )
             .prop_map(|(name, labels)| Item::Stage(StageDecl {
                 name,
-                labels: labels.into_iter().map(|(name, cond)| StageLabel { name, cond }).collect(),
+                labels: labels
+                    .into_iter()
+                    .map(|(name, cond)| StageLabel { name, cond })
+                    .collect(),
             })),
         (
             ident(plain_name()),
             prop::collection::vec(
                 prop_oneof![
-                    (expr(), ident(plain_name())).prop_map(|(amount, on)| LedgerClause::Earn { amount, on }),
-                    (expr(), ident(plain_name())).prop_map(|(amount, on)| LedgerClause::Spend { amount, on }),
+                    (expr(), ident(plain_name()))
+                        .prop_map(|(amount, on)| LedgerClause::Earn { amount, on }),
+                    (expr(), ident(plain_name()))
+                        .prop_map(|(amount, on)| LedgerClause::Spend { amount, on }),
                     duration().prop_map(LedgerClause::Expire),
                 ],
                 0..4
