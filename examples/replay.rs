@@ -1,14 +1,20 @@
 //! `replay RULES.siyu EVENTS.jsonl [--until TIME] [--summary]`
 //!
-//! The command line of HOST.md. Compiles RULES (warnings to stderr; errors
-//! to stderr and exit status 2), then reads EVENTS line by line.
+//! HOST.md's replay command: compiles RULES (warnings to stderr; errors to
+//! stderr and exit status 2), feeds EVENTS line by line to an engine
+//! (`{"advance": TIME}` lines advance the clock), and writes every action as
+//! one JSON line to stdout, in emission order. Bad lines are reported with
+//! their line number and skipped.
 
+use siyu::value::parse_time;
+use siyu::{Engine, Metrics};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
 struct Args {
     rules: String,
     events: String,
-    until: Option<String>,
+    until: Option<i64>,
     summary: bool,
 }
 
@@ -21,7 +27,12 @@ fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--until" => until = Some(args.next().ok_or("--until needs a time")?),
+            "--until" => {
+                let text = args.next().ok_or("--until needs a time")?;
+                until = Some(
+                    parse_time(&text).ok_or(format!("--until: not an RFC 3339 time: {text}"))?,
+                );
+            }
             "--summary" => summary = true,
             "-h" | "--help" => return Err(USAGE.into()),
             flag if flag.starts_with("--") => {
@@ -73,15 +84,84 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let lines = events.lines().filter(|l| !l.trim().is_empty()).count();
+    let mut engine = Engine::new(&program);
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let progress = std::io::stderr().is_terminal();
+    let mut write = |actions: Vec<siyu::Action>| {
+        for a in actions {
+            // A closed stdout (e.g. piped into `head`) ends the output.
+            let _ = writeln!(out, "{}", a.to_json());
+        }
+    };
+    for (n, line) in events.lines().enumerate() {
+        let n = n + 1;
+        if progress && n % 100_000 == 0 {
+            eprint!("\r{n} lines");
+        }
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        match advance_line(line) {
+            Some(Ok(t)) => write(engine.advance_to(t)),
+            Some(Err(msg)) => eprintln!("{}:{n}: {msg}", args.events),
+            None => match engine.process(line) {
+                Ok(actions) => write(actions),
+                Err(e) => eprintln!("{}:{n}: {e}", args.events),
+            },
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    if let Some(end) = args.until.or(engine.clock()) {
+        write(engine.advance_to(end));
+    }
+    drop(write);
     if args.summary {
-        eprintln!(
-            "{} rules compiled; {lines} input lines read{}",
-            program.symbols().rules.len(),
-            args.until
-                .map(|u| format!(", until {u}"))
-                .unwrap_or_default()
-        );
+        eprint!("{}", summary(engine.metrics()));
     }
     ExitCode::SUCCESS
+}
+
+/// `{"advance": TIME}`: `Some(Ok(t))`; a malformed one `Some(Err)`; any
+/// other line `None`.
+fn advance_line(line: &str) -> Option<Result<i64, String>> {
+    if !line.contains("\"advance\"") {
+        return None;
+    }
+    let json: serde_json::Value = serde_json::from_str(line).ok()?;
+    let obj = json.as_object()?;
+    let t = obj.get("advance")?;
+    Some(
+        t.as_str()
+            .and_then(parse_time)
+            .ok_or_else(|| format!("`advance` is not an RFC 3339 time: {t}")),
+    )
+}
+
+fn summary(m: &Metrics) -> String {
+    let width = m
+        .rules
+        .keys()
+        .map(|k| k.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut s = format!(
+        "{:<width$}  {:>9}  {:>9}  {:>11}\n",
+        "rule", "triggered", "fired", "guard false"
+    );
+    for (name, r) in &m.rules {
+        s.push_str(&format!(
+            "{name:<width$}  {:>9}  {:>9}  {:>11}\n",
+            r.triggered, r.fired, r.guard_false
+        ));
+    }
+    s.push_str(&format!(
+        "events {}  duplicates {}  rejected {}  ignored {}  faults {}\n",
+        m.events, m.duplicates, m.rejected, m.ignored, m.faults
+    ));
+    s
 }

@@ -10,8 +10,12 @@
 //! 1. [`syntax`] — source text → typed AST (pest grammar in `grammar/`), and
 //!    the canonical pretty-printer;
 //! 2. [`check`] — names and types resolved, symbol tables built;
-//! 3. [`compile`] — the entry points that run the stages above and return a
-//!    [`Program`] or every [`Diagnostic`] at once.
+//! 3. [`compile`] — the checked AST lowered to an evaluator IR, and the entry
+//!    points that return a [`Program`] or every [`Diagnostic`] at once;
+//! 4. [`eval`] — expressions over a customer's state, with the instant up to
+//!    which each answer holds;
+//! 5. [`engine`] — the stateless step over one [`CustomerState`], and the
+//!    in-memory [`Engine`] with one timer queue for all customers.
 //!
 //! ```
 //! let program = siyu::compile(r#"
@@ -27,18 +31,22 @@
 #![deny(missing_docs)]
 
 pub mod check;
+pub mod compile;
 pub mod diagnostic;
+pub mod engine;
+pub mod eval;
 mod limits;
 mod program;
 pub mod syntax;
+pub mod value;
 mod zone;
 
 pub use diagnostic::{Diagnostic, Severity, Span};
+pub use engine::action::Action;
+pub use engine::event::{Event, EventError};
+pub use engine::state::{CustomerState, Input, StateLimits, StepError, StepReport, step};
+pub use engine::{Engine, Error as EngineError, Metrics, RuleMetrics};
 pub use limits::Limits;
 pub use program::{CompileError, Program, compile, compile_bytes, compile_with};
+pub use value::Value;
 pub use zone::Zone;
-
-/// The compile entry points, under the name of their stage.
-pub mod compile {
-    pub use crate::program::{CompileError, Program, compile, compile_bytes, compile_with};
-}

@@ -2,6 +2,7 @@
 //! diagnostic at once.
 
 use crate::check::{self, Symbols};
+use crate::compile::Ir;
 use crate::diagnostic::{Diagnostic, Severity, Span};
 use crate::limits::Limits;
 use crate::syntax::{self, ast::Module};
@@ -21,6 +22,7 @@ struct Inner {
     module: Module,
     symbols: Symbols,
     warnings: Vec<Diagnostic>,
+    ir: Ir,
 }
 
 impl Program {
@@ -37,6 +39,11 @@ impl Program {
     /// Every declared name and its meaning.
     pub fn symbols(&self) -> &Symbols {
         &self.inner.symbols
+    }
+
+    /// The evaluator IR.
+    pub(crate) fn ir(&self) -> &Ir {
+        &self.inner.ir
     }
 
     /// Warnings: the program compiled, but may not do what was meant.
@@ -123,12 +130,14 @@ pub fn compile_with(source: &str, limits: &Limits) -> Result<Program, CompileErr
     let module = syntax::parse(source, limits).map_err(|d| CompileError::new(source, d))?;
     let (symbols, warnings) =
         check::check(source, &module).map_err(|d| CompileError::new(source, d))?;
+    let ir = crate::compile::compile(&module, &symbols);
     Ok(Program {
         inner: Arc::new(Inner {
             source: source.to_string(),
             module,
             symbols,
             warnings,
+            ir,
         }),
     })
 }

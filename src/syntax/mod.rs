@@ -14,7 +14,7 @@ mod printer;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::limits::Limits;
 
-pub use printer::print;
+pub use printer::{expr as print_expr, print};
 
 /// Parses source text into a module, or returns every syntax error found.
 pub fn parse(source: &str, limits: &Limits) -> Result<ast::Module, Vec<Diagnostic>> {

@@ -1,0 +1,213 @@
+//! Events in (HOST.md): JSON validated against the program's declarations.
+
+use crate::compile::Ir;
+use crate::value::{Value, parse_time};
+use serde_json::{Map, Value as Json};
+
+/// Why an event was rejected. Each message names the offending field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// Not a JSON object.
+    #[error("not a JSON object: {0}")]
+    NotJson(String),
+    /// A required key is missing or not a string.
+    #[error("`{0}` is required and must be a string")]
+    Missing(&'static str),
+    /// `time` is not RFC 3339 with an offset.
+    #[error("`time` is not an RFC 3339 time with an offset: {0:?}")]
+    BadTime(String),
+    /// `data` is present but not an object.
+    #[error("`data` must be an object")]
+    BadData,
+    /// A field the event type does not declare.
+    #[error("event `{event}` has no field `{field}`")]
+    UnknownField {
+        /// The event type.
+        event: String,
+        /// The field.
+        field: String,
+    },
+    /// A field of the wrong type.
+    #[error("field `{field}` of `{event}`: {message}")]
+    FieldType {
+        /// The event type.
+        event: String,
+        /// The field.
+        field: String,
+        /// What was expected.
+        message: String,
+    },
+    /// `customer` given to a broadcast, or missing from a customer event.
+    #[error("{0}")]
+    Customer(String),
+    /// A reserved `$` type that does not exist, or misused.
+    #[error("{0}")]
+    Reserved(String),
+}
+
+/// What an event does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventKind {
+    /// A declared event (or broadcast), with its fields in declared order.
+    Declared {
+        /// Event type index.
+        event: usize,
+        /// Field values.
+        fields: Vec<Value>,
+    },
+    /// A type the program does not declare: only `first_seen`/`last_seen`.
+    Undeclared(String),
+    /// `$profile`: attributes set (`null` unsets).
+    Profile(Vec<(usize, Value)>),
+    /// `$tag`.
+    Tag(String),
+    /// `$untag`.
+    Untag(String),
+    /// `$forget`.
+    Forget,
+}
+
+/// A validated event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// Dedup id.
+    pub id: Option<String>,
+    /// The customer; `None` for a broadcast.
+    pub customer: Option<String>,
+    /// Unix seconds (fractions truncated).
+    pub time: i64,
+    /// What it does.
+    pub kind: EventKind,
+}
+
+impl Event {
+    /// Parses and validates one JSON event against a program.
+    pub fn parse(ir: &Ir, text: &str) -> Result<Event, EventError> {
+        let json: Json =
+            serde_json::from_str(text).map_err(|e| EventError::NotJson(e.to_string()))?;
+        Event::from_json(ir, &json)
+    }
+
+    /// Validates an already parsed JSON event.
+    pub fn from_json(ir: &Ir, json: &Json) -> Result<Event, EventError> {
+        let obj = json
+            .as_object()
+            .ok_or_else(|| EventError::NotJson("expected an object".into()))?;
+        let string = |key: &'static str| obj.get(key).and_then(Json::as_str);
+        let kind_name = string("type").ok_or(EventError::Missing("type"))?;
+        let time_text = string("time").ok_or(EventError::Missing("time"))?;
+        let time =
+            parse_time(time_text).ok_or_else(|| EventError::BadTime(time_text.to_string()))?;
+        let id = match obj.get("id") {
+            None | Some(Json::Null) => None,
+            Some(Json::String(s)) => Some(s.clone()),
+            Some(_) => return Err(EventError::Missing("id")),
+        };
+        let empty = Map::new();
+        let data = match obj.get("data") {
+            None | Some(Json::Null) => &empty,
+            Some(Json::Object(m)) => m,
+            Some(_) => return Err(EventError::BadData),
+        };
+        let customer = match obj.get("customer") {
+            None | Some(Json::Null) => None,
+            Some(Json::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(_) => return Err(EventError::Missing("customer")),
+        };
+        let kind = match kind_name {
+            "$profile" => {
+                let mut attrs = Vec::new();
+                for (k, v) in data {
+                    let Some(i) = ir.profile.iter().position(|(n, _)| n == k) else {
+                        return Err(EventError::UnknownField {
+                            event: "$profile".into(),
+                            field: k.clone(),
+                        });
+                    };
+                    let value = Value::from_json(v, ir.profile[i].1).map_err(|message| {
+                        EventError::FieldType {
+                            event: "$profile".into(),
+                            field: k.clone(),
+                            message,
+                        }
+                    })?;
+                    attrs.push((i, value));
+                }
+                EventKind::Profile(attrs)
+            }
+            "$tag" | "$untag" => {
+                let tag = data.get("tag").and_then(Json::as_str).ok_or_else(|| {
+                    EventError::Reserved(format!("`{kind_name}` needs `data: {{\"tag\": \"…\"}}`"))
+                })?;
+                if ir.auto_tags.contains_key(tag) {
+                    return Err(EventError::Reserved(format!(
+                        "\"{tag}\" is an auto tag: its condition sets it, not `{kind_name}`"
+                    )));
+                }
+                if kind_name == "$tag" {
+                    EventKind::Tag(tag.to_string())
+                } else {
+                    EventKind::Untag(tag.to_string())
+                }
+            }
+            "$forget" => EventKind::Forget,
+            reserved if reserved.starts_with('$') => {
+                return Err(EventError::Reserved(format!(
+                    "unknown reserved event type `{reserved}`"
+                )));
+            }
+            name => match ir.event_ids.get(name) {
+                Some(&event) => EventKind::Declared {
+                    event,
+                    fields: fields(ir, event, data)?,
+                },
+                None => EventKind::Undeclared(name.to_string()),
+            },
+        };
+        let broadcast =
+            matches!(kind, EventKind::Declared { event, .. } if ir.events[event].broadcast);
+        match (&customer, broadcast) {
+            (Some(_), true) => {
+                return Err(EventError::Customer(format!(
+                    "broadcast `{kind_name}` is about no one customer: send it without `customer`"
+                )));
+            }
+            (None, false) => return Err(EventError::Missing("customer")),
+            _ => {}
+        }
+        Ok(Event {
+            id,
+            customer,
+            time,
+            kind,
+        })
+    }
+
+    /// Is this a broadcast?
+    pub fn is_broadcast(&self) -> bool {
+        self.customer.is_none()
+    }
+}
+
+fn fields(ir: &Ir, event: usize, data: &Map<String, Json>) -> Result<Vec<Value>, EventError> {
+    let info = &ir.events[event];
+    for k in data.keys() {
+        if !info.fields.iter().any(|(f, _)| f == k) {
+            return Err(EventError::UnknownField {
+                event: info.name.clone(),
+                field: k.clone(),
+            });
+        }
+    }
+    info.fields
+        .iter()
+        .map(|(f, ty)| match data.get(f) {
+            None => Ok(Value::Null),
+            Some(v) => Value::from_json(v, *ty).map_err(|message| EventError::FieldType {
+                event: info.name.clone(),
+                field: f.clone(),
+                message,
+            }),
+        })
+        .collect()
+}

@@ -1,0 +1,329 @@
+//! Stage 5, engine: many customers over one compiled program (HOST.md call
+//! 2), built on the stateless step of [`state`].
+//!
+//! One timer queue holds each customer's next wake-up, so `advance_to`
+//! costs O(due · log n) and never scans the population. At one instant,
+//! customers are served in the order this engine first saw them.
+
+pub mod action;
+mod calendar;
+pub mod event;
+pub mod state;
+
+use crate::program::Program;
+use action::Action;
+use event::{Event, EventError, EventKind};
+use serde::Serialize;
+use state::{CustomerState, Input, StateLimits, StepError, StepReport, step};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+/// Why an engine call was rejected. A rejected call changes nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The event is invalid.
+    #[error("invalid event: {0}")]
+    Event(#[from] EventError),
+    /// Applying the event failed (cascade depth, a limit).
+    #[error(transparent)]
+    Step(#[from] StepError),
+}
+
+/// Counters of one rule.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RuleMetrics {
+    /// Its trigger fired.
+    pub triggered: u64,
+    /// It acted.
+    pub fired: u64,
+    /// Its `if` guard was false.
+    pub guard_false: u64,
+}
+
+/// Engine-wide and per-rule counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Metrics {
+    /// Valid events received (duplicates included).
+    pub events: u64,
+    /// Events ignored as duplicates.
+    pub duplicates: u64,
+    /// Events rejected as invalid or failing.
+    pub rejected: u64,
+    /// Events of undeclared types.
+    pub ignored: u64,
+    /// Timer steps abandoned because their cascade did not settle.
+    pub faults: u64,
+    /// Per rule, in declaration order.
+    pub rules: indexmap::IndexMap<String, RuleMetrics>,
+}
+
+/// Holds customers in memory and drives them with events and the clock.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    program: Program,
+    limits: StateLimits,
+    customers: Vec<Option<CustomerState>>,
+    index: HashMap<String, usize>,
+    /// The wake-up each customer is queued for.
+    wake: Vec<Option<i64>>,
+    queue: BinaryHeap<Reverse<(i64, usize)>>,
+    clock: Option<i64>,
+    metrics: Metrics,
+    /// Customer steps run by `advance_to`, to show its cost follows the
+    /// timers due, not the population.
+    timer_steps: u64,
+}
+
+impl Engine {
+    /// An empty engine over a program, with default limits.
+    pub fn new(program: &Program) -> Engine {
+        Engine::with_limits(program, StateLimits::default())
+    }
+
+    /// An empty engine with the given per-customer limits.
+    pub fn with_limits(program: &Program, limits: StateLimits) -> Engine {
+        let rules = program
+            .ir()
+            .rules
+            .iter()
+            .map(|r| (r.name.clone(), RuleMetrics::default()))
+            .collect();
+        Engine {
+            program: program.clone(),
+            limits,
+            customers: Vec::new(),
+            index: HashMap::new(),
+            wake: Vec::new(),
+            queue: BinaryHeap::new(),
+            clock: None,
+            metrics: Metrics {
+                rules,
+                ..Metrics::default()
+            },
+            timer_steps: 0,
+        }
+    }
+
+    /// The program.
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// The latest instant the engine has been driven to.
+    pub fn clock(&self) -> Option<i64> {
+        self.clock
+    }
+
+    /// Counters so far.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Customer steps run by `advance_to` so far.
+    pub fn timer_steps(&self) -> u64 {
+        self.timer_steps
+    }
+
+    /// A customer's state, if known.
+    pub fn customer(&self, id: &str) -> Option<&CustomerState> {
+        self.index.get(id).and_then(|&i| self.customers[i].as_ref())
+    }
+
+    /// Known customers.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// No customer known yet.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Validates and applies one JSON event; returns the actions it causes,
+    /// in `at` order (timers of all customers due strictly before it first).
+    pub fn process(&mut self, json: &str) -> Result<Vec<Action>, Error> {
+        match Event::parse(self.program.ir(), json) {
+            Ok(ev) => self.process_event(&ev),
+            Err(e) => {
+                self.metrics.rejected += 1;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Applies one validated event.
+    pub fn process_event(&mut self, ev: &Event) -> Result<Vec<Action>, Error> {
+        let tau = self.clock.map_or(ev.time, |c| c.max(ev.time));
+        let Some(customer) = &ev.customer else {
+            return Ok(self.broadcast(ev, tau));
+        };
+        if ev.kind == EventKind::Forget {
+            let mut out = self.fire_before(tau, None);
+            if let Some(slot) = self.index.remove(customer) {
+                self.customers[slot] = None;
+                self.wake[slot] = None;
+            }
+            self.metrics.events += 1;
+            self.clock = Some(tau);
+            return Ok(out.drain(..).map(|(_, _, a)| a).collect());
+        }
+        // The customer's own step first: it depends on no one else, and if
+        // it fails nothing has changed yet.
+        let slot = self.index.get(customer).copied();
+        let mut fresh = None;
+        let st = match slot.and_then(|s| self.customers[s].as_mut()) {
+            Some(st) => st,
+            None => fresh.insert(CustomerState::new(&self.program, customer)),
+        };
+        let report = match step(&self.program, st, Input::Event(ev), tau, &self.limits) {
+            Ok(r) => r,
+            Err(e) => {
+                self.metrics.rejected += 1;
+                return Err(e.into());
+            }
+        };
+        self.metrics.events += 1;
+        if report.duplicate {
+            self.metrics.duplicates += 1;
+            return Ok(Vec::new());
+        }
+        if report.ignored {
+            self.metrics.ignored += 1;
+        }
+        let slot = match slot {
+            Some(s) => s,
+            None => {
+                let s = self.customers.len();
+                self.customers.push(fresh);
+                self.wake.push(None);
+                self.index.insert(customer.clone(), s);
+                s
+            }
+        };
+        let mut out = self.fire_before(tau, Some(slot));
+        self.record(&report);
+        out.extend(report.actions.into_iter().map(|a| (a.at, slot, a)));
+        self.reschedule(slot);
+        self.clock = Some(tau);
+        // Stable: one customer's actions keep their order.
+        out.sort_by_key(|(at, slot, _)| (*at, *slot));
+        Ok(out.into_iter().map(|(_, _, a)| a).collect())
+    }
+
+    /// A broadcast reaches every customer first seen strictly before it.
+    fn broadcast(&mut self, ev: &Event, tau: i64) -> Vec<Action> {
+        let mut out: Vec<Action> = self
+            .fire_before(tau, None)
+            .into_iter()
+            .map(|(_, _, a)| a)
+            .collect();
+        self.metrics.events += 1;
+        for slot in 0..self.customers.len() {
+            let Some(st) = self.customers[slot].as_mut() else {
+                continue;
+            };
+            if st.first_seen().is_none_or(|f| f >= ev.time) {
+                continue;
+            }
+            match step(&self.program, st, Input::Event(ev), tau, &self.limits) {
+                Ok(report) => {
+                    self.record(&report);
+                    out.extend(report.actions);
+                }
+                Err(_) => self.metrics.faults += 1,
+            }
+            self.reschedule(slot);
+        }
+        self.clock = Some(tau);
+        out
+    }
+
+    /// Fires every timer due at or before `t`, in `at` order.
+    pub fn advance_to(&mut self, t: i64) -> Vec<Action> {
+        let mut out = self.fire_until(t, true, None);
+        self.clock = Some(self.clock.map_or(t, |c| c.max(t)));
+        out.drain(..).map(|(_, _, a)| a).collect()
+    }
+
+    fn fire_before(&mut self, t: i64, skip: Option<usize>) -> Vec<(i64, usize, Action)> {
+        self.fire_until(t, false, skip)
+    }
+
+    /// Pops due wake-ups (before `t`, or at it when `inclusive`), skipping
+    /// customer `skip`, whose own step has already caught up.
+    fn fire_until(
+        &mut self,
+        t: i64,
+        inclusive: bool,
+        skip: Option<usize>,
+    ) -> Vec<(i64, usize, Action)> {
+        let mut out = Vec::new();
+        let mut skipped = Vec::new();
+        while let Some(&Reverse((w, slot))) = self.queue.peek() {
+            if w > t || (!inclusive && w == t) {
+                break;
+            }
+            self.queue.pop();
+            if self.wake[slot] != Some(w) {
+                continue;
+            }
+            if Some(slot) == skip {
+                skipped.push(Reverse((w, slot)));
+                continue;
+            }
+            self.timer_steps += 1;
+            let Some(st) = self.customers[slot].as_mut() else {
+                continue;
+            };
+            match step(&self.program, st, Input::Tick(w), w, &self.limits) {
+                Ok(report) => {
+                    self.record(&report);
+                    out.extend(report.actions.into_iter().map(|a| (a.at, slot, a)));
+                }
+                Err(_) => {
+                    // The state is as before; pass the instant without
+                    // firing so the queue moves on.
+                    state::skip_to(&self.program, st, w);
+                    self.metrics.faults += 1;
+                }
+            }
+            self.reschedule(slot);
+        }
+        self.queue.extend(skipped);
+        out
+    }
+
+    fn reschedule(&mut self, slot: usize) {
+        let next = self.customers[slot]
+            .as_ref()
+            .and_then(|st| st.next_wakeup(&self.program));
+        if self.wake[slot] != next {
+            self.wake[slot] = next;
+            if let Some(w) = next {
+                self.queue.push(Reverse((w, slot)));
+            }
+        }
+        // Stale entries are skipped when popped; rebuild when they dominate.
+        if self.queue.len() > 4 * self.customers.len() + 1024 {
+            self.queue = self
+                .wake
+                .iter()
+                .enumerate()
+                .filter_map(|(s, w)| w.map(|w| Reverse((w, s))))
+                .collect();
+        }
+    }
+
+    fn record(&mut self, report: &StepReport) {
+        for &(rule, fired) in &report.firings {
+            if let Some((_, m)) = self.metrics.rules.get_index_mut(rule) {
+                m.triggered += 1;
+                if fired {
+                    m.fired += 1;
+                } else {
+                    m.guard_false += 1;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,979 @@
+//! The stateless core (HOST.md call 3): one customer's state as a value,
+//! and the step function that turns an event or a clock advance into
+//! actions, exactly as LANGUAGE.md §5–§6 define.
+
+use super::action::Action;
+use super::calendar;
+use super::event::{Event, EventKind};
+use crate::compile::{ActionIr, DerivedKind, Ir, TriggerIr};
+use crate::eval::aggregate::{AggState, Entry, LogEntry, prune_log};
+use crate::eval::{Ctx, FOREVER, eval};
+use crate::program::Program;
+use crate::value::Value;
+use crate::zone::Zone;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Cascade rounds allowed at one instant (§6).
+pub const MAX_ROUNDS: usize = 16;
+
+/// Why a step was rejected; the state is left as it was.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    /// Built-in actions kept changing state for more than 16 rounds.
+    #[error(
+        "cascade depth: built-in actions at {at} kept triggering rules for more than {MAX_ROUNDS} rounds"
+    )]
+    CascadeDepth {
+        /// The instant (RFC 3339).
+        at: String,
+    },
+    /// A per-customer limit was reached.
+    #[error("limit: {0}")]
+    Limit(String),
+    /// The state belongs to another program or is damaged.
+    #[error("customer state does not fit this program: {0}")]
+    Mismatch(String),
+}
+
+/// Limits of one customer's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateLimits {
+    /// Dedup horizon in seconds (default 7 days).
+    pub dedup_horizon: i64,
+    /// Entries kept in windows and logs (default 100,000).
+    pub max_retained: usize,
+    /// Pending `after` timers (default 10,000).
+    pub max_pending: usize,
+}
+
+impl Default for StateLimits {
+    fn default() -> Self {
+        StateLimits {
+            dedup_horizon: 7 * 86_400,
+            max_retained: 100_000,
+            max_pending: 10_000,
+        }
+    }
+}
+
+/// The last known value of a segment, tag or stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DVal {
+    /// Before the customer's first event: a member of nothing.
+    Unknown,
+    /// A segment's or tag's membership.
+    Bool(bool),
+    /// A stage's label index.
+    Label(usize),
+}
+
+/// A derived value and the instant up to which it holds without events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DerivedState {
+    /// The value.
+    pub value: DVal,
+    /// Holds until this instant (exclusive).
+    pub until: i64,
+}
+
+/// A scheduled firing of an `after` trigger.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    /// When it fires.
+    pub due: i64,
+    /// The starting instant (the E event's time, or the followed firing).
+    pub origin: i64,
+    /// Arrival number of the starting event.
+    pub seq: u64,
+    /// Fields of the starting event (`event.*`).
+    pub fields: Vec<Value>,
+}
+
+/// Per-rule trigger state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RuleState {
+    /// `no … for` and `after last`: time and arrival of the latest
+    /// matching event.
+    pub anchor: Option<(i64, u64)>,
+    /// `no … for`: the anchor time it has fired for.
+    pub fired: Option<i64>,
+    /// Scheduled `after` firings, oldest first.
+    pub pending: Vec<Pending>,
+}
+
+/// Everything siyu holds about one customer. Serializes with serde, so a
+/// host can keep it in its own store and step it there (HOST.md call 3).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustomerState {
+    pub(crate) id: String,
+    /// The latest instant this customer has been stepped to.
+    pub(crate) clock: Option<i64>,
+    pub(crate) first_seen: Option<i64>,
+    pub(crate) last_seen: Option<i64>,
+    /// Accepted customer events, for ordering events of the same second.
+    pub(crate) seq: u64,
+    pub(crate) profile: Vec<Value>,
+    pub(crate) tags: BTreeSet<String>,
+    pub(crate) aggs: Vec<AggState>,
+    pub(crate) logs: Vec<VecDeque<LogEntry>>,
+    pub(crate) derived: Vec<DerivedState>,
+    pub(crate) rules: Vec<RuleState>,
+    /// Dedup ids → event time.
+    pub(crate) ids: BTreeMap<String, i64>,
+}
+
+/// What a step did besides its actions, for metrics.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepReport {
+    /// Actions, in emission order.
+    pub actions: Vec<Action>,
+    /// The event was a duplicate and was ignored.
+    pub duplicate: bool,
+    /// The event's type is not declared.
+    pub ignored: bool,
+    /// Per rule index: (triggered, fired) at this step.
+    pub firings: Vec<(usize, bool)>,
+}
+
+/// One input to a step.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    /// An event for this customer (or a broadcast it receives).
+    Event(&'a Event),
+    /// The clock reached this instant.
+    Tick(i64),
+}
+
+impl CustomerState {
+    /// A customer unknown so far.
+    pub fn new(program: &Program, id: &str) -> CustomerState {
+        let ir = program.ir();
+        CustomerState {
+            id: id.to_string(),
+            clock: None,
+            first_seen: None,
+            last_seen: None,
+            seq: 0,
+            profile: vec![Value::Null; ir.profile.len()],
+            tags: BTreeSet::new(),
+            aggs: ir.aggs.iter().map(AggState::new).collect(),
+            logs: vec![VecDeque::new(); ir.logs.len()],
+            derived: vec![
+                DerivedState {
+                    value: DVal::Unknown,
+                    until: FOREVER,
+                };
+                ir.derived.len()
+            ],
+            rules: vec![RuleState::default(); ir.rules.len()],
+            ids: BTreeMap::new(),
+        }
+    }
+
+    /// The customer id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The earliest instant of an accepted event.
+    pub fn first_seen(&self) -> Option<i64> {
+        self.first_seen
+    }
+
+    /// Checks that the state has the shape the program expects.
+    pub(crate) fn fits(&self, ir: &Ir) -> Result<(), StepError> {
+        let shape = [
+            ("profile", self.profile.len(), ir.profile.len()),
+            ("aggregates", self.aggs.len(), ir.aggs.len()),
+            ("logs", self.logs.len(), ir.logs.len()),
+            ("derived", self.derived.len(), ir.derived.len()),
+            ("rules", self.rules.len(), ir.rules.len()),
+        ];
+        for (what, have, want) in shape {
+            if have != want {
+                return Err(StepError::Mismatch(format!(
+                    "{what}: {have}, program has {want}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The customer's zone: `timezone profile.F` when set and valid, else
+    /// the program's.
+    fn zone(&self, ir: &Ir) -> Zone {
+        ir.customer_zone
+            .and_then(|i| match &self.profile[i] {
+                Value::Str(s) => Zone::parse(s),
+                _ => None,
+            })
+            .unwrap_or(ir.zone)
+    }
+
+    /// The next instant at which something can happen to this customer
+    /// without an event: a derived value that is observed changing, a `no …
+    /// for` silence ending, a scheduled `after`.
+    pub fn next_wakeup(&self, program: &Program) -> Option<i64> {
+        let ir = program.ir();
+        let first_seen = self.first_seen?;
+        let mut next = FOREVER;
+        for (node, d) in ir.derived.iter().zip(&self.derived) {
+            if node.observed {
+                next = next.min(d.until);
+            }
+        }
+        let zone = self.zone(ir);
+        for (rule, rs) in ir.rules.iter().zip(&self.rules) {
+            match rule.trigger {
+                TriggerIr::No { duration, .. } => {
+                    let anchor = rs.anchor.map_or(first_seen, |a| a.0);
+                    if rs.fired != Some(anchor) {
+                        next = next.min(anchor.saturating_add(duration));
+                    }
+                }
+                TriggerIr::Every { .. } | TriggerIr::Anniversary { .. } => {
+                    if let Some(due) = self.calendar_due(&rule.trigger, rs, zone) {
+                        next = next.min(due);
+                    }
+                }
+                _ => {}
+            }
+            for p in &rs.pending {
+                next = next.min(p.due);
+            }
+        }
+        (next != FOREVER).then_some(next)
+    }
+
+    /// The next occurrence of a calendar trigger after everything this
+    /// customer has already lived through (its clock, its first event, the
+    /// last occurrence fired).
+    fn calendar_due(&self, trigger: &TriggerIr, rs: &RuleState, zone: Zone) -> Option<i64> {
+        let after = [self.clock, self.first_seen, rs.fired]
+            .into_iter()
+            .flatten()
+            .max()?;
+        match *trigger {
+            TriggerIr::Every { weekday, at } => calendar::next_daily(zone, after, weekday, at),
+            TriggerIr::Anniversary { attr, before, at } => match &self.profile[attr] {
+                Value::Date(d) => calendar::next_anniversary(zone, after, *d, before, at),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// Steps a customer: applies an event (or advances to an instant) at the
+/// host's clock `now`, firing every time-driven change up to it at its own
+/// instant. On error the state is exactly as it was.
+pub fn step(
+    program: &Program,
+    st: &mut CustomerState,
+    input: Input<'_>,
+    now: i64,
+    limits: &StateLimits,
+) -> Result<StepReport, StepError> {
+    let ir = program.ir();
+    st.fits(ir)?;
+    let mut report = StepReport::default();
+    let clock = st.clock.unwrap_or(i64::MIN);
+    match input {
+        Input::Tick(t) => {
+            let target = t.max(now);
+            // Ticks fire only timers, which cannot fail but by cascading.
+            let backup = ir.may_cascade.then(|| st.clone());
+            let result = catch_up(program, st, target, true, limits, &mut report);
+            if let Err(e) = result {
+                if let Some(b) = backup {
+                    *st = b;
+                }
+                return Err(e);
+            }
+            st.clock = Some(clock.max(target));
+        }
+        Input::Event(ev) => {
+            let tau = ev.time.max(now).max(clock);
+            if let Some(id) = &ev.id {
+                if st
+                    .ids
+                    .get(id)
+                    .is_some_and(|t0| ev.time - t0 <= limits.dedup_horizon)
+                {
+                    report.duplicate = true;
+                    return Ok(report);
+                }
+            }
+            check_limits(ir, st, ev, limits)?;
+            let backup = ir.may_cascade.then(|| st.clone());
+            let result = catch_up(program, st, tau, false, limits, &mut report)
+                .and_then(|()| instant(program, st, tau, Some(ev), limits, &mut report));
+            if let Err(e) = result {
+                if let Some(b) = backup {
+                    *st = b;
+                }
+                return Err(e);
+            }
+            if let Some(id) = &ev.id {
+                st.ids.insert(id.clone(), ev.time);
+            }
+            st.ids.retain(|_, t0| *t0 >= tau - limits.dedup_horizon);
+            st.clock = Some(tau);
+            report.ignored = matches!(ev.kind, EventKind::Undeclared(_));
+        }
+    }
+    Ok(report)
+}
+
+/// Runs every wake-up before `target` (or at it, when `inclusive`).
+fn catch_up(
+    program: &Program,
+    st: &mut CustomerState,
+    target: i64,
+    inclusive: bool,
+    limits: &StateLimits,
+    report: &mut StepReport,
+) -> Result<(), StepError> {
+    while let Some(w) = st.next_wakeup(program) {
+        if w > target || (!inclusive && w == target) {
+            break;
+        }
+        instant(program, st, w, None, limits, report)?;
+    }
+    Ok(())
+}
+
+/// Rejects an event that would exceed a per-customer limit, before it
+/// changes anything.
+fn check_limits(
+    ir: &Ir,
+    st: &CustomerState,
+    ev: &Event,
+    limits: &StateLimits,
+) -> Result<(), StepError> {
+    let EventKind::Declared { event, .. } = &ev.kind else {
+        return Ok(());
+    };
+    let retained: usize = st.aggs.iter().map(AggState::retained).sum::<usize>()
+        + st.logs.iter().map(VecDeque::len).sum::<usize>();
+    let adds = ir.aggs_by_event[*event].len() + usize::from(ir.log_by_event[*event].is_some());
+    if retained + adds > limits.max_retained {
+        return Err(StepError::Limit(format!(
+            "customer `{}` would retain more than {} window entries",
+            st.id, limits.max_retained
+        )));
+    }
+    let pending: usize = st.rules.iter().map(|r| r.pending.len()).sum();
+    if pending + ir.rules_by_event[*event].len() > limits.max_pending {
+        return Err(StepError::Limit(format!(
+            "customer `{}` would have more than {} pending timers",
+            st.id, limits.max_pending
+        )));
+    }
+    Ok(())
+}
+
+/// A rule about to be judged at an instant.
+struct Candidate {
+    rule: usize,
+    /// Fields `event.*` reads.
+    fields: Option<Vec<Value>>,
+    /// For ordering several firings of one rule: due time, arrival.
+    order: (i64, u64),
+    /// A `no … for` firing: the anchor it consumes.
+    no_anchor: Option<i64>,
+}
+
+/// Everything that happens to one customer at one instant (§6): the event
+/// if any, derived state, then rules by priority, in cascade rounds.
+fn instant(
+    program: &Program,
+    st: &mut CustomerState,
+    tau: i64,
+    ev: Option<&Event>,
+    _limits: &StateLimits,
+    report: &mut StepReport,
+) -> Result<(), StepError> {
+    let ir = program.ir();
+    let mut event_fields: Option<(usize, Vec<Value>)> = None;
+    if let Some(ev) = ev {
+        match &ev.kind {
+            EventKind::Forget => return Ok(()),
+            EventKind::Declared { event, fields } if ir.events[*event].broadcast => {
+                event_fields = Some((*event, fields.clone()));
+            }
+            kind => {
+                st.first_seen = Some(st.first_seen.map_or(ev.time, |f| f.min(ev.time)));
+                st.last_seen = Some(st.last_seen.map_or(ev.time, |l| l.max(ev.time)));
+                match kind {
+                    EventKind::Declared { event, fields } => {
+                        st.seq += 1;
+                        apply_event(ir, st, *event, fields, ev.time, tau);
+                        event_fields = Some((*event, fields.clone()));
+                    }
+                    EventKind::Profile(attrs) => {
+                        for (i, v) in attrs {
+                            st.profile[*i] = v.clone();
+                        }
+                    }
+                    EventKind::Tag(t) => {
+                        st.tags.insert(t.clone());
+                    }
+                    EventKind::Untag(t) => {
+                        st.tags.remove(t);
+                    }
+                    EventKind::Undeclared(_) | EventKind::Forget => {}
+                }
+            }
+        }
+    }
+    if st.first_seen.is_none() {
+        return Ok(());
+    }
+    for (spec, agg) in ir.aggs.iter().zip(st.aggs.iter_mut()) {
+        agg.prune(spec, tau);
+    }
+    for (spec, log) in ir.logs.iter().zip(st.logs.iter_mut()) {
+        prune_log(log, spec.retention, tau);
+    }
+    let zone = st.zone(ir);
+    let result = rounds(ir, st, tau, zone, ev, event_fields, report);
+    st.clock = Some(st.clock.map_or(tau, |c| c.max(tau)));
+    result
+}
+
+/// The cascade rounds of one instant.
+fn rounds(
+    ir: &Ir,
+    st: &mut CustomerState,
+    tau: i64,
+    zone: Zone,
+    ev: Option<&Event>,
+    event_fields: Option<(usize, Vec<Value>)>,
+    report: &mut StepReport,
+) -> Result<(), StepError> {
+    let mut round = 0;
+    loop {
+        round += 1;
+        if round > MAX_ROUNDS {
+            return Err(StepError::CascadeDepth {
+                at: crate::value::format_time(tau),
+            });
+        }
+        let changes = reevaluate(ir, st, tau, zone);
+        for &(slot, old, new) in &changes {
+            if let DerivedKind::Tag(tag) = &ir.derived[slot].kind {
+                let added = matches!(new, DVal::Bool(true));
+                if added != matches!(old, DVal::Bool(true)) {
+                    report.actions.push(tag_action(st, tau, None, added, tag));
+                }
+            }
+        }
+        let mut candidates = Vec::new();
+        if round == 1 {
+            if let Some((event, fields)) = &event_fields {
+                let seq = st.seq;
+                bookkeeping(
+                    ir,
+                    st,
+                    tau,
+                    zone,
+                    *event,
+                    fields,
+                    ev.map_or(tau, |e| e.time),
+                    seq,
+                );
+                for &r in &ir.rules_by_event[*event] {
+                    if let TriggerIr::Event { event: e, filter } = &ir.rules[r].trigger {
+                        if e == event
+                            && matches_filter(
+                                ir,
+                                st,
+                                tau,
+                                zone,
+                                filter.as_ref(),
+                                fields,
+                                Some(fields),
+                            )
+                        {
+                            candidates.push(Candidate {
+                                rule: r,
+                                fields: Some(fields.clone()),
+                                order: (tau, 0),
+                                no_anchor: None,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        transitions(ir, &changes, &mut candidates);
+        due_timers(ir, st, tau, round == 1, &mut candidates);
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        candidates.sort_by(|a, b| {
+            let (ra, rb) = (&ir.rules[a.rule], &ir.rules[b.rule]);
+            rb.priority
+                .cmp(&ra.priority)
+                .then(a.rule.cmp(&b.rule))
+                .then(a.order.cmp(&b.order))
+        });
+        let mut changed = false;
+        for c in candidates {
+            changed |= fire(ir, st, tau, zone, &c, report);
+        }
+        if !changed {
+            return Ok(());
+        }
+    }
+}
+
+/// Counts a customer event in the aggregates and logs that read its type.
+fn apply_event(ir: &Ir, st: &mut CustomerState, event: usize, fields: &[Value], t: i64, tau: i64) {
+    let seq = st.seq;
+    for &a in &ir.aggs_by_event[event] {
+        let spec = &ir.aggs[a];
+        let matched = match &spec.filter {
+            None => true,
+            Some(f) => {
+                let zone = st.zone(ir);
+                let cx = Ctx {
+                    ir,
+                    st,
+                    now: tau,
+                    zone,
+                    trigger: None,
+                    row: Some(fields),
+                };
+                cx.test(f)
+            }
+        };
+        if matched {
+            let v = spec
+                .field
+                .and_then(|f| fields.get(f))
+                .cloned()
+                .unwrap_or(Value::Null);
+            st.aggs[a].insert(spec, Entry { t, seq, v }, tau);
+        }
+    }
+    if let Some(l) = ir.log_by_event[event] {
+        let retention = ir.logs[l].retention;
+        if retention.is_none_or(|r| t > tau.saturating_sub(r)) {
+            let log = &mut st.logs[l];
+            let at = log.partition_point(|e| (e.t, e.seq) < (t, seq));
+            log.insert(
+                at,
+                LogEntry {
+                    t,
+                    seq,
+                    fields: fields.to_vec(),
+                },
+            );
+        }
+    }
+}
+
+/// Re-evaluates derived state in dependency order; returns what changed as
+/// (slot, old, new).
+fn reevaluate(ir: &Ir, st: &mut CustomerState, tau: i64, zone: Zone) -> Vec<(usize, DVal, DVal)> {
+    let mut changes = Vec::new();
+    for (slot, node) in ir.derived.iter().enumerate() {
+        let cx = Ctx {
+            ir,
+            st,
+            now: tau,
+            zone,
+            trigger: None,
+            row: None,
+        };
+        let (value, until) = match &node.kind {
+            DerivedKind::Segment(_) | DerivedKind::Tag(_) => {
+                let r = node.cond.as_ref().map(|c| eval(c, &cx));
+                r.map_or((DVal::Bool(false), FOREVER), |r| {
+                    (DVal::Bool(r.v.truth().unwrap_or(false)), r.until)
+                })
+            }
+            DerivedKind::Stage(_, labels) => {
+                let mut until = FOREVER;
+                let mut chosen = labels.len().saturating_sub(1);
+                for (i, (_, cond)) in labels.iter().enumerate() {
+                    match cond {
+                        Some(c) => {
+                            let r = eval(c, &cx);
+                            until = until.min(r.until);
+                            if r.v.truth() == Some(true) {
+                                chosen = i;
+                                break;
+                            }
+                        }
+                        None => {
+                            chosen = i;
+                            break;
+                        }
+                    }
+                }
+                (DVal::Label(chosen), until)
+            }
+        };
+        let old = st.derived[slot].value;
+        st.derived[slot] = DerivedState { value, until };
+        // Before the first event a customer is a member of nothing, so a
+        // segment that starts false has not changed.
+        let changed = old != value && !(old == DVal::Unknown && value == DVal::Bool(false));
+        if changed {
+            changes.push((slot, old, value));
+        }
+    }
+    changes
+}
+
+/// Evaluates a trigger's `where` about an event.
+#[allow(clippy::too_many_arguments)]
+fn matches_filter(
+    ir: &Ir,
+    st: &CustomerState,
+    tau: i64,
+    zone: Zone,
+    filter: Option<&crate::compile::CExpr>,
+    row: &[Value],
+    trigger: Option<&[Value]>,
+) -> bool {
+    filter.is_none_or(|f| {
+        Ctx {
+            ir,
+            st,
+            now: tau,
+            zone,
+            trigger,
+            row: Some(row),
+        }
+        .test(f)
+    })
+}
+
+/// What an arriving customer event does to `no`, `after` and `unless`.
+#[allow(clippy::too_many_arguments)]
+fn bookkeeping(
+    ir: &Ir,
+    st: &mut CustomerState,
+    tau: i64,
+    zone: Zone,
+    event: usize,
+    fields: &[Value],
+    t: i64,
+    seq: u64,
+) {
+    for &r in &ir.rules_by_event[event] {
+        let rule = &ir.rules[r];
+        // Cancel first, so that an event never cancels what it starts.
+        if let Some((u, filter)) = &rule.unless {
+            if *u == event {
+                let pending = std::mem::take(&mut st.rules[r].pending);
+                let kept = pending
+                    .into_iter()
+                    .filter(|p| {
+                        let cancels = t > p.origin
+                            && t <= p.due
+                            && matches_filter(
+                                ir,
+                                st,
+                                tau,
+                                zone,
+                                filter.as_ref(),
+                                fields,
+                                Some(&p.fields),
+                            );
+                        !cancels
+                    })
+                    .collect();
+                st.rules[r].pending = kept;
+            }
+        }
+        match &rule.trigger {
+            TriggerIr::No {
+                event: e, filter, ..
+            } if *e == event
+                && matches_filter(ir, st, tau, zone, filter.as_ref(), fields, None) =>
+            {
+                let rs = &mut st.rules[r];
+                if rs.anchor.is_none_or(|a| (t, seq) > a) {
+                    rs.anchor = Some((t, seq));
+                }
+            }
+            TriggerIr::After {
+                event: e,
+                filter,
+                delay,
+                last,
+            } if *e == event
+                && matches_filter(ir, st, tau, zone, filter.as_ref(), fields, Some(fields)) =>
+            {
+                let due = t.saturating_add(*delay).max(tau);
+                let p = Pending {
+                    due,
+                    origin: t,
+                    seq,
+                    fields: fields.to_vec(),
+                };
+                let rs = &mut st.rules[r];
+                if *last {
+                    if rs.anchor.is_none_or(|a| (t, seq) >= a) {
+                        rs.anchor = Some((t, seq));
+                        rs.pending = vec![p];
+                    }
+                } else {
+                    let at = rs
+                        .pending
+                        .partition_point(|q| (q.due, q.seq) <= (p.due, p.seq));
+                    rs.pending.insert(at, p);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Transition triggers caused by this round's changes.
+fn transitions(ir: &Ir, changes: &[(usize, DVal, DVal)], out: &mut Vec<Candidate>) {
+    if changes.is_empty() {
+        return;
+    }
+    for &r in &ir.transition_rules {
+        let fires = changes
+            .iter()
+            .any(|&(slot, old, new)| match ir.rules[r].trigger {
+                TriggerIr::Membership { slot: s, enters } if s == slot => {
+                    let was = old == DVal::Bool(true);
+                    let is = new == DVal::Bool(true);
+                    was != is && is == enters
+                }
+                TriggerIr::Stage { slot: s, label } if s == slot => match label {
+                    Some(l) => new == DVal::Label(l),
+                    None => true,
+                },
+                _ => false,
+            });
+        if fires {
+            out.push(Candidate {
+                rule: r,
+                fields: None,
+                order: (0, 0),
+                no_anchor: None,
+            });
+        }
+    }
+}
+
+/// Timers due at or before `tau`: `no … for` and calendars (first round
+/// only, once per anchor or occurrence) and scheduled `after` firings,
+/// which are consumed.
+fn due_timers(
+    ir: &Ir,
+    st: &mut CustomerState,
+    tau: i64,
+    first_round: bool,
+    out: &mut Vec<Candidate>,
+) {
+    let first_seen = st.first_seen.unwrap_or(tau);
+    let zone = st.zone(ir);
+    for (r, rule) in ir.rules.iter().enumerate() {
+        if first_round
+            && matches!(
+                rule.trigger,
+                TriggerIr::Every { .. } | TriggerIr::Anniversary { .. }
+            )
+        {
+            if let Some(due) = st.calendar_due(&rule.trigger, &st.rules[r], zone) {
+                if due <= tau {
+                    st.rules[r].fired = Some(due);
+                    out.push(Candidate {
+                        rule: r,
+                        fields: None,
+                        order: (due, 0),
+                        no_anchor: None,
+                    });
+                }
+            }
+        }
+        let rs = &mut st.rules[r];
+        if let TriggerIr::No { duration, .. } = rule.trigger {
+            let anchor = rs.anchor.map_or(first_seen, |a| a.0);
+            if first_round && rs.fired != Some(anchor) && anchor.saturating_add(duration) <= tau {
+                out.push(Candidate {
+                    rule: r,
+                    fields: None,
+                    order: (anchor.saturating_add(duration), 0),
+                    no_anchor: Some(anchor),
+                });
+            }
+        }
+        if rs.pending.first().is_some_and(|p| p.due <= tau) {
+            let split = rs.pending.partition_point(|p| p.due <= tau);
+            for p in rs.pending.drain(..split) {
+                out.push(Candidate {
+                    rule: r,
+                    fields: Some(p.fields),
+                    order: (p.due, p.seq),
+                    no_anchor: None,
+                });
+            }
+        }
+    }
+}
+
+fn tag_action(st: &CustomerState, tau: i64, rule: Option<&str>, added: bool, tag: &str) -> Action {
+    Action {
+        at: tau,
+        customer: st.id.clone(),
+        rule: rule.map(str::to_string),
+        action: if added { "$tag_added" } else { "$tag_removed" }.into(),
+        args: vec![("tag".into(), Value::Str(tag.to_string()))],
+        variant: None,
+    }
+}
+
+/// Judges and fires one candidate. Returns whether it changed state that
+/// a further round could react to.
+fn fire(
+    ir: &Ir,
+    st: &mut CustomerState,
+    tau: i64,
+    zone: Zone,
+    c: &Candidate,
+    report: &mut StepReport,
+) -> bool {
+    let rule = &ir.rules[c.rule];
+    if let Some(anchor) = c.no_anchor {
+        st.rules[c.rule].fired = Some(anchor);
+    }
+    let fields = c.fields.as_deref();
+    let guard = rule.guard.as_ref().is_none_or(|g| {
+        Ctx {
+            ir,
+            st,
+            now: tau,
+            zone,
+            trigger: fields,
+            row: None,
+        }
+        .test(g)
+    });
+    report.firings.push((c.rule, guard));
+    if !guard {
+        return false;
+    }
+    let mut changed = false;
+    for a in &rule.actions {
+        match a {
+            ActionIr::Host { action, args } => {
+                let cx = Ctx {
+                    ir,
+                    st,
+                    now: tau,
+                    zone,
+                    trigger: fields,
+                    row: None,
+                };
+                let info = &ir.actions[*action];
+                let args = info
+                    .params
+                    .iter()
+                    .zip(args)
+                    .map(|(p, e)| (p.clone(), eval(e, &cx).v))
+                    .collect();
+                report.actions.push(Action {
+                    at: tau,
+                    customer: st.id.clone(),
+                    rule: Some(rule.name.clone()),
+                    action: info.name.clone(),
+                    args,
+                    variant: None,
+                });
+            }
+            ActionIr::AddTag(tag) | ActionIr::RemoveTag(tag) => {
+                let add = matches!(a, ActionIr::AddTag(_));
+                let did = if add {
+                    st.tags.insert(tag.clone())
+                } else {
+                    st.tags.remove(tag)
+                };
+                if did {
+                    report
+                        .actions
+                        .push(tag_action(st, tau, Some(&rule.name), add, tag));
+                    changed = true;
+                }
+            }
+            ActionIr::Set { attr, value } => {
+                let v = eval(
+                    value,
+                    &Ctx {
+                        ir,
+                        st,
+                        now: tau,
+                        zone,
+                        trigger: fields,
+                        row: None,
+                    },
+                )
+                .v;
+                if st.profile[*attr] != v {
+                    st.profile[*attr] = v.clone();
+                    report.actions.push(Action {
+                        at: tau,
+                        customer: st.id.clone(),
+                        rule: Some(rule.name.clone()),
+                        action: "$set".into(),
+                        args: vec![
+                            ("attr".into(), Value::Str(ir.profile[*attr].0.clone())),
+                            ("value".into(), v),
+                        ],
+                        variant: None,
+                    });
+                    changed = true;
+                }
+            }
+        }
+    }
+    for &follower in &ir.followers[c.rule] {
+        if let TriggerIr::AfterRule { delay, .. } = ir.rules[follower].trigger {
+            let due = tau.saturating_add(delay);
+            let rs = &mut st.rules[follower];
+            let p = Pending {
+                due,
+                origin: tau,
+                seq: st.seq,
+                fields: Vec::new(),
+            };
+            let at = rs
+                .pending
+                .partition_point(|q| (q.due, q.seq) <= (p.due, p.seq));
+            rs.pending.insert(at, p);
+            changed |= due <= tau;
+        }
+    }
+    changed
+}
+
+/// Passes instant `w` without firing anything: consumes the timers due at
+/// it and refreshes derived state. Used when a timer's cascade does not
+/// settle, so that the clock can move on.
+pub(crate) fn skip_to(program: &Program, st: &mut CustomerState, w: i64) {
+    let ir = program.ir();
+    if st.first_seen.is_none() {
+        return;
+    }
+    let zone = st.zone(ir);
+    reevaluate(ir, st, w, zone);
+    let mut due = Vec::new();
+    due_timers(ir, st, w, true, &mut due);
+    for c in due {
+        if let Some(anchor) = c.no_anchor {
+            st.rules[c.rule].fired = Some(anchor);
+        }
+    }
+    st.clock = Some(st.clock.map_or(w, |c| c.max(w)));
+}

@@ -1,0 +1,185 @@
+//! Runtime values and their JSON encoding (LANGUAGE.md §2).
+
+use crate::syntax::ast::Type;
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+
+/// A value an expression evaluates to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    /// Absent or unknown.
+    Null,
+    /// true / false.
+    Bool(bool),
+    /// i64.
+    Int(i64),
+    /// f64 (always finite).
+    Number(f64),
+    /// Text.
+    Str(String),
+    /// A calendar date.
+    Date(NaiveDate),
+    /// An instant, in Unix seconds.
+    Time(i64),
+    /// Whole seconds.
+    Duration(i64),
+    /// A list.
+    List(Vec<Value>),
+}
+
+impl Value {
+    /// Is this `null`?
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The number of an int or number value.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// Three-valued truth: `None` for null (and, defensively, non-bools).
+    pub fn truth(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// Same-type ordering (int/number mixed); `None` when incomparable or
+    /// either side is null.
+    pub fn compare(&self, other: &Value) -> Option<Ordering> {
+        match (self, other) {
+            (Value::Int(a), Value::Int(b)) => Some(a.cmp(b)),
+            (Value::Str(a), Value::Str(b)) => Some(a.cmp(b)),
+            (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
+            (Value::Date(a), Value::Date(b)) => Some(a.cmp(b)),
+            (Value::Time(a), Value::Time(b)) | (Value::Duration(a), Value::Duration(b)) => {
+                Some(a.cmp(b))
+            }
+            (Value::List(a), Value::List(b)) => (a == b).then_some(Ordering::Equal),
+            (a, b) => a.as_f64()?.partial_cmp(&b.as_f64()?),
+        }
+    }
+
+    /// The value as action-argument JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => (*b).into(),
+            Value::Int(i) => (*i).into(),
+            Value::Number(n) => {
+                serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, Into::into)
+            }
+            Value::Str(s) => s.as_str().into(),
+            Value::Date(d) => d.format("%Y-%m-%d").to_string().into(),
+            Value::Time(t) => format_time(*t).into(),
+            Value::Duration(d) => (*d).into(),
+            Value::List(items) => items.iter().map(Value::to_json).collect(),
+        }
+    }
+
+    /// Decodes a JSON value as the declared type; `Err` names what was
+    /// expected. An explicit `null` is accepted for every type.
+    pub fn from_json(json: &serde_json::Value, ty: Type) -> Result<Value, String> {
+        use serde_json::Value as J;
+        let wrong = || Err(format!("expected {}", ty.as_str()));
+        Ok(match (ty, json) {
+            (_, J::Null) => Value::Null,
+            (Type::Bool, J::Bool(b)) => Value::Bool(*b),
+            (Type::Int, J::Number(n)) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => match n.as_f64() {
+                    Some(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Value::Int(f as i64),
+                    _ => return Err("expected int (an integral number)".into()),
+                },
+            },
+            (Type::Number, J::Number(n)) => match n.as_f64() {
+                Some(f) if f.is_finite() => Value::Number(f),
+                _ => return wrong(),
+            },
+            (Type::String, J::String(s)) => Value::Str(s.clone()),
+            (Type::Date, J::String(s)) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                Ok(d) => Value::Date(d),
+                Err(_) => return Err("expected date \"YYYY-MM-DD\"".into()),
+            },
+            (Type::Time, J::String(s)) => match parse_time(s) {
+                Some(t) => Value::Time(t),
+                None => return Err("expected time (RFC 3339)".into()),
+            },
+            (Type::Duration, J::Number(n)) => match n.as_i64() {
+                Some(i) => Value::Duration(i),
+                None => return Err("expected duration (integer seconds)".into()),
+            },
+            (Type::StringList, J::Array(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        J::String(s) => out.push(Value::Str(s.clone())),
+                        _ => return Err("expected list<string>".into()),
+                    }
+                }
+                Value::List(out)
+            }
+            _ => return wrong(),
+        })
+    }
+}
+
+/// Parses RFC 3339 with an offset, truncating fractional seconds (§2).
+pub fn parse_time(text: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.timestamp())
+}
+
+/// Formats Unix seconds as RFC 3339 in UTC (`2026-06-01T02:00:00Z`).
+pub fn format_time(t: i64) -> String {
+    DateTime::<Utc>::from_timestamp(t, 0)
+        .map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .unwrap_or_else(|| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_decoding_follows_declared_types() {
+        assert_eq!(Value::from_json(&json!(4.0), Type::Int), Ok(Value::Int(4)));
+        assert!(Value::from_json(&json!(4.5), Type::Int).is_err());
+        assert_eq!(
+            Value::from_json(&json!(4), Type::Number),
+            Ok(Value::Number(4.0))
+        );
+        assert!(Value::from_json(&json!("abc"), Type::Number).is_err());
+        assert_eq!(Value::from_json(&json!(null), Type::Date), Ok(Value::Null));
+        assert_eq!(
+            Value::from_json(&json!("2026-03-01T10:00:00.9+08:00"), Type::Time),
+            Ok(Value::Time(1772330400))
+        );
+        assert!(Value::from_json(&json!(["a", 1]), Type::StringList).is_err());
+    }
+
+    #[test]
+    fn times_round_trip() {
+        assert_eq!(format_time(1772330400), "2026-03-01T02:00:00Z");
+        assert_eq!(parse_time("2026-03-01T02:00:00Z"), Some(1772330400));
+        assert_eq!(parse_time("not a time"), None);
+    }
+
+    #[test]
+    fn mixed_numbers_compare() {
+        assert_eq!(
+            Value::Int(2).compare(&Value::Number(2.5)),
+            Some(Ordering::Less)
+        );
+        assert_eq!(Value::Int(2).compare(&Value::Null), None);
+    }
+}
