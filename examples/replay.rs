@@ -118,7 +118,6 @@ fn main() -> ExitCode {
     if let Some(end) = args.until.or(engine.clock()) {
         write(engine.advance_to(end));
     }
-    drop(write);
     if args.summary {
         eprint!("{}", summary(engine.metrics()));
     }
