@@ -95,49 +95,22 @@ fn main() -> ExitCode {
         }
     };
     for (n, line) in events.lines().enumerate() {
-        let n = n + 1;
-        if progress && n % 100_000 == 0 {
-            eprint!("\r{n} lines");
+        if progress && (n + 1) % 100_000 == 0 {
+            eprint!("\r{} lines", n + 1);
         }
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        match advance_line(line) {
-            Some(Ok(t)) => write(engine.advance_to(t)),
-            Some(Err(msg)) => eprintln!("{}:{n}: {msg}", args.events),
-            None => match engine.process(line) {
-                Ok(actions) => write(actions),
-                Err(e) => eprintln!("{}:{n}: {e}", args.events),
-            },
+        match engine.replay_line(line) {
+            Ok(actions) => write(actions),
+            Err(e) => eprintln!("{}:{}: {e}", args.events, n + 1),
         }
     }
     if progress {
         eprintln!();
     }
-    if let Some(end) = args.until.or(engine.clock()) {
-        write(engine.advance_to(end));
-    }
+    write(engine.replay_end(args.until));
     if args.summary {
         eprint!("{}", summary(engine.metrics()));
     }
     ExitCode::SUCCESS
-}
-
-/// `{"advance": TIME}`: `Some(Ok(t))`; a malformed one `Some(Err)`; any
-/// other line `None`.
-fn advance_line(line: &str) -> Option<Result<i64, String>> {
-    if !line.contains("\"advance\"") {
-        return None;
-    }
-    let json: serde_json::Value = serde_json::from_str(line).ok()?;
-    let obj = json.as_object()?;
-    let t = obj.get("advance")?;
-    Some(
-        t.as_str()
-            .and_then(parse_time)
-            .ok_or_else(|| format!("`advance` is not an RFC 3339 time: {t}")),
-    )
 }
 
 fn summary(m: &Metrics) -> String {

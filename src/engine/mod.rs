@@ -8,6 +8,7 @@
 pub mod action;
 mod calendar;
 pub mod event;
+mod replay;
 pub mod state;
 
 use crate::program::Program;
