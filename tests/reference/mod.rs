@@ -1,0 +1,1017 @@
+//! A deliberately naive reference evaluator of the siyu semantics
+//! (LANGUAGE.md §3–§6), for checking the engine.
+//!
+//! It shares nothing with the engine but the AST: it keeps every event it
+//! has seen, and at every second from a customer's first event to the end
+//! it recomputes every aggregate, segment, tag and stage from that full
+//! history and looks at every rule. No horizons, no timers, no indexes.
+//!
+//! Customers do not interact (no broadcasts here), so each one is simulated
+//! on its own, driven by the global input exactly as the engine is: an
+//! event at `t` first runs the customer's seconds before it, an advance
+//! closes every second up to it for everyone, and a late event is applied
+//! at the clock.
+
+use serde_json::{Map, Value as Json, json};
+use siyu::syntax::ast::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A value of the reference's own.
+#[derive(Clone, Debug, PartialEq)]
+pub enum V {
+    Null,
+    B(bool),
+    I(i64),
+    F(f64),
+    S(String),
+    T(i64),
+    D(i64),
+    L(Vec<V>),
+}
+
+impl V {
+    fn num(&self) -> Option<f64> {
+        match self {
+            V::I(i) => Some(*i as f64),
+            V::F(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    fn cmp(&self, o: &V) -> Option<std::cmp::Ordering> {
+        match (self, o) {
+            (V::I(a), V::I(b)) | (V::T(a), V::T(b)) | (V::D(a), V::D(b)) => Some(a.cmp(b)),
+            (V::S(a), V::S(b)) => Some(a.cmp(b)),
+            (V::B(a), V::B(b)) => Some(a.cmp(b)),
+            _ => self.num()?.partial_cmp(&o.num()?),
+        }
+    }
+
+    fn truth(&self) -> Option<bool> {
+        match self {
+            V::B(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    fn to_json(&self) -> Json {
+        match self {
+            V::Null => Json::Null,
+            V::B(b) => json!(b),
+            V::I(i) => json!(i),
+            V::F(f) => json!(f),
+            V::S(s) => json!(s),
+            V::T(t) => json!(siyu::value::format_time(*t)),
+            V::D(d) => json!(d),
+            V::L(l) => Json::Array(l.iter().map(V::to_json).collect()),
+        }
+    }
+
+    fn from_json(j: &Json, ty: Type) -> V {
+        match (ty, j) {
+            (_, Json::Null) => V::Null,
+            (Type::Int, Json::Number(n)) => V::I(n.as_f64().unwrap_or(0.0) as i64),
+            (Type::Number, Json::Number(n)) => V::F(n.as_f64().unwrap_or(0.0)),
+            (Type::String, Json::String(s)) => V::S(s.clone()),
+            (Type::Bool, Json::Bool(b)) => V::B(*b),
+            _ => V::Null,
+        }
+    }
+}
+
+/// A rule to judge: its index, order among its firings, `event.*` fields.
+type Cand = (usize, (i64, u64), Option<BTreeMap<String, V>>);
+
+#[derive(Clone, Debug)]
+struct Ev {
+    seq: u64,
+    t: i64,
+    kind: String,
+    fields: BTreeMap<String, V>,
+}
+
+/// A rule firing owed by `D after …`: its starting event (by arrival) or
+/// the followed firing, and when it falls due.
+#[derive(Clone, Debug)]
+struct Owed {
+    rule: usize,
+    due: i64,
+    origin: i64,
+    seq: u64,
+    fields: BTreeMap<String, V>,
+    /// Arrival number at creation: cancelling events must come later.
+    created: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Cust {
+    id: String,
+    events: Vec<Ev>,
+    /// Arrivals so far (events of any kind), for "arrived after".
+    arrivals: u64,
+    /// Per arrival: the event and its arrival number (customer events only).
+    first_seen: Option<i64>,
+    last_seen: Option<i64>,
+    profile: BTreeMap<String, V>,
+    tags: BTreeSet<String>,
+    prev: BTreeMap<String, V>,
+    processed: Option<i64>,
+    no_fired: BTreeSet<(usize, i64)>,
+    owed: Vec<Owed>,
+    /// `after last`: the latest matching event per rule, by (t, seq).
+    latest: BTreeMap<usize, (i64, u64)>,
+    /// `no … for`: matching events per rule (times).
+    no_matches: BTreeMap<usize, Vec<(i64, u64)>>,
+    ids: BTreeMap<String, i64>,
+    seq: u64,
+}
+
+pub struct Reference<'m> {
+    events: BTreeMap<String, Vec<(String, Type)>>,
+    profile: BTreeMap<String, Type>,
+    actions: BTreeMap<String, Vec<String>>,
+    segments: BTreeMap<String, &'m Expr>,
+    tags: BTreeMap<String, &'m Expr>,
+    stages: BTreeMap<String, Vec<(String, Option<&'m Expr>)>>,
+    /// Derived nodes in the order their changes are reported.
+    order: Vec<String>,
+    rules: Vec<&'m RuleDecl>,
+    customers: BTreeMap<String, Cust>,
+    clock: Option<i64>,
+    closed: Option<i64>,
+    out: Vec<Json>,
+}
+
+const SEG: &str = "segment:";
+const TAG: &str = "tag:";
+const STAGE: &str = "stage:";
+
+struct Cx<'c> {
+    c: &'c Cust,
+    now: i64,
+    trigger: Option<&'c BTreeMap<String, V>>,
+    row: Option<&'c BTreeMap<String, V>>,
+}
+
+enum Step {
+    Ok,
+    Cascade,
+}
+
+impl<'m> Reference<'m> {
+    pub fn new(m: &'m Module, derived_order: &[String]) -> Reference<'m> {
+        let mut r = Reference {
+            events: BTreeMap::new(),
+            profile: BTreeMap::new(),
+            actions: BTreeMap::new(),
+            segments: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            stages: BTreeMap::new(),
+            order: derived_order.to_vec(),
+            rules: Vec::new(),
+            customers: BTreeMap::new(),
+            clock: None,
+            closed: None,
+            out: Vec::new(),
+        };
+        for item in &m.items {
+            match item {
+                Item::Event(e) => {
+                    r.events.insert(
+                        e.name.node.clone(),
+                        e.fields
+                            .iter()
+                            .map(|f| (f.name.node.clone(), f.ty.node))
+                            .collect(),
+                    );
+                }
+                Item::Profile(fs) => {
+                    for f in fs {
+                        r.profile.insert(f.name.node.clone(), f.ty.node);
+                    }
+                }
+                Item::Action(a) => {
+                    r.actions.insert(
+                        a.name.node.clone(),
+                        a.params.iter().map(|p| p.name.node.clone()).collect(),
+                    );
+                }
+                Item::Segment(s) => {
+                    r.segments.insert(s.name.node.clone(), &s.cond);
+                }
+                Item::Tag(t) => {
+                    r.tags.insert(t.name.node.clone(), &t.cond);
+                }
+                Item::Stage(s) => {
+                    r.stages.insert(
+                        s.name.node.clone(),
+                        s.labels
+                            .iter()
+                            .map(|l| (l.name.node.clone(), l.cond.as_ref()))
+                            .collect(),
+                    );
+                }
+                Item::Rule(rule) => r.rules.push(rule),
+                _ => {}
+            }
+        }
+        r
+    }
+
+    pub fn output(&self) -> &[Json] {
+        &self.out
+    }
+
+    // ---------------------------------------------------------------- input
+
+    /// One replay line, as the engine's `replay_line` takes it.
+    pub fn line(&mut self, line: &str) {
+        let Ok(j) = serde_json::from_str::<Json>(line) else {
+            return;
+        };
+        if let Some(t) = j.get("advance").and_then(Json::as_str) {
+            if let Some(t) = siyu::value::parse_time(t) {
+                self.advance(t);
+            }
+            return;
+        }
+        let (Some(customer), Some(kind), Some(time)) = (
+            j.get("customer").and_then(Json::as_str),
+            j.get("type").and_then(Json::as_str),
+            j.get("time")
+                .and_then(Json::as_str)
+                .and_then(siyu::value::parse_time),
+        ) else {
+            return;
+        };
+        let data = j
+            .get("data")
+            .and_then(Json::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let id = j.get("id").and_then(Json::as_str).map(String::from);
+        self.event(customer, kind, time, &data, id);
+    }
+
+    pub fn finish(&mut self) {
+        if let Some(c) = self.clock {
+            self.advance(c);
+        }
+    }
+
+    fn advance(&mut self, t: i64) {
+        self.clock = Some(self.clock.map_or(t, |c| c.max(t)));
+        self.closed = Some(self.closed.map_or(t, |c| c.max(t)));
+        let ids: Vec<String> = self.customers.keys().cloned().collect();
+        for id in ids {
+            let mut c = self.customers.remove(&id).expect("known customer");
+            self.ticks(&mut c, t);
+            self.customers.insert(id, c);
+        }
+    }
+
+    fn event(
+        &mut self,
+        customer: &str,
+        kind: &str,
+        t: i64,
+        data: &Map<String, Json>,
+        id: Option<String>,
+    ) {
+        let tau = self.clock.map_or(t, |c| c.max(t));
+        let mut c = self.customers.remove(customer).unwrap_or_else(|| Cust {
+            id: customer.to_string(),
+            ..Cust::default()
+        });
+        let backup = c.clone();
+        let out_len = self.out.len();
+        if let Some(id) = &id {
+            if c.ids.get(id).is_some_and(|t0| t - t0 <= 7 * 86_400) {
+                self.customers.insert(customer.to_string(), c);
+                return;
+            }
+        }
+        // Seconds before the event (or up to the clock, if the event is
+        // late and the clock's second is already closed).
+        let before = if self.closed.is_some_and(|cl| cl >= tau) {
+            tau
+        } else {
+            tau - 1
+        };
+        let ok = self.ticks_checked(&mut c, before)
+            && matches!(self.apply(&mut c, kind, t, tau, data), Step::Ok);
+        if !ok {
+            self.out.truncate(out_len);
+            self.customers.insert(customer.to_string(), backup);
+            return;
+        }
+        if let Some(id) = id {
+            c.ids.insert(id, t);
+        }
+        c.ids.retain(|_, t0| *t0 >= tau - 7 * 86_400);
+        c.processed = Some(c.processed.map_or(tau, |p| p.max(tau)));
+        self.clock = Some(tau);
+        self.customers.insert(customer.to_string(), c);
+    }
+
+    /// Runs every second after the last processed one up to `t`; a second
+    /// whose cascade does not settle is passed without firing.
+    fn ticks(&mut self, c: &mut Cust, t: i64) {
+        let Some(first) = c.first_seen else { return };
+        let start = c.processed.map_or(first, |p| p + 1);
+        for s in start..=t {
+            let backup = c.clone();
+            let out_len = self.out.len();
+            if let Step::Cascade = self.instant(c, s, None) {
+                self.out.truncate(out_len);
+                *c = backup;
+                self.skip(c, s);
+            }
+            c.processed = Some(s);
+        }
+    }
+
+    /// Like `ticks`, but a cascade failure fails the whole call (inside an
+    /// event step, which is then rejected).
+    fn ticks_checked(&mut self, c: &mut Cust, t: i64) -> bool {
+        let Some(first) = c.first_seen else {
+            return true;
+        };
+        let start = c.processed.map_or(first, |p| p + 1);
+        for s in start..=t {
+            if let Step::Cascade = self.instant(c, s, None) {
+                return false;
+            }
+            c.processed = Some(s);
+        }
+        true
+    }
+
+    fn apply(
+        &mut self,
+        c: &mut Cust,
+        kind: &str,
+        t: i64,
+        tau: i64,
+        data: &Map<String, Json>,
+    ) -> Step {
+        c.arrivals += 1;
+        c.first_seen = Some(c.first_seen.map_or(t, |f| f.min(t)));
+        c.last_seen = Some(c.last_seen.map_or(t, |l| l.max(t)));
+        let mut fields = BTreeMap::new();
+        match kind {
+            "$profile" => {
+                for (k, v) in data {
+                    let ty = self.profile.get(k).copied().unwrap_or(Type::Int);
+                    c.profile.insert(k.clone(), V::from_json(v, ty));
+                }
+            }
+            "$tag" => {
+                if let Some(tag) = data.get("tag").and_then(Json::as_str) {
+                    c.tags.insert(tag.to_string());
+                }
+            }
+            "$untag" => {
+                if let Some(tag) = data.get("tag").and_then(Json::as_str) {
+                    c.tags.remove(tag);
+                }
+            }
+            k if self.events.contains_key(k) => {
+                for (name, ty) in &self.events[k] {
+                    fields.insert(
+                        name.clone(),
+                        data.get(name).map_or(V::Null, |v| V::from_json(v, *ty)),
+                    );
+                }
+                c.seq += 1;
+                c.events.push(Ev {
+                    seq: c.seq,
+                    t,
+                    kind: k.to_string(),
+                    fields: fields.clone(),
+                });
+            }
+            _ => {}
+        }
+        let declared = self.events.contains_key(kind);
+        self.instant(c, tau, declared.then_some((kind, t, fields)))
+    }
+
+    // ------------------------------------------------------------- instants
+
+    /// One second for one customer: derived state, then rules, in rounds.
+    fn instant(
+        &mut self,
+        c: &mut Cust,
+        s: i64,
+        ev: Option<(&str, i64, BTreeMap<String, V>)>,
+    ) -> Step {
+        if c.first_seen.is_none() {
+            return Step::Ok;
+        }
+        let mut round = 0;
+        loop {
+            round += 1;
+            if round > 16 {
+                return Step::Cascade;
+            }
+            let changes = self.derive(c, s);
+            for (node, old, new) in &changes {
+                if let Some(tag) = node.strip_prefix(TAG) {
+                    let was = *old == V::B(true);
+                    let is = *new == V::B(true);
+                    if was != is {
+                        self.out.push(tag_json(s, &c.id, None, is, tag));
+                    }
+                }
+            }
+            let mut cands: Vec<Cand> = Vec::new();
+            if round == 1 {
+                if let Some((kind, t, fields)) = &ev {
+                    self.arrive(c, s, kind, *t, fields);
+                    for (i, r) in self.rules.iter().enumerate() {
+                        if let Trigger::Event(f) = trigger(r) {
+                            if f.event.node == *kind && self.filter(c, s, f, fields, Some(fields)) {
+                                cands.push((i, (s, 0), Some(fields.clone())));
+                            }
+                        }
+                    }
+                }
+                // `no … for`: the latest matching event, else first_seen.
+                for (i, r) in self.rules.iter().enumerate() {
+                    if let Trigger::No { duration, .. } = trigger(r) {
+                        let anchor = c
+                            .no_matches
+                            .get(&i)
+                            .and_then(|v| v.iter().max().map(|a| a.0))
+                            .or(c.first_seen)
+                            .unwrap_or(s);
+                        if anchor + duration.node <= s && !c.no_fired.contains(&(i, anchor)) {
+                            c.no_fired.insert((i, anchor));
+                            cands.push((i, (anchor + duration.node, 0), None));
+                        }
+                    }
+                }
+            }
+            for (i, r) in self.rules.iter().enumerate() {
+                let fires = changes.iter().any(|(node, old, new)| match trigger(r) {
+                    Trigger::Enters(seg) | Trigger::Exits(seg)
+                        if node == &format!("{SEG}{}", seg.node) =>
+                    {
+                        let was = *old == V::B(true);
+                        let is = *new == V::B(true);
+                        was != is && is == matches!(trigger(r), Trigger::Enters(_))
+                    }
+                    Trigger::Becomes { stage, label }
+                        if node == &format!("{STAGE}{}", stage.node) =>
+                    {
+                        *new == V::S(label.node.clone())
+                    }
+                    Trigger::Changes(stage) => node == &format!("{STAGE}{}", stage.node),
+                    _ => false,
+                });
+                if fires {
+                    cands.push((i, (0, 0), None));
+                }
+            }
+            // Owed `after` firings that are due and still stand.
+            let mut keep = Vec::new();
+            for o in std::mem::take(&mut c.owed) {
+                if o.due <= s {
+                    cands.push((o.rule, (o.due, o.seq), Some(o.fields.clone())));
+                } else {
+                    keep.push(o);
+                }
+            }
+            c.owed = keep;
+            if cands.is_empty() {
+                return Step::Ok;
+            }
+            cands.sort_by(|a, b| {
+                let pa = priority(self.rules[a.0]);
+                let pb = priority(self.rules[b.0]);
+                pb.cmp(&pa).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1))
+            });
+            let mut changed = false;
+            for (i, _, fields) in cands {
+                changed |= self.fire(c, s, i, fields.as_ref());
+            }
+            if !changed {
+                return Step::Ok;
+            }
+        }
+    }
+
+    /// What an arriving event does to `no`, `after` and `unless`.
+    fn arrive(&mut self, c: &mut Cust, s: i64, kind: &str, t: i64, fields: &BTreeMap<String, V>) {
+        let seq = c.seq;
+        for (i, r) in self.rules.iter().enumerate() {
+            if let Some(u) = unless(r) {
+                if u.event.node == kind {
+                    let owed = std::mem::take(&mut c.owed);
+                    let mut kept = Vec::new();
+                    for o in owed {
+                        let cancels = o.rule == i
+                            && c.arrivals > o.created
+                            && t > o.origin
+                            && t <= o.due
+                            && self.filter(c, s, u, fields, Some(&o.fields));
+                        if !cancels {
+                            kept.push(o);
+                        }
+                    }
+                    c.owed = kept;
+                }
+            }
+            match trigger(r) {
+                Trigger::No { event, .. }
+                    if event.event.node == kind && self.filter(c, s, event, fields, None) =>
+                {
+                    c.no_matches.entry(i).or_default().push((t, seq));
+                }
+                Trigger::After {
+                    delay, last, event, ..
+                } if event.event.node == kind && self.filter(c, s, event, fields, Some(fields)) => {
+                    let o = Owed {
+                        rule: i,
+                        due: (t + delay.node).max(s),
+                        origin: t,
+                        seq,
+                        fields: fields.clone(),
+                        created: c.arrivals,
+                    };
+                    if *last {
+                        if c.latest.get(&i).is_none_or(|a| (t, seq) >= *a) {
+                            c.latest.insert(i, (t, seq));
+                            c.owed.retain(|x| x.rule != i);
+                            c.owed.push(o);
+                        }
+                    } else {
+                        c.owed.push(o);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Passes second `s` without firing (its cascade did not settle).
+    fn skip(&mut self, c: &mut Cust, s: i64) {
+        self.derive(c, s);
+        for (i, r) in self.rules.iter().enumerate() {
+            if let Trigger::No { duration, .. } = trigger(r) {
+                let anchor = c
+                    .no_matches
+                    .get(&i)
+                    .and_then(|v| v.iter().max().map(|a| a.0))
+                    .or(c.first_seen)
+                    .unwrap_or(s);
+                if anchor + duration.node <= s {
+                    c.no_fired.insert((i, anchor));
+                }
+            }
+        }
+        c.owed.retain(|o| o.due > s);
+    }
+
+    fn fire(
+        &mut self,
+        c: &mut Cust,
+        s: i64,
+        i: usize,
+        fields: Option<&BTreeMap<String, V>>,
+    ) -> bool {
+        let r = self.rules[i];
+        for cl in &r.clauses {
+            if let Clause::If(g) = &cl.node {
+                let ok = self
+                    .eval(
+                        &Cx {
+                            c,
+                            now: s,
+                            trigger: fields,
+                            row: None,
+                        },
+                        g,
+                    )
+                    .truth()
+                    == Some(true);
+                if !ok {
+                    return false;
+                }
+            }
+        }
+        let mut changed = false;
+        for cl in &r.clauses {
+            let Clause::Do(actions) = &cl.node else {
+                continue;
+            };
+            for a in actions {
+                match a {
+                    Action::Call { name, args } => {
+                        let mut obj = Map::new();
+                        for p in &self.actions[&name.node] {
+                            let v = args.iter().find(|(k, _)| k.node == *p).map_or(
+                                V::Null,
+                                |(_, e)| {
+                                    self.eval(
+                                        &Cx {
+                                            c,
+                                            now: s,
+                                            trigger: fields,
+                                            row: None,
+                                        },
+                                        e,
+                                    )
+                                },
+                            );
+                            obj.insert(p.clone(), v.to_json());
+                        }
+                        self.out.push(json!({"at": siyu::value::format_time(s), "customer": c.id, "rule": r.name.node,
+                            "action": name.node, "args": obj}));
+                    }
+                    Action::AddTag(t) => {
+                        if c.tags.insert(t.node.clone()) {
+                            self.out
+                                .push(tag_json(s, &c.id, Some(&r.name.node), true, &t.node));
+                            changed = true;
+                        }
+                    }
+                    Action::RemoveTag(t) => {
+                        if c.tags.remove(&t.node) {
+                            self.out
+                                .push(tag_json(s, &c.id, Some(&r.name.node), false, &t.node));
+                            changed = true;
+                        }
+                    }
+                    Action::Set { attr, value } => {
+                        let v = self.eval(
+                            &Cx {
+                                c,
+                                now: s,
+                                trigger: fields,
+                                row: None,
+                            },
+                            value,
+                        );
+                        if c.profile.get(&attr.node).unwrap_or(&V::Null) != &v {
+                            c.profile.insert(attr.node.clone(), v.clone());
+                            self.out.push(json!({"at": siyu::value::format_time(s), "customer": c.id, "rule": r.name.node,
+                                "action": "$set", "args": {"attr": attr.node, "value": v.to_json()}}));
+                            changed = true;
+                        }
+                    }
+                }
+            }
+        }
+        // Followers: `D after rule R`.
+        for (j, f) in self.rules.iter().enumerate() {
+            if let Trigger::AfterRule { delay, rule, .. } = trigger(f) {
+                if rule.node == r.name.node {
+                    c.owed.push(Owed {
+                        rule: j,
+                        due: s + delay.node,
+                        origin: s,
+                        seq: c.seq,
+                        fields: BTreeMap::new(),
+                        created: c.arrivals,
+                    });
+                    changed |= delay.node == 0;
+                }
+            }
+        }
+        changed
+    }
+
+    // -------------------------------------------------------- derived state
+
+    /// Recomputes every segment, tag and stage at `s` from the full history;
+    /// returns the changes since the last evaluation, in report order.
+    ///
+    /// Nodes are computed in dependency order, each reading the values just
+    /// computed for the nodes before it; rules read these values until the
+    /// next round recomputes them (§6).
+    fn derive(&self, c: &mut Cust, s: i64) -> Vec<(String, V, V)> {
+        let mut changes = Vec::new();
+        for node in &self.order {
+            let new = self.node(
+                &Cx {
+                    c,
+                    now: s,
+                    trigger: None,
+                    row: None,
+                },
+                node,
+            );
+            let old = c.prev.get(node).cloned().unwrap_or(V::Null);
+            let unknown_to_false = old == V::Null && new == V::B(false);
+            if old != new && !unknown_to_false {
+                changes.push((node.clone(), old, new.clone()));
+            }
+            c.prev.insert(node.clone(), new);
+        }
+        changes
+    }
+
+    /// The value of a derived node as of the last `derive`.
+    fn current(&self, cx: &Cx<'_>, node: &str) -> V {
+        cx.c.prev.get(node).cloned().unwrap_or(V::Null)
+    }
+
+    fn node(&self, cx: &Cx<'_>, node: &str) -> V {
+        if let Some(seg) = node.strip_prefix(SEG) {
+            V::B(self.eval(cx, self.segments[seg]).truth() == Some(true))
+        } else if let Some(tag) = node.strip_prefix(TAG) {
+            V::B(self.eval(cx, self.tags[tag]).truth() == Some(true))
+        } else {
+            let stage = &self.stages[node.strip_prefix(STAGE).unwrap_or(node)];
+            for (label, cond) in stage {
+                match cond {
+                    None => return V::S(label.clone()),
+                    Some(c) if self.eval(cx, c).truth() == Some(true) => {
+                        return V::S(label.clone());
+                    }
+                    _ => {}
+                }
+            }
+            V::Null
+        }
+    }
+
+    fn filter(
+        &self,
+        c: &Cust,
+        s: i64,
+        f: &EventFilter,
+        row: &BTreeMap<String, V>,
+        trig: Option<&BTreeMap<String, V>>,
+    ) -> bool {
+        f.filter.as_ref().is_none_or(|e| {
+            self.eval(
+                &Cx {
+                    c,
+                    now: s,
+                    trigger: trig,
+                    row: Some(row),
+                },
+                e,
+            )
+            .truth()
+                == Some(true)
+        })
+    }
+
+    // ---------------------------------------------------------- expressions
+
+    fn eval(&self, cx: &Cx<'_>, e: &Expr) -> V {
+        match &e.node {
+            ExprKind::Null => V::Null,
+            ExprKind::Bool(b) => V::B(*b),
+            ExprKind::Int(i) => V::I(*i),
+            ExprKind::Number(f) => V::F(*f),
+            ExprKind::Str(s) => V::S(s.clone()),
+            ExprKind::Duration(d) => V::D(*d),
+            ExprKind::List(items) => V::L(items.iter().map(|i| self.eval(cx, i)).collect()),
+            ExprKind::Now => V::T(cx.now),
+            ExprKind::FirstSeen => cx.c.first_seen.map_or(V::Null, V::T),
+            ExprKind::LastSeen => cx.c.last_seen.map_or(V::Null, V::T),
+            ExprKind::Profile(a) => cx.c.profile.get(&a.node).cloned().unwrap_or(V::Null),
+            ExprKind::EventField(f) => cx
+                .trigger
+                .and_then(|t| t.get(&f.node))
+                .cloned()
+                .unwrap_or(V::Null),
+            ExprKind::Customer(_) => V::S(cx.c.id.clone()),
+            ExprKind::Name(n) => {
+                if let Some(v) = cx.row.and_then(|r| r.get(n)) {
+                    return v.clone();
+                }
+                if self.segments.contains_key(n) {
+                    return V::B(self.current(cx, &format!("{SEG}{n}")) == V::B(true));
+                }
+                V::Null
+            }
+            ExprKind::HasTag(t) => {
+                if self.tags.contains_key(&t.node) {
+                    V::B(self.current(cx, &format!("{TAG}{}", t.node)) == V::B(true))
+                } else {
+                    V::B(cx.c.tags.contains(&t.node))
+                }
+            }
+            ExprKind::Unary(UnaryOp::Not, x) => match self.eval(cx, x).truth() {
+                Some(b) => V::B(!b),
+                None => V::Null,
+            },
+            ExprKind::Unary(UnaryOp::Neg, x) => match self.eval(cx, x) {
+                V::I(i) => V::I(-i),
+                V::F(f) => V::F(-f),
+                V::D(d) => V::D(-d),
+                _ => V::Null,
+            },
+            ExprKind::Binary(op, l, r) => self.binary(cx, *op, l, r),
+            ExprKind::Is {
+                expr,
+                negated,
+                label,
+            } => match label {
+                Some(label) => {
+                    let ExprKind::Name(stage) = &expr.node else {
+                        return V::Null;
+                    };
+                    match self.current(cx, &format!("{STAGE}{stage}")) {
+                        V::S(l) => V::B((l == label.node) != *negated),
+                        _ => V::Null,
+                    }
+                }
+                None => V::B((self.eval(cx, expr) == V::Null) != *negated),
+            },
+            ExprKind::Call(f, args) => {
+                let a = args.first().map_or(V::Null, |a| self.eval(cx, a));
+                match (f, a) {
+                    (Func::Since, V::T(t)) => V::D(cx.now - t),
+                    (Func::Until, V::T(t)) => V::D(t - cx.now),
+                    (Func::Days, V::D(d)) => V::F(d as f64 / 86_400.0),
+                    (Func::Hours, V::D(d)) => V::F(d as f64 / 3600.0),
+                    (Func::Abs, V::I(i)) => V::I(i.abs()),
+                    _ => V::Null,
+                }
+            }
+            ExprKind::Aggregate(a) => self.aggregate(cx, a),
+            ExprKind::Balance(_) | ExprKind::Expiring(..) => V::Null,
+        }
+    }
+
+    fn binary(&self, cx: &Cx<'_>, op: BinaryOp, l: &Expr, r: &Expr) -> V {
+        if op == BinaryOp::In {
+            if let (ExprKind::Name(stage), ExprKind::List(items)) = (&l.node, &r.node) {
+                if self.stages.contains_key(stage) {
+                    return match self.current(cx, &format!("{STAGE}{stage}")) {
+                        V::S(label) => V::B(
+                            items
+                                .iter()
+                                .any(|i| matches!(&i.node, ExprKind::Name(n) if *n == label)),
+                        ),
+                        _ => V::Null,
+                    };
+                }
+            }
+        }
+        if matches!(op, BinaryOp::And | BinaryOp::Or) {
+            let a = self.eval(cx, l).truth();
+            let b = self.eval(cx, r).truth();
+            return match (op, a, b) {
+                (BinaryOp::And, Some(false), _) | (BinaryOp::And, _, Some(false)) => V::B(false),
+                (BinaryOp::And, Some(true), Some(true)) => V::B(true),
+                (BinaryOp::Or, Some(true), _) | (BinaryOp::Or, _, Some(true)) => V::B(true),
+                (BinaryOp::Or, Some(false), Some(false)) => V::B(false),
+                _ => V::Null,
+            };
+        }
+        let a = self.eval(cx, l);
+        if op == BinaryOp::Coalesce {
+            return if a == V::Null { self.eval(cx, r) } else { a };
+        }
+        let b = self.eval(cx, r);
+        if a == V::Null || b == V::Null {
+            return V::Null;
+        }
+        use std::cmp::Ordering::*;
+        let cmp = |want: &dyn Fn(std::cmp::Ordering) -> bool| {
+            a.cmp(&b).map_or(V::Null, |o| V::B(want(o)))
+        };
+        match op {
+            BinaryOp::Eq => cmp(&|o| o == Equal),
+            BinaryOp::Ne => cmp(&|o| o != Equal),
+            BinaryOp::Lt => cmp(&|o| o == Less),
+            BinaryOp::Le => cmp(&|o| o != Greater),
+            BinaryOp::Gt => cmp(&|o| o == Greater),
+            BinaryOp::Ge => cmp(&|o| o != Less),
+            BinaryOp::In => match b {
+                V::L(items) => V::B(items.iter().any(|i| a.cmp(i) == Some(Equal))),
+                _ => V::Null,
+            },
+            BinaryOp::Add => match (a, b) {
+                (V::I(x), V::I(y)) => V::I(x + y),
+                (V::T(t), V::D(d)) | (V::D(d), V::T(t)) => V::T(t + d),
+                (V::D(x), V::D(y)) => V::D(x + y),
+                (x, y) => V::F(x.num().unwrap_or(0.0) + y.num().unwrap_or(0.0)),
+            },
+            BinaryOp::Sub => match (a, b) {
+                (V::I(x), V::I(y)) => V::I(x - y),
+                (V::T(t), V::D(d)) => V::T(t - d),
+                (V::T(x), V::T(y)) => V::D(x - y),
+                (V::D(x), V::D(y)) => V::D(x - y),
+                (x, y) => V::F(x.num().unwrap_or(0.0) - y.num().unwrap_or(0.0)),
+            },
+            BinaryOp::Mul => match (a, b) {
+                (V::I(x), V::I(y)) => V::I(x * y),
+                (x, y) => V::F(x.num().unwrap_or(0.0) * y.num().unwrap_or(0.0)),
+            },
+            _ => V::Null,
+        }
+    }
+
+    fn aggregate(&self, cx: &Cx<'_>, a: &Aggregate) -> V {
+        let mut count = 0;
+        let mut sum = 0.0;
+        let mut first: Option<&Ev> = None;
+        let mut last: Option<&Ev> = None;
+        for e in &cx.c.events {
+            if e.kind != a.event.node {
+                continue;
+            }
+            if let Some(w) = &a.window {
+                if e.t <= cx.now - w.node {
+                    continue;
+                }
+            }
+            if let Some(f) = &a.filter {
+                if self
+                    .eval(
+                        &Cx {
+                            row: Some(&e.fields),
+                            ..*cx
+                        },
+                        f,
+                    )
+                    .truth()
+                    != Some(true)
+                {
+                    continue;
+                }
+            }
+            count += 1;
+            if let Some(field) = &a.field {
+                if let Some(x) = e.fields.get(&field.node).and_then(V::num) {
+                    sum += x;
+                }
+            }
+            if first.is_none_or(|f| (e.t, e.seq) < (f.t, f.seq)) {
+                first = Some(e);
+            }
+            if last.is_none_or(|l| (e.t, e.seq) > (l.t, l.seq)) {
+                last = Some(e);
+            }
+        }
+        let pick = |e: Option<&Ev>| match (e, &a.field) {
+            (None, _) => V::Null,
+            (Some(e), None) => V::T(e.t),
+            (Some(e), Some(f)) => e.fields.get(&f.node).cloned().unwrap_or(V::Null),
+        };
+        match a.func {
+            AggFunc::Count => V::I(count),
+            AggFunc::Sum => V::F(sum),
+            AggFunc::Last => pick(last),
+            AggFunc::First => pick(first),
+            _ => V::Null,
+        }
+    }
+}
+
+fn trigger(r: &RuleDecl) -> &Trigger {
+    r.clauses
+        .iter()
+        .find_map(|c| match &c.node {
+            Clause::When(t) => Some(t),
+            _ => None,
+        })
+        .expect("a checked rule has a trigger")
+}
+
+fn unless(r: &RuleDecl) -> Option<&EventFilter> {
+    match trigger(r) {
+        Trigger::After { unless, .. } | Trigger::AfterRule { unless, .. } => unless.as_ref(),
+        _ => None,
+    }
+}
+
+fn priority(r: &RuleDecl) -> i64 {
+    r.clauses
+        .iter()
+        .find_map(|c| match c.node {
+            Clause::Priority(p) => Some(p),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+fn tag_json(s: i64, customer: &str, rule: Option<&str>, added: bool, tag: &str) -> Json {
+    json!({"at": siyu::value::format_time(s), "customer": customer, "rule": rule,
+        "action": if added { "$tag_added" } else { "$tag_removed" }, "args": {"tag": tag}})
+}
+
+/// The order derived changes are reported in: dependency order, as names
+/// the reference understands.
+pub fn derived_order(program: &siyu::Program) -> Vec<String> {
+    use siyu::check::Derived;
+    program
+        .symbols()
+        .derived
+        .iter()
+        .map(|d| match d {
+            Derived::Segment(n) => format!("{SEG}{n}"),
+            Derived::Tag(n) => format!("{TAG}{n}"),
+            Derived::Stage(n) => format!("{STAGE}{n}"),
+        })
+        .collect()
+}
