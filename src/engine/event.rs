@@ -82,14 +82,17 @@ pub struct Event {
 
 impl Event {
     /// Parses and validates one JSON event against a program.
-    pub fn parse(ir: &Ir, text: &str) -> Result<Event, EventError> {
+    pub fn parse_for(program: &crate::Program, text: &str) -> Result<Event, EventError> {
+        Event::parse(program.ir(), text)
+    }
+
+    pub(crate) fn parse(ir: &Ir, text: &str) -> Result<Event, EventError> {
         let json: Json =
             serde_json::from_str(text).map_err(|e| EventError::NotJson(e.to_string()))?;
         Event::from_json(ir, &json)
     }
 
-    /// Validates an already parsed JSON event.
-    pub fn from_json(ir: &Ir, json: &Json) -> Result<Event, EventError> {
+    fn from_json(ir: &Ir, json: &Json) -> Result<Event, EventError> {
         let obj = json
             .as_object()
             .ok_or_else(|| EventError::NotJson("expected an object".into()))?;

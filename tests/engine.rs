@@ -1,0 +1,233 @@
+//! Engine behaviour beyond the conformance cases: the cost of `advance_to`,
+//! long clock jumps, host events, transactions and the stateless API.
+
+use siyu::value::format_time;
+use siyu::{CustomerState, Engine, Event, Input, StateLimits, compile, step};
+
+const DAY: i64 = 86_400;
+const T0: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+
+fn event(customer: &str, kind: &str, t: i64, data: &str) -> String {
+    format!(
+        "{{\"customer\": \"{customer}\", \"type\": \"{kind}\", \"time\": \"{}\", \"data\": {data}}}",
+        format_time(t)
+    )
+}
+
+fn program(src: &str) -> siyu::Program {
+    compile(src).unwrap_or_else(|e| panic!("{}", e.render("test.siyu")))
+}
+
+/// `advance_to` touches only customers with something due: the same work
+/// with 10 or 10,000 idle customers beside 100 busy ones.
+#[test]
+fn advance_cost_follows_due_timers_not_population() {
+    let p = program(
+        "event purchase {}\nevent browse {}\naction push(content: string)\n\
+         rule tips { when 3d after purchase do push(content: \"tips\") }",
+    );
+    let mut steps = Vec::new();
+    for idle in [10, 10_000] {
+        let mut engine = Engine::new(&p);
+        for i in 0..100 {
+            engine
+                .process(&event(&format!("busy{i}"), "purchase", T0, "{}"))
+                .expect("valid");
+        }
+        for i in 0..idle {
+            engine
+                .process(&event(&format!("idle{i}"), "browse", T0, "{}"))
+                .expect("valid");
+        }
+        let before = engine.timer_steps();
+        let fired = engine.advance_to(T0 + 10 * DAY);
+        assert_eq!(fired.len(), 100);
+        steps.push(engine.timer_steps() - before);
+    }
+    assert_eq!(steps, vec![100, 100]);
+}
+
+/// A one-year jump fires every transition at its own instant, in order.
+#[test]
+fn a_year_in_one_jump() {
+    let p = program(
+        "event interaction {}\nevent purchase { amount: number }\naction push(content: string)\n\
+         segment active = count(purchase in 30d) >= 1\n\
+         rule react { when no interaction for 90d do push(content: \"comeback\") }\n\
+         rule lapse { when exits active do push(content: \"lapsed\") }",
+    );
+    let mut engine = Engine::new(&p);
+    for i in 0..500 {
+        let t = T0 + i * 3600;
+        engine
+            .process(&event(&format!("c{i}"), "interaction", t, "{}"))
+            .expect("valid");
+        engine
+            .process(&event(&format!("c{i}"), "purchase", t, "{\"amount\": 10}"))
+            .expect("valid");
+    }
+    let out = engine.advance_to(T0 + 365 * DAY);
+    assert_eq!(out.len(), 1000);
+    assert!(
+        out.windows(2).all(|w| w[0].at <= w[1].at),
+        "actions come out in `at` order"
+    );
+    for a in &out {
+        let i: i64 = a.customer[1..].parse().expect("numbered customer");
+        let expected = match a.rule.as_deref() {
+            Some("react") => T0 + i * 3600 + 90 * DAY,
+            _ => T0 + i * 3600 + 30 * DAY,
+        };
+        assert_eq!(a.at, expected, "{a:?}");
+    }
+}
+
+#[test]
+fn host_events_profile_and_tags() {
+    let p = program(
+        "event ping {}\nprofile { vip: bool }\naction push(content: string)\n\
+         segment vip = profile.vip == true\n\
+         rule hello { when enters vip do push(content: \"vip\") }\n\
+         rule tagged { when ping if has tag \"x\" do push(content: \"tagged\"), remove tag \"x\" }",
+    );
+    let mut engine = Engine::new(&p);
+    let out = engine
+        .process(&event("c1", "$profile", T0, "{\"vip\": true}"))
+        .expect("valid");
+    assert_eq!(out.len(), 1, "entering a segment through $profile");
+    assert!(
+        engine
+            .process(&event("c1", "$tag", T0 + 1, "{\"tag\": \"x\"}"))
+            .expect("valid")
+            .is_empty()
+    );
+    let out = engine
+        .process(&event("c1", "ping", T0 + 2, "{}"))
+        .expect("valid");
+    let names: Vec<&str> = out.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(names, ["push", "$tag_removed"]);
+    // Unknown attributes and auto-tag names are rejected.
+    assert!(
+        engine
+            .process(&event("c1", "$profile", T0 + 3, "{\"nope\": 1}"))
+            .is_err()
+    );
+    assert_eq!(engine.metrics().rejected, 1);
+}
+
+#[test]
+fn a_rejected_event_changes_nothing() {
+    let p = program(
+        "event purchase { amount: number }\naction push(content: string)\n\
+         rule tips { when 1d after purchase do push(content: \"tips\") }",
+    );
+    let mut engine = Engine::new(&p);
+    engine
+        .process(&event("c1", "purchase", T0, "{\"amount\": 1}"))
+        .expect("valid");
+    let before = format!("{:?}", engine.customer("c1"));
+    let clock = engine.clock();
+    for bad in [
+        event("c1", "purchase", T0 + 2 * DAY, "{\"amount\": \"x\"}"),
+        event("c1", "purchase", T0 + 2 * DAY, "{\"other\": 1}"),
+        "{\"customer\": \"c1\", \"type\": \"purchase\", \"time\": \"yesterday\"}".to_string(),
+        "not json".to_string(),
+        "{\"type\": \"purchase\", \"time\": \"2026-01-01T00:00:00Z\"}".to_string(),
+    ] {
+        assert!(engine.process(&bad).is_err(), "{bad}");
+    }
+    assert_eq!(format!("{:?}", engine.customer("c1")), before);
+    assert_eq!(engine.clock(), clock, "not even the clock moved");
+    assert_eq!(engine.advance_to(T0 + 2 * DAY).len(), 1);
+}
+
+#[test]
+fn cascades_settle_or_are_rejected() {
+    // Two rules that undo each other forever.
+    let p = program(
+        "event ping {}\naction push(content: string)\n\
+         segment marked = has tag \"m\"\n\
+         rule mark { when ping do add tag \"m\" }\n\
+         rule off { when enters marked do remove tag \"m\" }\n\
+         rule again { when exits marked do add tag \"m\" }",
+    );
+    let mut engine = Engine::new(&p);
+    let err = engine.process(&event("c1", "ping", T0, "{}")).unwrap_err();
+    assert!(err.to_string().contains("cascade depth"), "{err}");
+    assert!(
+        engine.customer("c1").is_none(),
+        "a rejected first event leaves no customer"
+    );
+    // One that settles: a tag added because of another tag.
+    let p = program(
+        "event ping {}\naction push(content: string)\n\
+         segment marked = has tag \"m\"\n\
+         rule mark { when ping do add tag \"m\" }\n\
+         rule follow { when enters marked do add tag \"n\", push(content: \"marked\") }",
+    );
+    let mut engine = Engine::new(&p);
+    let out = engine
+        .process(&event("c1", "ping", T0, "{}"))
+        .expect("settles");
+    let names: Vec<(&str, &str)> = out
+        .iter()
+        .map(|a| (a.rule.as_deref().unwrap_or("-"), a.action.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("mark", "$tag_added"),
+            ("follow", "$tag_added"),
+            ("follow", "push")
+        ]
+    );
+}
+
+/// A host that keeps state in its own store, serializing between calls,
+/// gets the engine's actions.
+#[test]
+fn stateless_steps_with_serialized_state_match_the_engine() {
+    let src = "event purchase { amount: number }\nevent interaction {}\naction push(content: string)\n\
+               segment big = sum(purchase.amount in 7d) >= 100\n\
+               rule enter { when enters big do push(content: \"big\") }\n\
+               rule leave { when exits big do push(content: \"small\") }\n\
+               rule silent { when no interaction for 3d do push(content: \"quiet\") }";
+    let p = program(src);
+    let lines: Vec<String> = (0..20)
+        .map(|i| match i % 3 {
+            0 => event("c1", "interaction", T0 + i * 40_000, "{}"),
+            _ => event("c1", "purchase", T0 + i * 40_000, "{\"amount\": 30}"),
+        })
+        .collect();
+    let mut engine = Engine::new(&p);
+    let mut want = Vec::new();
+    for l in &lines {
+        want.extend(engine.process(l).expect("valid"));
+    }
+    want.extend(engine.advance_to(T0 + 60 * DAY));
+    let mut stored = serde_json::to_string(&CustomerState::new(&p, "c1")).expect("serializes");
+    let mut got = Vec::new();
+    let mut clock = i64::MIN;
+    let limits = StateLimits::default();
+    let inputs: Vec<Result<Event, i64>> = lines
+        .iter()
+        .map(|l| Ok(siyu::Event::parse_for(&p, l).expect("valid")))
+        .chain([Err(T0 + 60 * DAY)])
+        .collect();
+    for input in &inputs {
+        let mut st: CustomerState = serde_json::from_str(&stored).expect("deserializes");
+        let (input, at) = match input {
+            Ok(ev) => (Input::Event(ev), ev.time),
+            Err(t) => (Input::Tick(*t), *t),
+        };
+        clock = clock.max(at);
+        got.extend(
+            step(&p, &mut st, input, clock, &limits)
+                .expect("steps")
+                .actions,
+        );
+        stored = serde_json::to_string(&st).expect("serializes");
+    }
+    assert_eq!(got, want);
+    assert_eq!(want.len(), 3, "{want:?}");
+}
