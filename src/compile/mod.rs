@@ -52,6 +52,10 @@ pub struct Ir {
     pub followers: Vec<Vec<usize>>,
     /// Names of auto tags, for rejecting `$tag` of one.
     pub auto_tags: IndexMap<String, usize>,
+    /// Frequency caps, in declaration order.
+    pub caps: Vec<CapIr>,
+    /// Quiet hours.
+    pub quiet: Option<QuietIr>,
     /// Whether firings can change state that derived state or timers read,
     /// so that an instant may need more than one round.
     pub may_cascade: bool,
@@ -249,8 +253,76 @@ pub struct RuleIr {
     pub unless: Option<(usize, Option<CExpr>)>,
     /// `if` guard.
     pub guard: Option<CExpr>,
-    /// `do` actions.
+    /// `do` actions (empty for a split rule).
     pub actions: Vec<ActionIr>,
+    /// `at HH:MM`: the firing snaps to the next such local time (calendar
+    /// triggers carry theirs in the trigger).
+    pub at: Option<TimeOfDay>,
+    /// `limit`: at most `max` emitted firings ever (`per: None`) or in any
+    /// window of `per` seconds.
+    pub limit: Option<(u32, Option<i64>)>,
+    /// `quiet …` override of the program's quiet-hours policy.
+    pub quiet: Option<QuietPolicy>,
+    /// `split`.
+    pub split: Option<SplitIr>,
+    /// `holdout`, in basis points.
+    pub holdout: Option<u32>,
+    /// `goal E [where C] within D`.
+    pub goal: Option<GoalIr>,
+}
+
+/// A compiled `split`.
+#[derive(Debug)]
+pub struct SplitIr {
+    /// Experiment name, hashed with the customer id.
+    pub experiment: String,
+    /// Variants in declared order: name, share in basis points, actions.
+    pub variants: Vec<(String, u32, Vec<ActionIr>)>,
+}
+
+/// A compiled `goal`.
+#[derive(Debug)]
+pub struct GoalIr {
+    /// The converting event type.
+    pub event: usize,
+    /// Its condition (bare names are its fields).
+    pub filter: Option<CExpr>,
+    /// How long after a firing a conversion counts.
+    pub within: i64,
+}
+
+/// A compiled `cap`.
+#[derive(Debug)]
+pub struct CapIr {
+    /// The channel, `None` for `all`.
+    pub channel: Option<String>,
+    /// At most this many emitted host actions…
+    pub max: u32,
+    /// …in any window of this many seconds.
+    pub per: i64,
+}
+
+/// Program-level quiet hours.
+#[derive(Clone, Copy, Debug)]
+pub struct QuietIr {
+    /// Start (inclusive), local.
+    pub start: TimeOfDay,
+    /// End (exclusive), local.
+    pub end: TimeOfDay,
+    /// `defer` or `drop`.
+    pub policy: QuietPolicy,
+}
+
+impl QuietIr {
+    /// Is a local time of day (seconds since midnight) inside the window?
+    pub fn contains(&self, secs: i64) -> bool {
+        let (start, end) = (self.start.seconds(), self.end.seconds());
+        if start <= end {
+            start <= secs && secs < end
+        } else {
+            secs >= start || secs < end
+        }
+    }
 }
 
 impl TriggerIr {
@@ -335,6 +407,8 @@ impl<'a> Builder<'a> {
                     .enumerate()
                     .map(|(i, k)| (k.clone(), i))
                     .collect(),
+                caps: Vec::new(),
+                quiet: None,
                 may_cascade: false,
             },
             derived_slot,
@@ -343,6 +417,23 @@ impl<'a> Builder<'a> {
     }
 
     fn build(mut self, module: &Module) -> Ir {
+        for item in &module.items {
+            match item {
+                Item::Cap(c) => self.ir.caps.push(CapIr {
+                    channel: c.channel.as_ref().map(|c| c.node.clone()),
+                    max: c.max.node,
+                    per: c.per.node,
+                }),
+                Item::Quiet(q) => {
+                    self.ir.quiet = Some(QuietIr {
+                        start: q.start.node,
+                        end: q.end.node,
+                        policy: q.policy.as_ref().map_or(QuietPolicy::Defer, |p| p.node),
+                    })
+                }
+                _ => {}
+            }
+        }
         // Derived state, in the checker's dependency order.
         for d in &self.syms.derived.clone() {
             let node = match d {
@@ -423,14 +514,22 @@ impl<'a> Builder<'a> {
             if let Some((u, _)) = &rule.unless {
                 events.push(*u);
             }
+            if let Some(g) = &rule.goal {
+                events.push(g.event);
+            }
             for e in events {
                 if !self.ir.rules_by_event[e].contains(&index) {
                     self.ir.rules_by_event[e].push(index);
                 }
             }
+            let variant_actions = rule
+                .split
+                .iter()
+                .flat_map(|s| s.variants.iter().flat_map(|v| &v.2));
             if rule
                 .actions
                 .iter()
+                .chain(variant_actions)
                 .any(|a| !matches!(a, ActionIr::Host { .. }))
             {
                 self.ir.may_cascade = true;
@@ -494,6 +593,12 @@ impl<'a> Builder<'a> {
             row: None,
             trigger: trigger_event,
         };
+        let calendar = matches!(
+            trigger,
+            Some(TriggerIr::Every { .. } | TriggerIr::Anniversary { .. })
+        );
+        let (mut at, mut limit, mut quiet, mut split, mut holdout, mut goal) =
+            (None, None, None, None, None, None);
         for c in &r.clauses {
             match &c.node {
                 Clause::If(e) => guard = Some(self.expr(e, &scope)),
@@ -504,6 +609,39 @@ impl<'a> Builder<'a> {
                     }
                 }
                 Clause::Priority(p) => priority = *p,
+                Clause::At(t) if !calendar => at = Some(*t),
+                Clause::Limit(Limit::Once) => limit = Some((1, None)),
+                Clause::Limit(Limit::PerWindow { max, per, .. }) => {
+                    limit = Some((*max, Some(per.node)))
+                }
+                Clause::Quiet(p) => quiet = Some(*p),
+                Clause::Split(sp) => {
+                    let variants = sp
+                        .variants
+                        .iter()
+                        .map(|v| {
+                            let acts = v.actions.iter().map(|a| self.action(a, &scope)).collect();
+                            (v.name.node.clone(), v.share.node, acts)
+                        })
+                        .collect();
+                    split = Some(SplitIr {
+                        experiment: sp.experiment.node.clone(),
+                        variants,
+                    });
+                }
+                Clause::Holdout(h) => holdout = Some(h.node),
+                Clause::Goal(g) => {
+                    let event = self.ir.event_ids[&g.event.node];
+                    let gscope = Scope {
+                        row: Some(event),
+                        trigger: None,
+                    };
+                    goal = Some(GoalIr {
+                        event,
+                        filter: g.filter.as_ref().map(|f| self.expr(f, &gscope)),
+                        within: g.within.node,
+                    });
+                }
                 _ => {}
             }
         }
@@ -518,6 +656,12 @@ impl<'a> Builder<'a> {
             unless,
             guard,
             actions,
+            at,
+            limit,
+            quiet,
+            split,
+            holdout,
+            goal,
         }
     }
 

@@ -18,6 +18,11 @@ pub struct Action {
     pub args: Vec<(String, Value)>,
     /// The A/B variant, for split rules.
     pub variant: Option<String>,
+    /// Deterministic id: the same across replays, restarts,
+    /// snapshot/restore and sharded runs, unique within the customer's
+    /// history (`RULE/TRIGGER_INSTANT/OCCURRENCE/INDEX`, or
+    /// `tag:NAME/…` for an auto tag).
+    pub id: String,
 }
 
 impl Action {
@@ -40,6 +45,7 @@ impl Action {
         if let Some(v) = &self.variant {
             obj.insert("variant".into(), v.as_str().into());
         }
+        obj.insert("id".into(), self.id.as_str().into());
         Json::Object(obj)
     }
 }

@@ -8,12 +8,14 @@
 pub mod action;
 mod calendar;
 pub mod event;
+mod fire;
 mod replay;
 pub mod state;
 
 use crate::program::Program;
 use action::Action;
 use event::{Event, EventError, EventKind};
+pub use fire::{Verdict, fnv1a64};
 use serde::Serialize;
 use state::{CustomerState, Input, StateLimits, StepError, StepReport, step};
 use std::cmp::Reverse;
@@ -39,6 +41,120 @@ pub struct RuleMetrics {
     pub fired: u64,
     /// Its `if` guard was false.
     pub guard_false: u64,
+    /// Suppressed by its `limit`.
+    pub suppressed_limit: u64,
+    /// Suppressed by a `cap`.
+    pub suppressed_cap: u64,
+    /// Moved to the end of quiet hours.
+    pub deferred_quiet: u64,
+    /// Dropped by quiet hours.
+    pub dropped_quiet: u64,
+    /// Moved to a later `at` time.
+    pub snapped: u64,
+    /// Held out (control group).
+    pub held_out: u64,
+    /// Per split variant (or `treated` for a holdout without split) and
+    /// `control`: firings and goal conversions.
+    pub groups: indexmap::IndexMap<String, GroupMetrics>,
+}
+
+/// Counters of one experiment group of a rule.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct GroupMetrics {
+    /// Firings that acted (or were held out, for `control`).
+    pub assigned: u64,
+    /// Of those, how many saw the goal event in time.
+    pub converted: u64,
+}
+
+/// One row of an experiment's result.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GoalRow {
+    /// Variant name, `treated`, or `control`.
+    pub group: String,
+    /// Firings in the group.
+    pub assigned: u64,
+    /// Conversions.
+    pub converted: u64,
+    /// `converted / assigned`.
+    pub rate: f64,
+    /// Two-sided two-proportion z-test against the baseline (control, or
+    /// the first variant when there is no holdout); `None` for the
+    /// baseline itself or when undefined.
+    pub p_value: Option<f64>,
+}
+
+impl RuleMetrics {
+    /// The experiment's result per group, with p-values against the
+    /// baseline (α = 0.05 is the usual threshold).
+    pub fn goal_report(&self) -> Vec<GoalRow> {
+        let baseline = self
+            .groups
+            .get("control")
+            .or_else(|| self.groups.values().next())
+            .cloned()
+            .unwrap_or_default();
+        let baseline_name = if self.groups.contains_key("control") {
+            "control"
+        } else {
+            self.groups.keys().next().map_or("", String::as_str)
+        };
+        self.groups
+            .iter()
+            .map(|(name, g)| GoalRow {
+                group: name.clone(),
+                assigned: g.assigned,
+                converted: g.converted,
+                rate: if g.assigned == 0 {
+                    0.0
+                } else {
+                    g.converted as f64 / g.assigned as f64
+                },
+                p_value: (name != baseline_name)
+                    .then(|| {
+                        two_proportion_p(
+                            g.converted,
+                            g.assigned,
+                            baseline.converted,
+                            baseline.assigned,
+                        )
+                    })
+                    .flatten(),
+            })
+            .collect()
+    }
+}
+
+/// Two-sided p-value of the pooled two-proportion z-test.
+pub fn two_proportion_p(c1: u64, n1: u64, c0: u64, n0: u64) -> Option<f64> {
+    if n1 == 0 || n0 == 0 {
+        return None;
+    }
+    let (n1f, n0f) = (n1 as f64, n0 as f64);
+    let pooled = (c1 + c0) as f64 / (n1f + n0f);
+    let se = (pooled * (1.0 - pooled) * (1.0 / n1f + 1.0 / n0f)).sqrt();
+    if se == 0.0 {
+        return None;
+    }
+    let z = (c1 as f64 / n1f - c0 as f64 / n0f) / se;
+    Some(erfc(z.abs() / std::f64::consts::SQRT_2))
+}
+
+/// Complementary error function (Numerical Recipes' Chebyshev fit,
+/// relative error below 1.2e-7), enough for p-values.
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let r = t * poly.exp();
+    if x >= 0.0 { r } else { 2.0 - r }
 }
 
 /// Engine-wide and per-rule counters.
@@ -75,6 +191,16 @@ pub struct Engine {
     timer_steps: u64,
 }
 
+/// The experiment group of a firing: `None` for the control group (or for a
+/// rule that runs no experiment).
+fn group_name(rule: &crate::compile::RuleIr, variant: Option<usize>) -> Option<String> {
+    let v = variant?;
+    match &rule.split {
+        Some(s) => s.variants.get(v).map(|(name, _, _)| name.clone()),
+        None => rule.holdout.map(|_| "treated".to_string()),
+    }
+}
+
 impl Engine {
     /// An empty engine over a program, with default limits.
     pub fn new(program: &Program) -> Engine {
@@ -87,7 +213,20 @@ impl Engine {
             .ir()
             .rules
             .iter()
-            .map(|r| (r.name.clone(), RuleMetrics::default()))
+            .map(|r| {
+                let mut m = RuleMetrics::default();
+                if let Some(s) = &r.split {
+                    for (name, _, _) in &s.variants {
+                        m.groups.insert(name.clone(), GroupMetrics::default());
+                    }
+                } else if r.holdout.is_some() {
+                    m.groups.insert("treated".into(), GroupMetrics::default());
+                }
+                if r.holdout.is_some() {
+                    m.groups.insert("control".into(), GroupMetrics::default());
+                }
+                (r.name.clone(), m)
+            })
             .collect();
         Engine {
             program: program.clone(),
@@ -316,14 +455,36 @@ impl Engine {
     }
 
     fn record(&mut self, report: &StepReport) {
-        for &(rule, fired) in &report.firings {
-            if let Some((_, m)) = self.metrics.rules.get_index_mut(rule) {
-                m.triggered += 1;
-                if fired {
+        let ir = self.program.ir();
+        for o in &report.outcomes {
+            let rule = &ir.rules[o.rule];
+            let Some((_, m)) = self.metrics.rules.get_index_mut(o.rule) else {
+                continue;
+            };
+            m.triggered += u64::from(o.triggered);
+            match o.verdict {
+                Verdict::Fired(v) => {
                     m.fired += 1;
-                } else {
-                    m.guard_false += 1;
+                    if let Some(g) = group_name(rule, Some(v.unwrap_or(0))) {
+                        m.groups.entry(g).or_default().assigned += 1;
+                    }
                 }
+                Verdict::HeldOut => {
+                    m.held_out += 1;
+                    m.groups.entry("control".into()).or_default().assigned += 1;
+                }
+                Verdict::GuardFalse => m.guard_false += 1,
+                Verdict::Limit => m.suppressed_limit += 1,
+                Verdict::Cap => m.suppressed_cap += 1,
+                Verdict::Deferred => m.deferred_quiet += 1,
+                Verdict::Dropped => m.dropped_quiet += 1,
+                Verdict::Snapped => m.snapped += 1,
+            }
+        }
+        for &(r, group) in &report.conversions {
+            let name = group_name(&ir.rules[r], group).unwrap_or_else(|| "control".into());
+            if let Some((_, m)) = self.metrics.rules.get_index_mut(r) {
+                m.groups.entry(name).or_default().converted += 1;
             }
         }
     }

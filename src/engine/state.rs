@@ -5,7 +5,9 @@
 use super::action::Action;
 use super::calendar;
 use super::event::{Event, EventKind};
-use crate::compile::{ActionIr, DerivedKind, Ir, TriggerIr};
+use super::fire::{Candidate, fire, tag_action};
+pub use super::fire::{Outcome, Verdict};
+use crate::compile::{DerivedKind, Ir, TriggerIr};
 use crate::eval::aggregate::{AggState, Entry, LogEntry, prune_log};
 use crate::eval::{Ctx, FOREVER, eval};
 use crate::program::Program;
@@ -77,10 +79,11 @@ pub struct DerivedState {
     pub until: i64,
 }
 
-/// A scheduled firing of an `after` trigger.
+/// A scheduled firing: an `after` trigger falling due, or a firing moved
+/// by `at` snapping or quiet hours.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Pending {
-    /// When it fires.
+    /// When it fires (or is judged).
     pub due: i64,
     /// The starting instant (the E event's time, or the followed firing).
     pub origin: i64,
@@ -88,6 +91,8 @@ pub struct Pending {
     pub seq: u64,
     /// Fields of the starting event (`event.*`).
     pub fields: Vec<Value>,
+    /// For a moved firing: its trigger instant and occurrence there.
+    pub moved: Option<(i64, u32)>,
 }
 
 /// Per-rule trigger state.
@@ -98,8 +103,26 @@ pub struct RuleState {
     pub anchor: Option<(i64, u64)>,
     /// `no … for`: the anchor time it has fired for.
     pub fired: Option<i64>,
-    /// Scheduled `after` firings, oldest first.
+    /// Scheduled firings, by due time.
     pub pending: Vec<Pending>,
+    /// Instants of emitted firings inside the limit window.
+    pub emitted: VecDeque<i64>,
+    /// Emitted firings ever.
+    pub emitted_ever: u64,
+    /// The last trigger instant and how many firings it has had, for ids.
+    pub occurrence: (i64, u32),
+    /// Open goal windows: firing instant and variant (`None`: control).
+    pub goals: Vec<(i64, Option<usize>)>,
+}
+
+impl RuleState {
+    /// Adds a scheduled firing in due order.
+    pub(crate) fn schedule(&mut self, p: Pending) {
+        let at = self
+            .pending
+            .partition_point(|q| (q.due, q.seq) <= (p.due, p.seq));
+        self.pending.insert(at, p);
+    }
 }
 
 /// Everything siyu holds about one customer. Serializes with serde, so a
@@ -121,6 +144,10 @@ pub struct CustomerState {
     pub(crate) rules: Vec<RuleState>,
     /// Dedup ids → event time.
     pub(crate) ids: BTreeMap<String, i64>,
+    /// Per cap: instants of emitted actions it counts, inside its window.
+    pub(crate) caps: Vec<VecDeque<i64>>,
+    /// Per auto tag: the last change instant and changes there, for ids.
+    pub(crate) tag_occ: BTreeMap<String, (i64, u32)>,
 }
 
 /// What a step did besides its actions, for metrics.
@@ -132,8 +159,10 @@ pub struct StepReport {
     pub duplicate: bool,
     /// The event's type is not declared.
     pub ignored: bool,
-    /// Per rule index: (triggered, fired) at this step.
-    pub firings: Vec<(usize, bool)>,
+    /// What became of each rule judged.
+    pub outcomes: Vec<Outcome>,
+    /// Goal conversions: rule and variant (`None`: control).
+    pub conversions: Vec<(usize, Option<usize>)>,
 }
 
 /// One input to a step.
@@ -168,6 +197,8 @@ impl CustomerState {
             ],
             rules: vec![RuleState::default(); ir.rules.len()],
             ids: BTreeMap::new(),
+            caps: vec![VecDeque::new(); ir.caps.len()],
+            tag_occ: BTreeMap::new(),
         }
     }
 
@@ -189,6 +220,7 @@ impl CustomerState {
             ("logs", self.logs.len(), ir.logs.len()),
             ("derived", self.derived.len(), ir.derived.len()),
             ("rules", self.rules.len(), ir.rules.len()),
+            ("caps", self.caps.len(), ir.caps.len()),
         ];
         for (what, have, want) in shape {
             if have != want {
@@ -374,17 +406,6 @@ fn check_limits(
     Ok(())
 }
 
-/// A rule about to be judged at an instant.
-struct Candidate {
-    rule: usize,
-    /// Fields `event.*` reads.
-    fields: Option<Vec<Value>>,
-    /// For ordering several firings of one rule: due time, arrival.
-    order: (i64, u64),
-    /// A `no … for` firing: the anchor it consumes.
-    no_anchor: Option<i64>,
-}
-
 /// Everything that happens to one customer at one instant (§6): the event
 /// if any, derived state, then rules by priority, in cascade rounds.
 fn instant(
@@ -466,7 +487,8 @@ fn rounds(
             if let DerivedKind::Tag(tag) = &ir.derived[slot].kind {
                 let added = matches!(new, DVal::Bool(true));
                 if added != matches!(old, DVal::Bool(true)) {
-                    report.actions.push(tag_action(st, tau, None, added, tag));
+                    let action = tag_action(st, tau, None, added, tag);
+                    report.actions.push(action);
                 }
             }
         }
@@ -474,16 +496,9 @@ fn rounds(
         if round == 1 {
             if let Some((event, fields)) = &event_fields {
                 let seq = st.seq;
-                bookkeeping(
-                    ir,
-                    st,
-                    tau,
-                    zone,
-                    *event,
-                    fields,
-                    ev.map_or(tau, |e| e.time),
-                    seq,
-                );
+                let t = ev.map_or(tau, |e| e.time);
+                bookkeeping(ir, st, tau, zone, *event, fields, t, seq);
+                bookkeeping_goals(ir, st, tau, zone, *event, fields, t, report);
                 for &r in &ir.rules_by_event[*event] {
                     if let TriggerIr::Event { event: e, filter } = &ir.rules[r].trigger {
                         if e == event
@@ -502,6 +517,8 @@ fn rounds(
                                 fields: Some(fields.clone()),
                                 order: (tau, 0),
                                 no_anchor: None,
+                                origin: tau,
+                                moved: None,
                             });
                         }
                     }
@@ -654,6 +671,42 @@ fn matches_filter(
     })
 }
 
+/// Goal conversions: a matching goal event after a firing, within its window.
+#[allow(clippy::too_many_arguments)]
+fn bookkeeping_goals(
+    ir: &Ir,
+    st: &mut CustomerState,
+    tau: i64,
+    zone: Zone,
+    event: usize,
+    fields: &[Value],
+    t: i64,
+    report: &mut StepReport,
+) {
+    for &r in &ir.rules_by_event[event] {
+        let Some(goal) = &ir.rules[r].goal else {
+            continue;
+        };
+        if goal.event != event || st.rules[r].goals.is_empty() {
+            continue;
+        }
+        if !matches_filter(ir, st, tau, zone, goal.filter.as_ref(), fields, None) {
+            continue;
+        }
+        let within = goal.within;
+        let open = std::mem::take(&mut st.rules[r].goals);
+        let mut kept = Vec::new();
+        for (fired, group) in open {
+            if t > fired && t <= fired.saturating_add(within) {
+                report.conversions.push((r, group));
+            } else if fired.saturating_add(within) >= tau {
+                kept.push((fired, group));
+            }
+        }
+        st.rules[r].goals = kept;
+    }
+}
+
 /// What an arriving customer event does to `no`, `after` and `unless`.
 #[allow(clippy::too_many_arguments)]
 fn bookkeeping(
@@ -717,18 +770,19 @@ fn bookkeeping(
                     origin: t,
                     seq,
                     fields: fields.to_vec(),
+                    moved: None,
                 };
                 let rs = &mut st.rules[r];
                 if *last {
                     if rs.anchor.is_none_or(|a| (t, seq) >= a) {
                         rs.anchor = Some((t, seq));
-                        rs.pending = vec![p];
+                        // A debounced trigger replaces what it scheduled,
+                        // not a firing already judged and moved.
+                        rs.pending.retain(|q| q.moved.is_some());
+                        rs.schedule(p);
                     }
                 } else {
-                    let at = rs
-                        .pending
-                        .partition_point(|q| (q.due, q.seq) <= (p.due, p.seq));
-                    rs.pending.insert(at, p);
+                    rs.schedule(p);
                 }
             }
             _ => {}
@@ -762,6 +816,8 @@ fn transitions(ir: &Ir, changes: &[(usize, DVal, DVal)], out: &mut Vec<Candidate
                 fields: None,
                 order: (0, 0),
                 no_anchor: None,
+                origin: 0,
+                moved: None,
             });
         }
     }
@@ -794,6 +850,8 @@ fn due_timers(
                         fields: None,
                         order: (due, 0),
                         no_anchor: None,
+                        origin: due,
+                        moved: None,
                     });
                 }
             }
@@ -807,6 +865,8 @@ fn due_timers(
                     fields: None,
                     order: (anchor.saturating_add(duration), 0),
                     no_anchor: Some(anchor),
+                    origin: anchor,
+                    moved: None,
                 });
             }
         }
@@ -818,144 +878,12 @@ fn due_timers(
                     fields: Some(p.fields),
                     order: (p.due, p.seq),
                     no_anchor: None,
+                    origin: p.origin,
+                    moved: p.moved,
                 });
             }
         }
     }
-}
-
-fn tag_action(st: &CustomerState, tau: i64, rule: Option<&str>, added: bool, tag: &str) -> Action {
-    Action {
-        at: tau,
-        customer: st.id.clone(),
-        rule: rule.map(str::to_string),
-        action: if added { "$tag_added" } else { "$tag_removed" }.into(),
-        args: vec![("tag".into(), Value::Str(tag.to_string()))],
-        variant: None,
-    }
-}
-
-/// Judges and fires one candidate. Returns whether it changed state that
-/// a further round could react to.
-fn fire(
-    ir: &Ir,
-    st: &mut CustomerState,
-    tau: i64,
-    zone: Zone,
-    c: &Candidate,
-    report: &mut StepReport,
-) -> bool {
-    let rule = &ir.rules[c.rule];
-    if let Some(anchor) = c.no_anchor {
-        st.rules[c.rule].fired = Some(anchor);
-    }
-    let fields = c.fields.as_deref();
-    let guard = rule.guard.as_ref().is_none_or(|g| {
-        Ctx {
-            ir,
-            st,
-            now: tau,
-            zone,
-            trigger: fields,
-            row: None,
-        }
-        .test(g)
-    });
-    report.firings.push((c.rule, guard));
-    if !guard {
-        return false;
-    }
-    let mut changed = false;
-    for a in &rule.actions {
-        match a {
-            ActionIr::Host { action, args } => {
-                let cx = Ctx {
-                    ir,
-                    st,
-                    now: tau,
-                    zone,
-                    trigger: fields,
-                    row: None,
-                };
-                let info = &ir.actions[*action];
-                let args = info
-                    .params
-                    .iter()
-                    .zip(args)
-                    .map(|(p, e)| (p.clone(), eval(e, &cx).v))
-                    .collect();
-                report.actions.push(Action {
-                    at: tau,
-                    customer: st.id.clone(),
-                    rule: Some(rule.name.clone()),
-                    action: info.name.clone(),
-                    args,
-                    variant: None,
-                });
-            }
-            ActionIr::AddTag(tag) | ActionIr::RemoveTag(tag) => {
-                let add = matches!(a, ActionIr::AddTag(_));
-                let did = if add {
-                    st.tags.insert(tag.clone())
-                } else {
-                    st.tags.remove(tag)
-                };
-                if did {
-                    report
-                        .actions
-                        .push(tag_action(st, tau, Some(&rule.name), add, tag));
-                    changed = true;
-                }
-            }
-            ActionIr::Set { attr, value } => {
-                let v = eval(
-                    value,
-                    &Ctx {
-                        ir,
-                        st,
-                        now: tau,
-                        zone,
-                        trigger: fields,
-                        row: None,
-                    },
-                )
-                .v;
-                if st.profile[*attr] != v {
-                    st.profile[*attr] = v.clone();
-                    report.actions.push(Action {
-                        at: tau,
-                        customer: st.id.clone(),
-                        rule: Some(rule.name.clone()),
-                        action: "$set".into(),
-                        args: vec![
-                            ("attr".into(), Value::Str(ir.profile[*attr].0.clone())),
-                            ("value".into(), v),
-                        ],
-                        variant: None,
-                    });
-                    changed = true;
-                }
-            }
-        }
-    }
-    for &follower in &ir.followers[c.rule] {
-        if let TriggerIr::AfterRule { delay, .. } = ir.rules[follower].trigger {
-            let due = tau.saturating_add(delay);
-            let rs = &mut st.rules[follower];
-            let p = Pending {
-                due,
-                origin: tau,
-                seq: st.seq,
-                fields: Vec::new(),
-            };
-            let at = rs
-                .pending
-                .partition_point(|q| (q.due, q.seq) <= (p.due, p.seq));
-            rs.pending.insert(at, p);
-            changed |= due <= tau;
-        }
-    }
-    changed
 }
 
 /// Passes instant `w` without firing anything: consumes the timers due at
