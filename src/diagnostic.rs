@@ -115,7 +115,8 @@ impl Diagnostic {
             .find('\n')
             .map_or(source.len(), |i| span.start + i);
         let text = source[line_start..line_end].trim_end_matches('\r');
-        let caret_end = span.end.clamp(span.start, line_start + text.len());
+        // The span may start on the `\r` trimmed off the line's end.
+        let caret_end = span.end.clamp(span.start, (line_start + text.len()).max(span.start));
         let pad = display_width(&source[line_start..span.start]);
         let width = display_width(&source[span.start..caret_end]).max(1);
         let gutter = self.line.to_string().len();
@@ -249,6 +250,13 @@ mod tests {
         let caret_line = r.lines().last().unwrap(); // render always ends with the caret line
         assert_eq!(caret_line, format!("  | {}^^^^", " ".repeat(18)));
         assert_eq!((d.line, d.column), (1, 16));
+    }
+
+    #[test]
+    fn span_on_a_carriage_return() {
+        let src = "ab \r\u{9d}cd";
+        let d = Diagnostic::error(src, Span::new(3, 4), "x");
+        assert!(d.render(src, "p").contains('^'));
     }
 
     #[test]

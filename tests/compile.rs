@@ -372,3 +372,14 @@ fn program_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<siyu::Program>();
 }
+
+/// Inputs the fuzzers found, kept so they stay fixed.
+#[test]
+fn fuzz_regressions_do_not_panic() {
+    for entry in fs::read_dir(data("fuzz")).expect("fuzz data") {
+        let bytes = fs::read(entry.expect("entry").path()).expect("readable");
+        if let Err(e) = compile_bytes(&bytes, &Limits::default()) {
+            let _ = e.render("fuzz.siyu");
+        }
+    }
+}
