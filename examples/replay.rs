@@ -122,17 +122,61 @@ fn summary(m: &Metrics) -> String {
         .unwrap_or(4)
         .max(4);
     let mut s = format!(
-        "{:<width$}  {:>9}  {:>9}  {:>11}\n",
-        "rule", "triggered", "fired", "guard false"
+        "{:<width$} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7} {:>7} {:>8}\n",
+        "rule",
+        "triggered",
+        "fired",
+        "guard",
+        "limit",
+        "cap",
+        "deferred",
+        "dropped",
+        "snapped",
+        "held out"
     );
     for (name, r) in &m.rules {
         s.push_str(&format!(
-            "{name:<width$}  {:>9}  {:>9}  {:>11}\n",
-            r.triggered, r.fired, r.guard_false
+            "{name:<width$} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7} {:>7} {:>8}\n",
+            r.triggered,
+            r.fired,
+            r.guard_false,
+            r.suppressed_limit,
+            r.suppressed_cap,
+            r.deferred_quiet,
+            r.dropped_quiet,
+            r.snapped,
+            r.held_out
         ));
     }
+    for (name, r) in &m.rules {
+        if r.groups.is_empty() {
+            continue;
+        }
+        s.push_str(&format!(
+            "\nexperiment {name}: goal conversions (two-proportion z-test, alpha = 0.05)\n"
+        ));
+        s.push_str(&format!(
+            "  {:<10} {:>8} {:>9} {:>7} {:>8}\n",
+            "group", "assigned", "converted", "rate", "p-value"
+        ));
+        for row in r.goal_report() {
+            let p = row.p_value.map_or("-".to_string(), |p| format!("{p:.4}"));
+            let verdict = match row.p_value {
+                Some(p) if p < 0.05 => "  significant",
+                _ => "",
+            };
+            s.push_str(&format!(
+                "  {:<10} {:>8} {:>9} {:>6.1}% {:>8}{verdict}\n",
+                row.group,
+                row.assigned,
+                row.converted,
+                100.0 * row.rate,
+                p
+            ));
+        }
+    }
     s.push_str(&format!(
-        "events {}  duplicates {}  rejected {}  ignored {}  faults {}\n",
+        "\nevents {}  duplicates {}  rejected {}  ignored {}  faults {}\n",
         m.events, m.duplicates, m.rejected, m.ignored, m.faults
     ));
     s

@@ -116,7 +116,9 @@ impl Diagnostic {
             .map_or(source.len(), |i| span.start + i);
         let text = source[line_start..line_end].trim_end_matches('\r');
         // The span may start on the `\r` trimmed off the line's end.
-        let caret_end = span.end.clamp(span.start, (line_start + text.len()).max(span.start));
+        let caret_end = span
+            .end
+            .clamp(span.start, (line_start + text.len()).max(span.start));
         let pad = display_width(&source[line_start..span.start]);
         let width = display_width(&source[span.start..caret_end]).max(1);
         let gutter = self.line.to_string().len();

@@ -8,6 +8,7 @@
 pub mod action;
 mod calendar;
 pub mod event;
+mod explain;
 mod fire;
 mod replay;
 pub mod state;
@@ -15,7 +16,9 @@ pub mod state;
 use crate::program::Program;
 use action::Action;
 use event::{Event, EventError, EventKind};
+pub use explain::{ClauseState, ExplainError, Explanation};
 pub use fire::{Verdict, fnv1a64};
+
 use serde::Serialize;
 use state::{CustomerState, Input, StateLimits, StepError, StepReport, step};
 use std::cmp::Reverse;

@@ -232,6 +232,52 @@ impl CustomerState {
         Ok(())
     }
 
+    /// The customer's zone under a program.
+    pub(crate) fn zone_for(&self, program: &Program) -> Zone {
+        self.zone(program.ir())
+    }
+
+    /// Brings windows and derived state to `now` without firing anything
+    /// (for looking, as `explain` does, not for stepping).
+    pub(crate) fn refresh(&mut self, program: &Program, now: i64) {
+        let ir = program.ir();
+        if self.first_seen.is_none() {
+            return;
+        }
+        for (spec, agg) in ir.aggs.iter().zip(self.aggs.iter_mut()) {
+            agg.prune(spec, now);
+        }
+        let zone = self.zone(ir);
+        reevaluate(ir, self, now, zone);
+    }
+
+    /// The next instant rule `r`'s trigger is due by a timer: a pending or
+    /// moved firing, a `no … for` silence ending, a calendar occurrence.
+    pub(crate) fn next_trigger(&self, program: &Program, r: usize) -> Option<i64> {
+        let ir = program.ir();
+        let rule = &ir.rules[r];
+        let rs = &self.rules[r];
+        let mut next = rs.pending.first().map(|p| p.due);
+        let mut consider = |t: i64| next = Some(next.map_or(t, |n| n.min(t)));
+        match rule.trigger {
+            TriggerIr::No { duration, .. } => {
+                let anchor = rs.anchor.map(|a| a.0).or(self.first_seen);
+                if let Some(anchor) = anchor {
+                    if rs.fired != Some(anchor) {
+                        consider(anchor.saturating_add(duration));
+                    }
+                }
+            }
+            TriggerIr::Every { .. } | TriggerIr::Anniversary { .. } => {
+                if let Some(due) = self.calendar_due(&rule.trigger, rs, self.zone(ir)) {
+                    consider(due);
+                }
+            }
+            _ => {}
+        }
+        next
+    }
+
     /// The customer's zone: `timezone profile.F` when set and valid, else
     /// the program's.
     fn zone(&self, ir: &Ir) -> Zone {

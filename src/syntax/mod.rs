@@ -14,7 +14,8 @@ mod printer;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::limits::Limits;
 
-pub use printer::{expr as print_expr, print};
+pub use lexical::format_duration;
+pub use printer::{clause as print_clause, expr as print_expr, print};
 
 /// Parses source text into a module, or returns every syntax error found.
 pub fn parse(source: &str, limits: &Limits) -> Result<ast::Module, Vec<Diagnostic>> {

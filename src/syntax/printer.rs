@@ -151,7 +151,31 @@ fn share(bp: u32) -> String {
 }
 
 fn clause_to(out: &mut String, clause: &Clause) {
-    let text = match clause {
+    match clause {
+        Clause::Split(s) => {
+            line(out, 1, format!("split {} {{", quote(&s.experiment.node)));
+            for v in &s.variants {
+                line(out, 2, variant(v));
+            }
+            line(out, 1, "}".into());
+        }
+        other => line(out, 1, self::clause(other)),
+    }
+}
+
+fn variant(v: &Variant) -> String {
+    format!(
+        "{} {} do {}",
+        v.name.node,
+        share(v.share.node),
+        action_list(&v.actions)
+    )
+}
+
+/// One clause on one line (a split's variants inline), as messages and
+/// `explain` show it.
+pub fn clause(clause: &Clause) -> String {
+    match clause {
         Clause::When(t) => format!("when {}", trigger(t)),
         Clause::If(e) => format!("if {}", expr(e)),
         Clause::Do(actions) => format!("do {}", action_list(actions)),
@@ -166,20 +190,12 @@ fn clause_to(out: &mut String, clause: &Clause) {
         }
         Clause::Priority(p) => format!("priority {p}"),
         Clause::Split(s) => {
-            line(out, 1, format!("split {} {{", quote(&s.experiment.node)));
-            for v in &s.variants {
-                line(
-                    out,
-                    2,
-                    format!(
-                        "{} {} do {}",
-                        v.name.node,
-                        share(v.share.node),
-                        action_list(&v.actions)
-                    ),
-                );
-            }
-            "}".into()
+            let variants: Vec<String> = s.variants.iter().map(variant).collect();
+            format!(
+                "split {} {{ {} }}",
+                quote(&s.experiment.node),
+                variants.join("  ")
+            )
         }
         Clause::Holdout(s) => format!("holdout {}", share(s.node)),
         Clause::Quiet(p) => format!("quiet {}", p.as_str()),
@@ -189,8 +205,7 @@ fn clause_to(out: &mut String, clause: &Clause) {
             filter(&g.filter),
             format_duration(g.within.node)
         ),
-    };
-    line(out, 1, text);
+    }
 }
 
 fn action_list(actions: &[Action]) -> String {
