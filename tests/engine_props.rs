@@ -117,6 +117,24 @@ fn trigger(rules: usize) -> impl Strategy<Value = (String, bool)> {
     ]
 }
 
+/// Governance clauses of a rule: `limit`, `at`, `quiet`, `holdout`.
+fn governance() -> impl Strategy<Value = String> {
+    (
+        prop_oneof![
+            3 => Just(String::new()),
+            1 => Just(" limit once".to_string()),
+            1 => (1u32..3, duration()).prop_map(|(n, d)| format!(" limit {n} per {d}")),
+        ],
+        prop_oneof![4 => Just(String::new()), 1 => (0u32..20).prop_map(|m| format!(" at 00:{m:02}"))],
+        prop_oneof![
+            4 => Just(String::new()),
+            1 => prop::sample::select(vec![" quiet ignore", " quiet drop", " quiet defer"]).prop_map(String::from),
+        ],
+        prop_oneof![4 => Just(String::new()), 1 => Just(" holdout 30%".to_string())],
+    )
+        .prop_map(|(limit, at, quiet, holdout)| format!("{limit}{at}{quiet}{holdout}"))
+}
+
 fn rule(index: usize, rules: usize) -> impl Strategy<Value = String> {
     let refs = vec![
         "s0".to_string(),
@@ -134,8 +152,10 @@ fn rule(index: usize, rules: usize) -> impl Strategy<Value = String> {
             (0i64..5).prop_map(|k| format!(", set profile.p = {k}")),
         ]),
         prop::option::of(-2i64..3),
+        governance(),
+        any::<bool>(),
     )
-        .prop_map(move |((trigger, has_event), guard, event_guard, builtin, priority)| {
+        .prop_map(move |((trigger, has_event), guard, event_guard, builtin, priority, governance, staff)| {
             let guard = match (has_event && event_guard, guard) {
                 (true, Some(g)) => format!(" if event.x > 1 and ({g})"),
                 (true, None) => " if event.x > 1".to_string(),
@@ -145,7 +165,11 @@ fn rule(index: usize, rules: usize) -> impl Strategy<Value = String> {
             let value = if has_event { "event.x" } else { "count(a)" };
             let builtin = builtin.unwrap_or_default();
             let priority = priority.map(|p| format!(" priority {p}")).unwrap_or_default();
-            format!("rule r{index} {{ when {trigger}{guard} do push(k: \"r{index}\", v: {value}){builtin}{priority} }}")
+            // `staff` has no channel: caps never count it.
+            let action = if staff { "staff" } else { "push" };
+            format!(
+                "rule r{index} {{ when {trigger}{guard} do {action}(k: \"r{index}\", v: {value}){builtin}{priority}{governance} }}"
+            )
         })
 }
 
@@ -157,15 +181,22 @@ fn program() -> impl Strategy<Value = String> {
         cond(vec!["s1".into()]),
         cond(vec!["s0".into(), "st is l1".into()]),
         prop::collection::vec(0usize..1, 1..5),
+        prop_oneof![2 => Just(String::new()), 1 => (1u32..4, duration()).prop_map(|(n, d)| format!("cap wecom: {n} per {d}\n"))],
+        prop_oneof![
+            2 => Just(String::new()),
+            1 => (1u32..12, 1u32..6, prop::sample::select(vec!["", " defer", " drop"]))
+                .prop_map(|(m, len, p)| format!("quiet 00:{m:02}-00:{:02}{p}\n", m + len)),
+        ],
     )
-        .prop_flat_map(|(c0, c1, l0, l1, t0, n)| {
+        .prop_flat_map(|(c0, c1, l0, l1, t0, n, cap, quiet)| {
             let rules = n.len();
             let rule_strategies: Vec<_> = (0..rules).map(|i| rule(i, rules)).collect();
-            (Just((c0, c1, l0, l1, t0)), rule_strategies)
+            (Just((c0, c1, l0, l1, t0, cap, quiet)), rule_strategies)
         })
-        .prop_map(|((c0, c1, l0, l1, t0), rules)| {
+        .prop_map(|((c0, c1, l0, l1, t0, cap, quiet), rules)| {
             format!(
-                "event a {{ x: int }}\nevent b {{ x: int }}\nprofile {{ p: int }}\naction push(k: string, v: int)\n\
+                "event a {{ x: int }}\nevent b {{ x: int }}\nprofile {{ p: int }}\n\
+                 action push(k: string, v: int) channel wecom\naction staff(k: string, v: int)\n{cap}{quiet}\
                  segment s0 = {c0}\nsegment s1 = {c1}\n\
                  stage st {{\n  l0 when {l0}\n  l1 when {l1}\n  l2 otherwise\n}}\n\
                  tag \"t0\" when {t0}\n{}\n",

@@ -79,8 +79,15 @@ impl V {
     }
 }
 
-/// A rule to judge: its index, order among its firings, `event.*` fields.
-type Cand = (usize, (i64, u64), Option<BTreeMap<String, V>>);
+/// A rule to judge: its index, order among its firings, `event.*` fields,
+/// whether it was moved here already, and its starting instant.
+struct Cand {
+    rule: usize,
+    order: (i64, u64),
+    fields: Option<BTreeMap<String, V>>,
+    moved: bool,
+    origin: i64,
+}
 
 #[derive(Clone, Debug)]
 struct Ev {
@@ -101,6 +108,8 @@ struct Owed {
     fields: BTreeMap<String, V>,
     /// Arrival number at creation: cancelling events must come later.
     created: u64,
+    /// A firing already triggered and moved by `at` or quiet hours.
+    moved: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -124,6 +133,9 @@ struct Cust {
     no_matches: BTreeMap<usize, Vec<(i64, u64)>>,
     ids: BTreeMap<String, i64>,
     seq: u64,
+    /// Emitted firings (rule, instant) and emitted capped actions' instants.
+    fired_log: Vec<(usize, i64)>,
+    capped_log: Vec<i64>,
 }
 
 pub struct Reference<'m> {
@@ -136,6 +148,10 @@ pub struct Reference<'m> {
     /// Derived nodes in the order their changes are reported.
     order: Vec<String>,
     rules: Vec<&'m RuleDecl>,
+    /// Actions on a channel (every cap here counts them).
+    channelled: BTreeSet<String>,
+    caps: Vec<(u32, i64)>,
+    quiet: Option<(i64, i64, QuietPolicy)>,
     customers: BTreeMap<String, Cust>,
     clock: Option<i64>,
     closed: Option<i64>,
@@ -169,6 +185,9 @@ impl<'m> Reference<'m> {
             stages: BTreeMap::new(),
             order: derived_order.to_vec(),
             rules: Vec::new(),
+            channelled: BTreeSet::new(),
+            caps: Vec::new(),
+            quiet: None,
             customers: BTreeMap::new(),
             clock: None,
             closed: None,
@@ -195,6 +214,14 @@ impl<'m> Reference<'m> {
                         a.name.node.clone(),
                         a.params.iter().map(|p| p.name.node.clone()).collect(),
                     );
+                    if a.channel.is_some() {
+                        r.channelled.insert(a.name.node.clone());
+                    }
+                }
+                Item::Cap(c) => r.caps.push((c.max.node, c.per.node)),
+                Item::Quiet(q) => {
+                    let policy = q.policy.as_ref().map_or(QuietPolicy::Defer, |p| p.node);
+                    r.quiet = Some((q.start.node.seconds(), q.end.node.seconds(), policy));
                 }
                 Item::Segment(s) => {
                     r.segments.insert(s.name.node.clone(), &s.cond);
@@ -432,7 +459,13 @@ impl<'m> Reference<'m> {
                     for (i, r) in self.rules.iter().enumerate() {
                         if let Trigger::Event(f) = trigger(r) {
                             if f.event.node == *kind && self.filter(c, s, f, fields, Some(fields)) {
-                                cands.push((i, (s, 0), Some(fields.clone())));
+                                cands.push(Cand {
+                                    rule: i,
+                                    order: (s, 0),
+                                    fields: Some(fields.clone()),
+                                    moved: false,
+                                    origin: s,
+                                });
                             }
                         }
                     }
@@ -448,7 +481,13 @@ impl<'m> Reference<'m> {
                             .unwrap_or(s);
                         if anchor + duration.node <= s && !c.no_fired.contains(&(i, anchor)) {
                             c.no_fired.insert((i, anchor));
-                            cands.push((i, (anchor + duration.node, 0), None));
+                            cands.push(Cand {
+                                rule: i,
+                                order: (anchor + duration.node, 0),
+                                fields: None,
+                                moved: false,
+                                origin: anchor,
+                            });
                         }
                     }
                 }
@@ -471,14 +510,26 @@ impl<'m> Reference<'m> {
                     _ => false,
                 });
                 if fires {
-                    cands.push((i, (0, 0), None));
+                    cands.push(Cand {
+                        rule: i,
+                        order: (0, 0),
+                        fields: None,
+                        moved: false,
+                        origin: s,
+                    });
                 }
             }
             // Owed `after` firings that are due and still stand.
             let mut keep = Vec::new();
             for o in std::mem::take(&mut c.owed) {
                 if o.due <= s {
-                    cands.push((o.rule, (o.due, o.seq), Some(o.fields.clone())));
+                    cands.push(Cand {
+                        rule: o.rule,
+                        order: (o.due, o.seq),
+                        fields: Some(o.fields.clone()),
+                        moved: o.moved,
+                        origin: o.origin,
+                    });
                 } else {
                     keep.push(o);
                 }
@@ -488,13 +539,15 @@ impl<'m> Reference<'m> {
                 return Step::Ok;
             }
             cands.sort_by(|a, b| {
-                let pa = priority(self.rules[a.0]);
-                let pb = priority(self.rules[b.0]);
-                pb.cmp(&pa).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1))
+                let pa = priority(self.rules[a.rule]);
+                let pb = priority(self.rules[b.rule]);
+                pb.cmp(&pa)
+                    .then(a.rule.cmp(&b.rule))
+                    .then(a.order.cmp(&b.order))
             });
             let mut changed = false;
-            for (i, _, fields) in cands {
-                changed |= self.fire(c, s, i, fields.as_ref());
+            for cand in cands {
+                changed |= self.fire(c, s, &cand);
             }
             if !changed {
                 return Step::Ok;
@@ -539,11 +592,12 @@ impl<'m> Reference<'m> {
                         seq,
                         fields: fields.clone(),
                         created: c.arrivals,
+                        moved: false,
                     };
                     if *last {
                         if c.latest.get(&i).is_none_or(|a| (t, seq) >= *a) {
                             c.latest.insert(i, (t, seq));
-                            c.owed.retain(|x| x.rule != i);
+                            c.owed.retain(|x| x.rule != i || x.moved);
                             c.owed.push(o);
                         }
                     } else {
@@ -574,33 +628,87 @@ impl<'m> Reference<'m> {
         c.owed.retain(|o| o.due > s);
     }
 
-    fn fire(
-        &mut self,
-        c: &mut Cust,
-        s: i64,
-        i: usize,
-        fields: Option<&BTreeMap<String, V>>,
-    ) -> bool {
+    fn fire(&mut self, c: &mut Cust, s: i64, cand: &Cand) -> bool {
+        let i = cand.rule;
         let r = self.rules[i];
+        let fields = cand.fields.as_ref();
+        if !cand.moved {
+            // Where the firing lands: the next `at` time, then out of quiet
+            // hours; scanned second by second.
+            let mut x = s;
+            if let Some(at) = clause_at(r) {
+                while x.rem_euclid(86_400) != at {
+                    x += 1;
+                }
+            }
+            if let Some((start, end, program_policy)) = self.quiet {
+                let policy = clause_quiet(r).unwrap_or(program_policy);
+                let secs = x.rem_euclid(86_400);
+                let inside = if start <= end {
+                    start <= secs && secs < end
+                } else {
+                    secs >= start || secs < end
+                };
+                if inside && policy == QuietPolicy::Drop {
+                    return false;
+                }
+                if inside && policy == QuietPolicy::Defer {
+                    x += 1;
+                    while x.rem_euclid(86_400) != end {
+                        x += 1;
+                    }
+                }
+            }
+            if x > s {
+                c.owed.push(Owed {
+                    rule: i,
+                    due: x,
+                    origin: cand.origin,
+                    seq: cand.order.1,
+                    fields: cand.fields.clone().unwrap_or_default(),
+                    created: c.arrivals,
+                    moved: true,
+                });
+                return false;
+            }
+        }
         for cl in &r.clauses {
             if let Clause::If(g) = &cl.node {
-                let ok = self
-                    .eval(
-                        &Cx {
-                            c,
-                            now: s,
-                            trigger: fields,
-                            row: None,
-                        },
-                        g,
-                    )
-                    .truth()
-                    == Some(true);
-                if !ok {
+                let cx = Cx {
+                    c,
+                    now: s,
+                    trigger: fields,
+                    row: None,
+                };
+                if self.eval(&cx, g).truth() != Some(true) {
                     return false;
                 }
             }
         }
+        if let Some((max, per)) = clause_limit(r) {
+            let used = c
+                .fired_log
+                .iter()
+                .filter(|(rule, t)| *rule == i && per.is_none_or(|d| *t > s - d))
+                .count();
+            if used >= max as usize {
+                return false;
+            }
+        }
+        let capped = self.capped_actions(r);
+        for (max, per) in &self.caps {
+            let used = c.capped_log.iter().filter(|t| **t > s - per).count();
+            if capped > 0 && used + capped > *max as usize {
+                return false;
+            }
+        }
+        if let Some(bp) = clause_holdout(r) {
+            if fnv(&format!("holdout:{}:{}", r.name.node, c.id)) % 10_000 < u64::from(bp) {
+                return false;
+            }
+        }
+        c.fired_log.push((i, s));
+        c.capped_log.extend(std::iter::repeat_n(s, capped));
         let mut changed = false;
         for cl in &r.clauses {
             let Clause::Do(actions) = &cl.node else {
@@ -675,6 +783,7 @@ impl<'m> Reference<'m> {
                         seq: c.seq,
                         fields: BTreeMap::new(),
                         created: c.arrivals,
+                        moved: false,
                     });
                     changed |= delay.node == 0;
                 }
@@ -983,6 +1092,62 @@ fn unless(r: &RuleDecl) -> Option<&EventFilter> {
         Trigger::After { unless, .. } | Trigger::AfterRule { unless, .. } => unless.as_ref(),
         _ => None,
     }
+}
+
+impl Reference<'_> {
+    /// Host actions of a rule on a channel: what its caps count.
+    fn capped_actions(&self, r: &RuleDecl) -> usize {
+        r.clauses
+            .iter()
+            .filter_map(|c| match &c.node {
+                Clause::Do(actions) => Some(actions),
+                _ => None,
+            })
+            .flatten()
+            .filter(
+                |a| matches!(a, Action::Call { name, .. } if self.channelled.contains(&name.node)),
+            )
+            .count()
+    }
+}
+
+fn clause_at(r: &RuleDecl) -> Option<i64> {
+    r.clauses.iter().find_map(|c| match c.node {
+        Clause::At(t) => Some(t.seconds()),
+        _ => None,
+    })
+}
+
+fn clause_quiet(r: &RuleDecl) -> Option<QuietPolicy> {
+    r.clauses.iter().find_map(|c| match c.node {
+        Clause::Quiet(p) => Some(p),
+        _ => None,
+    })
+}
+
+fn clause_limit(r: &RuleDecl) -> Option<(u32, Option<i64>)> {
+    r.clauses.iter().find_map(|c| match &c.node {
+        Clause::Limit(Limit::Once) => Some((1, None)),
+        Clause::Limit(Limit::PerWindow { max, per, .. }) => Some((*max, Some(per.node))),
+        _ => None,
+    })
+}
+
+fn clause_holdout(r: &RuleDecl) -> Option<u32> {
+    r.clauses.iter().find_map(|c| match &c.node {
+        Clause::Holdout(h) => Some(h.node),
+        _ => None,
+    })
+}
+
+/// FNV-1a 64, written again here from §6.
+fn fnv(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in text.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
 }
 
 fn priority(r: &RuleDecl) -> i64 {
