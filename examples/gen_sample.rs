@@ -1,9 +1,12 @@
 //! Generates a deterministic sample of customer events for the bundled SOP
-//! (`tests/data/examples.siyu`): WeCom friends who chat, sign in, browse,
+//! (`examples/sop/sop.siyu`): WeCom friends who chat, sign in, browse,
 //! buy, share, invite, post reviews and redeem points, with monthly restock
 //! broadcasts. The same arguments always give the same file.
 //!
 //! `cargo run --release --example gen_sample -- [CUSTOMERS] [DAYS] [SEED] > events.jsonl`
+//!
+//! The bundled `examples/sop/events.jsonl` is `-- 300 420 7`: long enough
+//! for points to near their 365-day expiry, so every rule of the SOP fires.
 
 use std::io::{BufWriter, Write};
 

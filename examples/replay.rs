@@ -176,8 +176,8 @@ fn summary(m: &Metrics) -> String {
         }
     }
     s.push_str(&format!(
-        "\nevents {}  duplicates {}  rejected {}  ignored {}  faults {}\n",
-        m.events, m.duplicates, m.rejected, m.ignored, m.faults
+        "\nevents {}  duplicates {}  rejected {}  ignored {}  faults {}  shortfalls {}\n",
+        m.events, m.duplicates, m.rejected, m.ignored, m.faults, m.shortfalls
     ));
     s
 }

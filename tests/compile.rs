@@ -13,7 +13,7 @@ fn data(rel: &str) -> PathBuf {
 }
 
 fn shipped_programs() -> Vec<PathBuf> {
-    let mut files = vec![data("examples.siyu")];
+    let mut files = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/sop/sop.siyu")];
     let mut cases: Vec<PathBuf> = fs::read_dir(data("conformance"))
         .expect("conformance data")
         .map(|e| e.expect("entry").path().join("rules.siyu"))

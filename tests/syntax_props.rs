@@ -457,7 +457,7 @@ proptest! {
             "99999999999999999999", "\\u{110000}", "高", "..", ",", "-", "::", "%", "@",
         ])), 1..6)
     ) {
-        let mut src = include_str!("data/examples.siyu").to_string();
+        let mut src = include_str!("../examples/sop/sop.siyu").to_string();
         for (at, cut, insert) in edits {
             let mut pos = at.index(src.len() + 1);
             while !src.is_char_boundary(pos) {

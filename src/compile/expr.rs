@@ -90,6 +90,10 @@ pub enum CExpr {
     Call(Func, Vec<CExpr>),
     /// An aggregate, by index.
     Agg(usize),
+    /// `balance(L)`, by ledger index.
+    Balance(usize),
+    /// `expiring(L in D)`.
+    Expiring(usize, i64),
 }
 
 impl CExpr {
@@ -264,12 +268,20 @@ pub(super) fn lower(b: &mut Builder<'_>, e: &Expr, scope: &Scope) -> CExpr {
             CExpr::Call(*f, args.iter().map(|a| lower(b, a, scope)).collect())
         }
         ExprKind::Aggregate(a) => CExpr::Agg(b.aggregate(a, e, scope)),
-        // Ledgers arrive with issue 5; the checker has resolved the name.
-        ExprKind::Balance(_) | ExprKind::Expiring(..) => CExpr::Const(Value::Number(0.0)),
+        ExprKind::Balance(l) => CExpr::Balance(ledger_index(b, &l.node)),
+        ExprKind::Expiring(l, d) => CExpr::Expiring(ledger_index(b, &l.node), d.node),
     }
 }
 
-/// `STAGE in [L1, L2]` and `STAGE ==`-free label tests.
+/// The checker has resolved every ledger name.
+fn ledger_index(b: &Builder<'_>, name: &str) -> usize {
+    b.ir.ledgers
+        .iter()
+        .position(|l| l.name == name)
+        .unwrap_or(0)
+}
+
+/// `STAGE in [L1, L2]`: label tests.
 fn stage_test(
     b: &mut Builder<'_>,
     op: BinaryOp,

@@ -54,6 +54,10 @@ pub struct Ir {
     pub auto_tags: IndexMap<String, usize>,
     /// Frequency caps, in declaration order.
     pub caps: Vec<CapIr>,
+    /// Points ledgers, in declaration order.
+    pub ledgers: Vec<LedgerIr>,
+    /// Per event type: the ledgers it earns or spends in.
+    pub ledgers_by_event: Vec<Vec<usize>>,
     /// Quiet hours.
     pub quiet: Option<QuietIr>,
     /// Whether firings can change state that derived state or timers read,
@@ -302,6 +306,19 @@ pub struct CapIr {
     pub per: i64,
 }
 
+/// A compiled points ledger (§7).
+#[derive(Debug)]
+pub struct LedgerIr {
+    /// Its name.
+    pub name: String,
+    /// `earn EXPR on E`: event type and amount (`event.*` is that event).
+    pub earn: Vec<(usize, CExpr)>,
+    /// `spend EXPR on E`.
+    pub spend: Vec<(usize, CExpr)>,
+    /// `expire after D`: credits expire this long after they were earned.
+    pub expire: Option<i64>,
+}
+
 /// Program-level quiet hours.
 #[derive(Clone, Copy, Debug)]
 pub struct QuietIr {
@@ -408,6 +425,8 @@ impl<'a> Builder<'a> {
                     .map(|(i, k)| (k.clone(), i))
                     .collect(),
                 caps: Vec::new(),
+                ledgers: Vec::new(),
+                ledgers_by_event: vec![Vec::new(); n],
                 quiet: None,
                 may_cascade: false,
             },
@@ -417,6 +436,39 @@ impl<'a> Builder<'a> {
     }
 
     fn build(mut self, module: &Module) -> Ir {
+        for item in &module.items {
+            if let Item::Ledger(l) = item {
+                let index = self.ir.ledgers.len();
+                let mut ledger = LedgerIr {
+                    name: l.name.node.clone(),
+                    earn: Vec::new(),
+                    spend: Vec::new(),
+                    expire: None,
+                };
+                for c in &l.clauses {
+                    match c {
+                        LedgerClause::Earn { amount, on } | LedgerClause::Spend { amount, on } => {
+                            let event = self.ir.event_ids[&on.node];
+                            let scope = Scope {
+                                row: None,
+                                trigger: Some(event),
+                            };
+                            let amount = self.expr(amount, &scope);
+                            if matches!(c, LedgerClause::Earn { .. }) {
+                                ledger.earn.push((event, amount));
+                            } else {
+                                ledger.spend.push((event, amount));
+                            }
+                            if !self.ir.ledgers_by_event[event].contains(&index) {
+                                self.ir.ledgers_by_event[event].push(index);
+                            }
+                        }
+                        LedgerClause::Expire(d) => ledger.expire = Some(d.node),
+                    }
+                }
+                self.ir.ledgers.push(ledger);
+            }
+        }
         for item in &module.items {
             match item {
                 Item::Cap(c) => self.ir.caps.push(CapIr {

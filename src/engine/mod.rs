@@ -173,6 +173,8 @@ pub struct Metrics {
     pub ignored: u64,
     /// Timer steps abandoned because their cascade did not settle.
     pub faults: u64,
+    /// Spends larger than the balance.
+    pub shortfalls: u64,
     /// Per rule, in declaration order.
     pub rules: indexmap::IndexMap<String, RuleMetrics>,
 }
@@ -484,6 +486,7 @@ impl Engine {
                 Verdict::Snapped => m.snapped += 1,
             }
         }
+        self.metrics.shortfalls += report.shortfalls.len() as u64;
         for &(r, group) in &report.conversions {
             let name = group_name(&ir.rules[r], group).unwrap_or_else(|| "control".into());
             if let Some((_, m)) = self.metrics.rules.get_index_mut(r) {

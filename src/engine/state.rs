@@ -9,6 +9,7 @@ use super::fire::{Candidate, fire, tag_action};
 pub use super::fire::{Outcome, Verdict};
 use crate::compile::{DerivedKind, Ir, TriggerIr};
 use crate::eval::aggregate::{AggState, Entry, LogEntry, prune_log};
+use crate::eval::ledger::{self, Credit};
 use crate::eval::{Ctx, FOREVER, eval};
 use crate::program::Program;
 use crate::value::Value;
@@ -148,6 +149,8 @@ pub struct CustomerState {
     pub(crate) caps: Vec<VecDeque<i64>>,
     /// Per auto tag: the last change instant and changes there, for ids.
     pub(crate) tag_occ: BTreeMap<String, (i64, u32)>,
+    /// Per ledger: unspent credits, oldest first.
+    pub(crate) ledgers: Vec<VecDeque<Credit>>,
 }
 
 /// What a step did besides its actions, for metrics.
@@ -163,6 +166,8 @@ pub struct StepReport {
     pub outcomes: Vec<Outcome>,
     /// Goal conversions: rule and variant (`None`: control).
     pub conversions: Vec<(usize, Option<usize>)>,
+    /// Spends larger than the balance: ledger name and the points missing.
+    pub shortfalls: Vec<(String, f64)>,
 }
 
 /// One input to a step.
@@ -199,6 +204,7 @@ impl CustomerState {
             ids: BTreeMap::new(),
             caps: vec![VecDeque::new(); ir.caps.len()],
             tag_occ: BTreeMap::new(),
+            ledgers: vec![VecDeque::new(); ir.ledgers.len()],
         }
     }
 
@@ -221,6 +227,7 @@ impl CustomerState {
             ("derived", self.derived.len(), ir.derived.len()),
             ("rules", self.rules.len(), ir.rules.len()),
             ("caps", self.caps.len(), ir.caps.len()),
+            ("ledgers", self.ledgers.len(), ir.ledgers.len()),
         ];
         for (what, have, want) in shape {
             if have != want {
@@ -434,8 +441,11 @@ fn check_limits(
         return Ok(());
     };
     let retained: usize = st.aggs.iter().map(AggState::retained).sum::<usize>()
-        + st.logs.iter().map(VecDeque::len).sum::<usize>();
-    let adds = ir.aggs_by_event[*event].len() + usize::from(ir.log_by_event[*event].is_some());
+        + st.logs.iter().map(VecDeque::len).sum::<usize>()
+        + st.ledgers.iter().map(VecDeque::len).sum::<usize>();
+    let adds = ir.aggs_by_event[*event].len()
+        + usize::from(ir.log_by_event[*event].is_some())
+        + ir.ledgers_by_event[*event].len();
     if retained + adds > limits.max_retained {
         return Err(StepError::Limit(format!(
             "customer `{}` would retain more than {} window entries",
@@ -477,6 +487,7 @@ fn instant(
                     EventKind::Declared { event, fields } => {
                         st.seq += 1;
                         apply_event(ir, st, *event, fields, ev.time, tau);
+                        apply_ledgers(ir, st, *event, fields, ev.time, tau, report);
                         event_fields = Some((*event, fields.clone()));
                     }
                     EventKind::Profile(attrs) => {
@@ -503,6 +514,9 @@ fn instant(
     }
     for (spec, log) in ir.logs.iter().zip(st.logs.iter_mut()) {
         prune_log(log, spec.retention, tau);
+    }
+    for credits in &mut st.ledgers {
+        ledger::prune(credits, tau);
     }
     let zone = st.zone(ir);
     let result = rounds(ir, st, tau, zone, ev, event_fields, report);
@@ -635,6 +649,64 @@ fn apply_event(ir: &Ir, st: &mut CustomerState, event: usize, fields: &[Value], 
                     fields: fields.to_vec(),
                 },
             );
+        }
+    }
+}
+
+/// Earns and spends points for a customer event: amounts are evaluated
+/// first (with `event.*` the event), then credits change.
+#[allow(clippy::too_many_arguments)]
+fn apply_ledgers(
+    ir: &Ir,
+    st: &mut CustomerState,
+    event: usize,
+    fields: &[Value],
+    t: i64,
+    tau: i64,
+    report: &mut StepReport,
+) {
+    for &l in &ir.ledgers_by_event[event] {
+        let spec = &ir.ledgers[l];
+        let cx = Ctx {
+            ir,
+            st,
+            now: tau,
+            zone: st.zone(ir),
+            trigger: Some(fields),
+            row: None,
+        };
+        let amount = |e: &crate::compile::CExpr| eval(e, &cx).v.as_f64().filter(|a| *a > 0.0);
+        let earned: Vec<f64> = spec
+            .earn
+            .iter()
+            .filter(|(e, _)| *e == event)
+            .filter_map(|(_, a)| amount(a))
+            .collect();
+        let spent: Vec<f64> = spec
+            .spend
+            .iter()
+            .filter(|(e, _)| *e == event)
+            .filter_map(|(_, a)| amount(a))
+            .collect();
+        let seq = st.seq;
+        let credits = &mut st.ledgers[l];
+        for points in earned {
+            let expires = spec.expire.map_or(FOREVER, |d| t.saturating_add(d));
+            ledger::earn(
+                credits,
+                Credit {
+                    t,
+                    seq,
+                    expires,
+                    remaining: points,
+                },
+            );
+        }
+        for points in spent {
+            let short = ledger::spend(credits, tau, points);
+            if short > 0.0 {
+                report.shortfalls.push((spec.name.clone(), short));
+            }
         }
     }
 }

@@ -10,6 +10,7 @@
 //! time-driven change happens at its exact second without any polling.
 
 pub mod aggregate;
+pub mod ledger;
 
 use crate::compile::{CExpr, CmpOp, Ir, TagRef};
 use crate::engine::state::{CustomerState, DVal};
@@ -192,6 +193,8 @@ pub fn eval(e: &CExpr, cx: &Ctx<'_>) -> R {
         }
         CExpr::Call(f, args) => call(*f, args, cx),
         CExpr::Agg(i) => aggregate::value(*i, cx),
+        CExpr::Balance(l) => ledger::balance(&cx.st.ledgers[*l], cx.now),
+        CExpr::Expiring(l, horizon) => ledger::expiring(&cx.st.ledgers[*l], cx.now, *horizon),
     }
 }
 
