@@ -72,6 +72,12 @@ fn cond(refs: Vec<String>) -> BoxedStrategy<String> {
         (event_name(), duration())
             .prop_map(|(e, d)| format!("first({e}) + {d} < now"))
             .boxed(),
+        (1i64..10)
+            .prop_map(|n| format!("balance(pts) >= {n}"))
+            .boxed(),
+        duration()
+            .prop_map(|d| format!("expiring(pts in {d}) > 0"))
+            .boxed(),
     ];
     if !refs.is_empty() {
         atoms.push(prop::sample::select(refs).boxed());
@@ -114,6 +120,7 @@ fn trigger(rules: usize) -> impl Strategy<Value = (String, bool)> {
         Just(("exits s1".to_string(), false)),
         Just(("st becomes l1".to_string(), false)),
         Just(("st changes".to_string(), false)),
+        (0u32..20).prop_map(|m| (format!("every day at 00:{m:02}"), false)),
     ]
 }
 
@@ -165,6 +172,11 @@ fn rule(index: usize, rules: usize) -> impl Strategy<Value = String> {
             let value = if has_event { "event.x" } else { "count(a)" };
             let builtin = builtin.unwrap_or_default();
             let priority = priority.map(|p| format!(" priority {p}")).unwrap_or_default();
+            // A calendar trigger carries its own `at`.
+            let governance = match (trigger.starts_with("every"), governance.find(" at 00:")) {
+                (true, Some(i)) => format!("{}{}", &governance[..i], &governance[i + 9..]),
+                _ => governance,
+            };
             // `staff` has no channel: caps never count it.
             let action = if staff { "staff" } else { "push" };
             format!(
@@ -191,12 +203,13 @@ fn program() -> impl Strategy<Value = String> {
         .prop_flat_map(|(c0, c1, l0, l1, t0, n, cap, quiet)| {
             let rules = n.len();
             let rule_strategies: Vec<_> = (0..rules).map(|i| rule(i, rules)).collect();
-            (Just((c0, c1, l0, l1, t0, cap, quiet)), rule_strategies)
+            (Just((c0, c1, l0, l1, t0, cap, quiet)), rule_strategies, duration())
         })
-        .prop_map(|((c0, c1, l0, l1, t0, cap, quiet), rules)| {
+        .prop_map(|((c0, c1, l0, l1, t0, cap, quiet), rules, expire)| {
             format!(
                 "event a {{ x: int }}\nevent b {{ x: int }}\nprofile {{ p: int }}\n\
                  action push(k: string, v: int) channel wecom\naction staff(k: string, v: int)\n{cap}{quiet}\
+                 ledger pts {{\n  earn event.x on a\n  spend event.x on b\n  expire after {expire}\n}}\n\
                  segment s0 = {c0}\nsegment s1 = {c1}\n\
                  stage st {{\n  l0 when {l0}\n  l1 when {l1}\n  l2 otherwise\n}}\n\
                  tag \"t0\" when {t0}\n{}\n",

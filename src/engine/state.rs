@@ -392,6 +392,11 @@ pub fn step(
             }
             check_limits(ir, st, ev, limits)?;
             let backup = ir.may_cascade.then(|| st.clone());
+            // A customer exists from the instant its first event is applied:
+            // nothing before it is ever fired, even for a late first event.
+            if st.clock.is_none() {
+                st.clock = Some(tau - 1);
+            }
             let result = catch_up(program, st, tau, false, limits, &mut report)
                 .and_then(|()| instant(program, st, tau, Some(ev), limits, &mut report));
             if let Err(e) = result {
@@ -424,7 +429,10 @@ fn catch_up(
         if w > target || (!inclusive && w == target) {
             break;
         }
-        instant(program, st, w, None, limits, report)?;
+        // Something due before the customer's clock fires at the clock:
+        // nothing is reported retroactively.
+        let at = st.clock.map_or(w, |c| w.max(c));
+        instant(program, st, at, None, limits, report)?;
     }
     Ok(())
 }

@@ -79,6 +79,12 @@ impl V {
     }
 }
 
+/// A ledger as written: (earn?, event, amount) and the expiry.
+struct RefLedger<'m> {
+    ops: Vec<(bool, String, &'m Expr)>,
+    expire: Option<i64>,
+}
+
 /// A rule to judge: its index, order among its firings, `event.*` fields,
 /// whether it was moved here already, and its starting instant.
 struct Cand {
@@ -136,6 +142,11 @@ struct Cust {
     /// Emitted firings (rule, instant) and emitted capped actions' instants.
     fired_log: Vec<(usize, i64)>,
     capped_log: Vec<i64>,
+    /// Ledger operations in arrival order: ledger, earn (or spend), event
+    /// time, instant applied, arrival, amount.
+    ledger_ops: Vec<(String, bool, i64, i64, u64, f64)>,
+    /// Calendar occurrences fired: (rule, instant).
+    calendar_fired: BTreeSet<(usize, i64)>,
 }
 
 pub struct Reference<'m> {
@@ -152,6 +163,7 @@ pub struct Reference<'m> {
     channelled: BTreeSet<String>,
     caps: Vec<(u32, i64)>,
     quiet: Option<(i64, i64, QuietPolicy)>,
+    ledgers: BTreeMap<String, RefLedger<'m>>,
     customers: BTreeMap<String, Cust>,
     clock: Option<i64>,
     closed: Option<i64>,
@@ -188,6 +200,7 @@ impl<'m> Reference<'m> {
             channelled: BTreeSet::new(),
             caps: Vec::new(),
             quiet: None,
+            ledgers: BTreeMap::new(),
             customers: BTreeMap::new(),
             clock: None,
             closed: None,
@@ -219,6 +232,26 @@ impl<'m> Reference<'m> {
                     }
                 }
                 Item::Cap(c) => r.caps.push((c.max.node, c.per.node)),
+                Item::Ledger(l) => {
+                    let mut ledger = RefLedger {
+                        ops: Vec::new(),
+                        expire: None,
+                    };
+                    for c in &l.clauses {
+                        match c {
+                            LedgerClause::Earn { amount, on } => {
+                                ledger.ops.push((true, on.node.clone(), amount))
+                            }
+                            LedgerClause::Spend { amount, on } => {
+                                ledger.ops.push((false, on.node.clone(), amount))
+                            }
+                            LedgerClause::Expire(d) => ledger.expire = Some(d.node),
+                        }
+                    }
+                    // Earns before spends, as the engine applies them.
+                    ledger.ops.sort_by_key(|op| !op.0);
+                    r.ledgers.insert(l.name.node.clone(), ledger);
+                }
                 Item::Quiet(q) => {
                     let policy = q.policy.as_ref().map_or(QuietPolicy::Defer, |p| p.node);
                     r.quiet = Some((q.start.node.seconds(), q.end.node.seconds(), policy));
@@ -317,6 +350,10 @@ impl<'m> Reference<'m> {
                 self.customers.insert(customer.to_string(), c);
                 return;
             }
+        }
+        // A customer exists from the instant its first event is applied.
+        if c.processed.is_none() {
+            c.processed = Some(tau - 1);
         }
         // Seconds before the event (or up to the clock, if the event is
         // late and the clock's second is already closed).
@@ -417,6 +454,23 @@ impl<'m> Reference<'m> {
                     kind: k.to_string(),
                     fields: fields.clone(),
                 });
+                // Ledger operations, amounts evaluated as the event arrives.
+                for (name, ledger) in &self.ledgers {
+                    for (earn, on, amount) in &ledger.ops {
+                        if on == k {
+                            let cx = Cx {
+                                c,
+                                now: tau,
+                                trigger: Some(&fields),
+                                row: None,
+                            };
+                            if let Some(a) = self.eval(&cx, amount).num().filter(|a| *a > 0.0) {
+                                let seq = c.seq;
+                                c.ledger_ops.push((name.clone(), *earn, t, tau, seq, a));
+                            }
+                        }
+                    }
+                }
             }
             _ => {}
         }
@@ -467,6 +521,32 @@ impl<'m> Reference<'m> {
                                     origin: s,
                                 });
                             }
+                        }
+                    }
+                }
+                // `every … at`: this second is an occurrence, the customer was
+                // first seen before it, and it has not fired yet.
+                for (i, r) in self.rules.iter().enumerate() {
+                    if let Trigger::Every { day, at } = trigger(r) {
+                        let weekday_ok = match day {
+                            Every::Day => true,
+                            // 1970-01-01 was a Thursday (ISO 4).
+                            Every::Weekday(w) => {
+                                ((s.div_euclid(86_400) + 3).rem_euclid(7) + 1) as u8 == *w
+                            }
+                        };
+                        if s.rem_euclid(86_400) == at.node.seconds()
+                            && weekday_ok
+                            && c.first_seen.is_some_and(|f| f < s)
+                            && c.calendar_fired.insert((i, s))
+                        {
+                            cands.push(Cand {
+                                rule: i,
+                                order: (s, 0),
+                                fields: None,
+                                moved: false,
+                                origin: s,
+                            });
                         }
                     }
                 }
@@ -626,6 +706,13 @@ impl<'m> Reference<'m> {
             }
         }
         c.owed.retain(|o| o.due > s);
+        for (i, r) in self.rules.iter().enumerate() {
+            if let Trigger::Every { at, .. } = trigger(r) {
+                if s.rem_euclid(86_400) == at.node.seconds() {
+                    c.calendar_fired.insert((i, s));
+                }
+            }
+        }
     }
 
     fn fire(&mut self, c: &mut Cust, s: i64, cand: &Cand) -> bool {
@@ -946,7 +1033,14 @@ impl<'m> Reference<'m> {
                 }
             }
             ExprKind::Aggregate(a) => self.aggregate(cx, a),
-            ExprKind::Balance(_) | ExprKind::Expiring(..) => V::Null,
+            ExprKind::Balance(l) => V::F(self.credits(cx, &l.node).iter().map(|c| c.2).sum()),
+            ExprKind::Expiring(l, d) => V::F(
+                self.credits(cx, &l.node)
+                    .iter()
+                    .filter(|c| c.1 <= cx.now + d.node)
+                    .map(|c| c.2)
+                    .sum(),
+            ),
         }
     }
 
@@ -1095,6 +1189,36 @@ fn unless(r: &RuleDecl) -> Option<&EventFilter> {
 }
 
 impl Reference<'_> {
+    /// Live credits of a ledger at `cx.now` — (earned, expires, remaining) —
+    /// by replaying every earn and spend from the start.
+    fn credits(&self, cx: &Cx<'_>, ledger: &str) -> Vec<(i64, i64, f64)> {
+        let expire = self.ledgers.get(ledger).and_then(|l| l.expire);
+        let mut credits: Vec<(i64, u64, i64, f64)> = Vec::new();
+        for (name, earn, t, tau, seq, amount) in &cx.c.ledger_ops {
+            if name != ledger {
+                continue;
+            }
+            if *earn {
+                credits.push((*t, *seq, expire.map_or(i64::MAX, |d| t + d), *amount));
+                credits.sort_by_key(|c| (c.0, c.1));
+            } else {
+                let mut left = *amount;
+                for c in credits.iter_mut() {
+                    if c.0 <= *tau && *tau < c.2 && c.3 > 0.0 && left > 0.0 {
+                        let take = c.3.min(left);
+                        c.3 -= take;
+                        left -= take;
+                    }
+                }
+            }
+        }
+        credits
+            .into_iter()
+            .filter(|c| c.0 <= cx.now && cx.now < c.2 && c.3 > 0.0)
+            .map(|c| (c.0, c.2, c.3))
+            .collect()
+    }
+
     /// Host actions of a rule on a channel: what its caps count.
     fn capped_actions(&self, r: &RuleDecl) -> usize {
         r.clauses
