@@ -45,7 +45,7 @@ pub use diagnostic::{Diagnostic, Severity, Span};
 pub use engine::action::Action;
 pub use engine::event::{Event, EventError};
 pub use engine::state::{CustomerState, Input, StateLimits, StepError, StepReport, step};
-pub use engine::{Engine, Error as EngineError, Metrics, RuleMetrics};
+pub use engine::{Engine, Error as EngineError, Explanation, Metrics, RuleMetrics, SnapshotError};
 pub use limits::Limits;
 pub use program::{CompileError, Program, compile, compile_bytes, compile_with};
 pub use value::Value;

@@ -344,3 +344,132 @@ proptest! {
         run_both(&source, &lines(&inputs))?;
     }
 }
+
+/// The same stream through an engine that is snapshotted and restored after
+/// every `cut`-th line gives byte-identical actions, ids included.
+fn snapshot_run(source: &str, lines: &[String], cut: usize) -> Result<(), TestCaseError> {
+    let program = compile(source).map_err(|e| TestCaseError::fail(e.render("gen.siyu")))?;
+    let run = |cut: Option<usize>| -> Result<Vec<String>, TestCaseError> {
+        let mut engine = Engine::new(&program);
+        let mut out = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            if let Some(cut) = cut {
+                if i % cut == 0 {
+                    let bytes = engine.snapshot();
+                    engine = Engine::restore(&program, &bytes)
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                }
+            }
+            out.extend(
+                engine
+                    .replay_line(line)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| a.to_json().to_string()),
+            );
+        }
+        if cut.is_some() {
+            engine = Engine::restore(&program, &engine.snapshot())
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        }
+        out.extend(
+            engine
+                .replay_end(None)
+                .iter()
+                .map(|a| a.to_json().to_string()),
+        );
+        Ok(out)
+    };
+    let straight = run(None)?;
+    prop_assert_eq!(run(Some(cut))?, straight);
+    Ok(())
+}
+
+/// A host that keeps each customer's state as JSON in its own store and
+/// steps it with the stateless API gets each customer's actions, ids
+/// included, exactly as the engine emits them.
+fn stateless_run(source: &str, lines: &[String]) -> Result<(), TestCaseError> {
+    use siyu::{CustomerState, Event, Input, StateLimits, step};
+    let program = compile(source).map_err(|e| TestCaseError::fail(e.render("gen.siyu")))?;
+    let mut engine = Engine::new(&program);
+    let mut want: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in lines {
+        for a in engine.replay_line(line).unwrap_or_default() {
+            want.entry(a.customer.clone())
+                .or_default()
+                .push(a.to_json().to_string());
+        }
+    }
+    for a in engine.replay_end(None) {
+        want.entry(a.customer.clone())
+            .or_default()
+            .push(a.to_json().to_string());
+    }
+    let limits = StateLimits::default();
+    let mut store: BTreeMap<String, String> = BTreeMap::new();
+    let mut got: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut clock: Option<i64> = None;
+    let tick_all =
+        |store: &mut BTreeMap<String, String>, got: &mut BTreeMap<String, Vec<String>>, t: i64| {
+            for (id, json) in store.iter_mut() {
+                let mut st: CustomerState = serde_json::from_str(json).expect("stored state");
+                if let Ok(r) = step(&program, &mut st, Input::Tick(t), t, &limits) {
+                    got.entry(id.clone())
+                        .or_default()
+                        .extend(r.actions.iter().map(|a| a.to_json().to_string()));
+                }
+                *json = serde_json::to_string(&st).expect("serializes");
+            }
+        };
+    for line in lines {
+        let json: Json = serde_json::from_str(line).expect("generated JSON");
+        if let Some(t) = json
+            .get("advance")
+            .and_then(Json::as_str)
+            .and_then(siyu::value::parse_time)
+        {
+            let t = clock.map_or(t, |c| c.max(t));
+            clock = Some(t);
+            tick_all(&mut store, &mut got, t);
+            continue;
+        }
+        let Ok(ev) = Event::parse_for(&program, line) else {
+            continue;
+        };
+        let id = ev.customer.clone().unwrap_or_default();
+        let now = clock.map_or(ev.time, |c| c.max(ev.time));
+        let mut st = match store.get(&id) {
+            Some(json) => serde_json::from_str(json).expect("stored state"),
+            None => CustomerState::new(&program, &id),
+        };
+        if let Ok(r) = step(&program, &mut st, Input::Event(&ev), now, &limits) {
+            if !r.duplicate {
+                clock = Some(now);
+            }
+            got.entry(id.clone())
+                .or_default()
+                .extend(r.actions.iter().map(|a| a.to_json().to_string()));
+            store.insert(id, serde_json::to_string(&st).expect("serializes"));
+        }
+    }
+    if let Some(t) = clock {
+        tick_all(&mut store, &mut got, t);
+    }
+    got.retain(|_, v| !v.is_empty());
+    prop_assert_eq!(got, want);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, max_shrink_iters: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn snapshot_and_restore_anywhere_change_nothing(source in program(), inputs in inputs(), cut in 1usize..6) {
+        snapshot_run(&source, &lines(&inputs), cut)?;
+    }
+
+    #[test]
+    fn stateless_steps_with_stored_state_match_the_engine(source in program(), inputs in inputs()) {
+        stateless_run(&source, &lines(&inputs))?;
+    }
+}

@@ -62,8 +62,13 @@ pub(super) struct Candidate {
 /// FNV-1a, 64-bit, over UTF-8 bytes (§6), so any host can reproduce a
 /// split or holdout assignment.
 pub fn fnv1a64(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    fnv1a64_bytes(text.as_bytes())
+}
+
+/// FNV-1a 64 over raw bytes.
+pub fn fnv1a64_bytes(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
 

@@ -11,15 +11,19 @@ pub mod event;
 mod explain;
 mod fire;
 mod replay;
+mod snapshot;
 pub mod state;
+mod upgrade;
 
 use crate::program::Program;
 use action::Action;
 use event::{Event, EventError, EventKind};
 pub use explain::{ClauseState, ExplainError, Explanation};
 pub use fire::{Verdict, fnv1a64};
+pub use snapshot::SnapshotError;
+pub use upgrade::UpgradeReport;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use state::{CustomerState, Input, StateLimits, StepError, StepReport, step};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -36,7 +40,7 @@ pub enum Error {
 }
 
 /// Counters of one rule.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleMetrics {
     /// Its trigger fired.
     pub triggered: u64,
@@ -62,7 +66,7 @@ pub struct RuleMetrics {
 }
 
 /// Counters of one experiment group of a rule.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupMetrics {
     /// Firings that acted (or were held out, for `control`).
     pub assigned: u64,
@@ -161,7 +165,7 @@ fn erfc(x: f64) -> f64 {
 }
 
 /// Engine-wide and per-rule counters.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metrics {
     /// Valid events received (duplicates included).
     pub events: u64,
@@ -335,14 +339,11 @@ impl Engine {
         if report.ignored {
             self.metrics.ignored += 1;
         }
-        let slot = match slot {
-            Some(s) => s,
-            None => {
-                let s = self.customers.len();
-                self.customers.push(fresh);
-                self.wake.push(None);
-                self.index.insert(customer.clone(), s);
-                s
+        let slot = match (slot, fresh) {
+            (Some(s), _) => s,
+            (None, Some(st)) => self.insert(st),
+            (None, None) => {
+                return Err(StepError::Mismatch("no state for a new customer".into()).into());
             }
         };
         let mut out = self.fire_before(tau, Some(slot));
@@ -353,6 +354,16 @@ impl Engine {
         // Stable: one customer's actions keep their order.
         out.sort_by_key(|(at, slot, _)| (*at, *slot));
         Ok(out.into_iter().map(|(_, _, a)| a).collect())
+    }
+
+    /// Adds a customer's state in the next slot and queues its wake-up.
+    fn insert(&mut self, st: CustomerState) -> usize {
+        let slot = self.customers.len();
+        self.index.insert(st.id().to_string(), slot);
+        self.customers.push(Some(st));
+        self.wake.push(None);
+        self.reschedule(slot);
+        slot
     }
 
     /// A broadcast reaches every customer first seen strictly before it.

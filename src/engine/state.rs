@@ -236,6 +236,32 @@ impl CustomerState {
                 )));
             }
         }
+        for (i, (spec, agg)) in ir.aggs.iter().zip(&self.aggs).enumerate() {
+            let fits = matches!(
+                (spec.mode, agg),
+                (crate::compile::AggMode::Running, AggState::Running { .. })
+                    | (crate::compile::AggMode::Window, AggState::Window { .. })
+                    | (crate::compile::AggMode::Scan(_), AggState::Scan)
+            );
+            if !fits {
+                return Err(StepError::Mismatch(format!(
+                    "aggregate {i} has the wrong kind of state"
+                )));
+            }
+        }
+        for (slot, (node, d)) in ir.derived.iter().zip(&self.derived).enumerate() {
+            let fits = match (&node.kind, d.value) {
+                (_, DVal::Unknown) => true,
+                (DerivedKind::Stage(_, labels), DVal::Label(l)) => l < labels.len(),
+                (DerivedKind::Segment(_) | DerivedKind::Tag(_), DVal::Bool(_)) => true,
+                _ => false,
+            };
+            if !fits {
+                return Err(StepError::Mismatch(format!(
+                    "derived value {slot} does not fit its node"
+                )));
+            }
+        }
         Ok(())
     }
 

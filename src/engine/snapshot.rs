@@ -1,0 +1,148 @@
+//! Snapshots (HOST.md call 2): a whole engine as bytes, and back.
+//!
+//! Layout, all integers little-endian:
+//!
+//! | bytes | what |
+//! |---|---|
+//! | 8 | magic `SIYUSNAP` |
+//! | 2 | format version (1) |
+//! | 8 | program fingerprint: FNV-1a 64 of its canonical text |
+//! | 8 | payload length |
+//! | 8 | FNV-1a 64 of the payload |
+//! | … | payload: the engine's clock, customers and metrics in postcard |
+//!
+//! postcard is serde's compact binary encoding (varints, no field names): a
+//! customer's state takes a fraction of its JSON, and the format has a
+//! published, stable specification. Truncated, corrupted or foreign bytes,
+//! or bytes of another program, give an error — never a panic and never a
+//! silently wrong engine: every customer is checked against the program
+//! before the engine is built.
+
+use super::state::CustomerState;
+use super::{Engine, Metrics};
+use crate::engine::fire::{fnv1a64, fnv1a64_bytes};
+use crate::program::Program;
+use serde::{Deserialize, Serialize};
+
+const MAGIC: &[u8; 8] = b"SIYUSNAP";
+const VERSION: u16 = 1;
+const HEADER: usize = 8 + 2 + 8 + 8 + 8;
+
+/// Why bytes could not be restored.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    /// Shorter than its header or its declared length.
+    #[error("snapshot is truncated ({0} bytes)")]
+    Truncated(usize),
+    /// Not a siyu snapshot.
+    #[error("not a siyu snapshot (bad magic)")]
+    BadMagic,
+    /// Written by an incompatible version.
+    #[error("snapshot format version {0} is not supported (this is version {VERSION})")]
+    Version(u16),
+    /// Taken under another program.
+    #[error(
+        "snapshot was taken under another program (fingerprint {found:016x}, this program is {expected:016x})"
+    )]
+    ProgramMismatch {
+        /// This program's fingerprint.
+        expected: u64,
+        /// The snapshot's.
+        found: u64,
+    },
+    /// The payload does not match its checksum.
+    #[error("snapshot is corrupted (checksum mismatch)")]
+    Checksum,
+    /// The payload does not decode, or decodes to an inconsistent engine.
+    #[error("snapshot is damaged: {0}")]
+    Damaged(String),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Body {
+    clock: Option<i64>,
+    customers: Vec<CustomerState>,
+    metrics: Metrics,
+}
+
+impl Program {
+    /// A fingerprint of the program's meaning: FNV-1a 64 of its canonical
+    /// text (so comments and layout do not change it).
+    pub fn fingerprint(&self) -> u64 {
+        fnv1a64(&crate::syntax::print(self.module()))
+    }
+}
+
+impl Engine {
+    /// The whole engine as bytes (see the module documentation).
+    pub fn snapshot(&self) -> Vec<u8> {
+        let body = Body {
+            clock: self.clock,
+            customers: self.customers.iter().flatten().cloned().collect(),
+            metrics: self.metrics.clone(),
+        };
+        // Serializing plain data into a Vec cannot fail.
+        let payload = postcard::to_stdvec(&body).unwrap_or_default();
+        let mut out = Vec::with_capacity(HEADER + payload.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&self.program.fingerprint().to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&fnv1a64_bytes(&payload).to_le_bytes());
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    /// An engine from snapshot bytes taken under the same program.
+    pub fn restore(program: &Program, bytes: &[u8]) -> Result<Engine, SnapshotError> {
+        if bytes.len() >= MAGIC.len() && &bytes[..MAGIC.len()] != MAGIC {
+            return Err(SnapshotError::BadMagic);
+        }
+        if bytes.len() < HEADER {
+            return Err(SnapshotError::Truncated(bytes.len()));
+        }
+        let (head, payload) = bytes.split_at(HEADER);
+        let word = |at: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&head[at..at + 8]);
+            u64::from_le_bytes(b)
+        };
+        let version = u16::from_le_bytes([head[8], head[9]]);
+        if version != VERSION {
+            return Err(SnapshotError::Version(version));
+        }
+        let expected = program.fingerprint();
+        let found = word(10);
+        if found != expected {
+            return Err(SnapshotError::ProgramMismatch { expected, found });
+        }
+        if word(18) != payload.len() as u64 {
+            return Err(SnapshotError::Truncated(bytes.len()));
+        }
+        if word(26) != fnv1a64_bytes(payload) {
+            return Err(SnapshotError::Checksum);
+        }
+        let body: Body =
+            postcard::from_bytes(payload).map_err(|e| SnapshotError::Damaged(e.to_string()))?;
+        let mut engine = Engine::new(program);
+        if body.metrics.rules.len() != engine.metrics.rules.len() {
+            return Err(SnapshotError::Damaged(
+                "metrics do not match the program's rules".into(),
+            ));
+        }
+        engine.metrics = body.metrics;
+        engine.clock = body.clock;
+        for st in body.customers {
+            st.fits(program.ir())
+                .map_err(|e| SnapshotError::Damaged(e.to_string()))?;
+            if engine.index.contains_key(st.id()) {
+                return Err(SnapshotError::Damaged(format!(
+                    "customer `{}` appears twice",
+                    st.id()
+                )));
+            }
+            engine.insert(st);
+        }
+        Ok(engine)
+    }
+}
