@@ -231,3 +231,50 @@ fn stateless_steps_with_serialized_state_match_the_engine() {
     assert_eq!(got, want);
     assert_eq!(want.len(), 3, "{want:?}");
 }
+
+#[test]
+fn forget_erases_state_timers_and_dedup_ids() {
+    let p = program(
+        "event purchase {}\naction push(content: string)\n\
+         rule thanks { when purchase do push(content: \"thanks\") }\n\
+         rule tips { when 1d after purchase do push(content: \"tips\") }",
+    );
+    let mut engine = Engine::new(&p);
+    let line = |id: &str, t: i64| {
+        format!(
+            "{{\"id\": \"{id}\", \"customer\": \"c1\", \"type\": \"purchase\", \"time\": \"{}\"}}",
+            format_time(t)
+        )
+    };
+    assert_eq!(engine.process(&line("e1", T0)).expect("valid").len(), 1);
+    engine
+        .process(&event("c1", "$forget", T0 + 10, "{}"))
+        .expect("valid");
+    assert!(engine.customer("c1").is_none());
+    assert!(
+        engine.advance_to(T0 + 3 * DAY).is_empty(),
+        "the pending `tips` is gone"
+    );
+    // The same id is no longer a duplicate: nothing is remembered.
+    assert_eq!(
+        engine
+            .process(&line("e1", T0 + 3 * DAY))
+            .expect("valid")
+            .len(),
+        1
+    );
+    // The stateless API forgets the same way.
+    let mut st = CustomerState::new(&p, "c1");
+    let ev = Event::parse_for(&p, &line("e2", T0)).expect("valid");
+    step(&p, &mut st, Input::Event(&ev), T0, &StateLimits::default()).expect("steps");
+    let forget = Event::parse_for(&p, &event("c1", "$forget", T0 + 1, "{}")).expect("valid");
+    step(
+        &p,
+        &mut st,
+        Input::Event(&forget),
+        T0 + 1,
+        &StateLimits::default(),
+    )
+    .expect("steps");
+    assert_eq!(st, CustomerState::new(&p, "c1"));
+}

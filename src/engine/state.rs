@@ -404,6 +404,10 @@ pub fn step(
             }
             st.clock = Some(clock.max(target));
         }
+        Input::Event(ev) if ev.kind == EventKind::Forget => {
+            // Right to be forgotten: nothing of the customer is kept.
+            *st = CustomerState::new(program, &st.id.clone());
+        }
         Input::Event(ev) => {
             let tau = ev.time.max(now).max(clock);
             if let Some(id) = &ev.id {
