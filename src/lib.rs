@@ -15,7 +15,8 @@
 //! 4. [`eval`] — expressions over a customer's state, with the instant up to
 //!    which each answer holds;
 //! 5. [`engine`] — the stateless step over one [`CustomerState`], and the
-//!    in-memory [`Engine`] with one timer queue for all customers.
+//!    in-memory [`Engine`] with one timer queue for all customers;
+//! 6. [`ffi`] — the C ABI (`include/siyu.h`).
 //!
 //! ```
 //! let program = siyu::compile(r#"
@@ -35,6 +36,7 @@ pub mod compile;
 pub mod diagnostic;
 pub mod engine;
 pub mod eval;
+pub mod ffi;
 mod limits;
 mod program;
 pub mod syntax;

@@ -1,0 +1,145 @@
+/* Every entry point of the C ABI, with good and bad input. Exit status 0
+ * when every check passes; each failure is printed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "siyu.h"
+
+static int failures = 0;
+
+#define CHECK(cond, ...)                                      \
+    do {                                                      \
+        if (!(cond)) {                                        \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+            fprintf(stderr, __VA_ARGS__);                     \
+            fprintf(stderr, "\n");                            \
+            failures++;                                       \
+        }                                                     \
+    } while (0)
+
+static const char *RULES =
+    "event purchase { amount: number }\n"
+    "event interaction {}\n"
+    "action push(content: string) channel wecom\n"
+    "cap wecom: 2 per 1d\n"
+    "rule big { when purchase where amount >= 100 do push(content: \"thanks\") }\n"
+    "rule silent { when no interaction for 1d do push(content: \"comeback\") }\n";
+
+static int process(siyu_engine *e, const char *json, char **actions, char **err) {
+    return siyu_engine_process(e, json, strlen(json), actions, err);
+}
+
+int main(void) {
+    char *err = NULL;
+    char *actions = NULL;
+
+    CHECK(strlen(siyu_version()) > 0, "version is empty");
+
+    /* Compile errors come back rendered, with a caret. */
+    const char *bad = "event purchase {}\nrule r { when purchse do x() }";
+    siyu_program *none = siyu_compile(bad, strlen(bad), &err);
+    CHECK(none == NULL, "a bad program compiled");
+    CHECK(err != NULL && strstr(err, "did you mean `purchase`?") != NULL, "no rendered error: %s", err ? err : "(null)");
+    siyu_string_free(err);
+    err = NULL;
+    CHECK(siyu_compile(NULL, 0, &err) == NULL && err != NULL, "NULL source accepted");
+    siyu_string_free(err);
+    err = NULL;
+    const char invalid_utf8[] = {'e', 'v', 'e', 'n', 't', ' ', (char)0xff, 0};
+    CHECK(siyu_compile(invalid_utf8, strlen(invalid_utf8), NULL) == NULL, "invalid UTF-8 compiled");
+
+    siyu_program *p = siyu_compile(RULES, strlen(RULES), &err);
+    CHECK(p != NULL, "compile failed: %s", err ? err : "(null)");
+    if (p == NULL) return 1;
+    siyu_engine *e = siyu_engine_new(p);
+    CHECK(e != NULL, "engine_new failed");
+    CHECK(siyu_engine_new(NULL) == NULL, "engine from NULL program");
+    /* The engine keeps the program alive. */
+    siyu_program_free(p);
+
+    int rc = process(e, "{\"customer\": \"c1\", \"type\": \"purchase\", \"time\": \"2026-01-01T00:00:00Z\", \"data\": {\"amount\": 150}}", &actions, &err);
+    CHECK(rc == SIYU_OK, "process: %d %s", rc, err ? err : "");
+    CHECK(actions != NULL && strstr(actions, "\"rule\":\"big\"") != NULL, "actions: %s", actions ? actions : "(null)");
+    CHECK(actions != NULL && strstr(actions, "\"id\":\"big/") != NULL, "no id: %s", actions ? actions : "(null)");
+    siyu_string_free(actions);
+    actions = NULL;
+
+    /* Bad input: invalid JSON, a field of the wrong type, bad times, NULLs. */
+    rc = process(e, "this is not json", &actions, &err);
+    CHECK(rc == SIYU_ERR_EVENT && err != NULL, "invalid JSON: %d", rc);
+    siyu_string_free(err);
+    err = NULL;
+    rc = process(e, "{\"customer\": \"c1\", \"type\": \"purchase\", \"time\": \"2026-01-01T00:00:00Z\", \"data\": {\"amount\": \"x\"}}", &actions, &err);
+    CHECK(rc == SIYU_ERR_EVENT && err != NULL && strstr(err, "amount") != NULL, "wrong type: %d %s", rc, err ? err : "");
+    siyu_string_free(err);
+    err = NULL;
+    rc = siyu_engine_process(e, NULL, 0, &actions, &err);
+    CHECK(rc == SIYU_ERR_NULL, "NULL event: %d", rc);
+    siyu_string_free(err);
+    err = NULL;
+    rc = siyu_engine_process(NULL, "{}", 2, &actions, NULL);
+    CHECK(rc == SIYU_ERR_NULL, "NULL engine: %d", rc);
+    const char bad_bytes[] = {'{', (char)0xc3, '}', 0};
+    rc = siyu_engine_process(e, bad_bytes, 3, &actions, NULL);
+    CHECK(rc == SIYU_ERR_UTF8, "invalid UTF-8 event: %d", rc);
+    rc = siyu_engine_advance(e, "yesterday", &actions, &err);
+    CHECK(rc == SIYU_ERR_TIME && err != NULL, "bad time: %d", rc);
+    siyu_string_free(err);
+    err = NULL;
+    rc = siyu_engine_advance(e, NULL, &actions, NULL);
+    CHECK(rc == SIYU_ERR_NULL, "NULL time: %d", rc);
+
+    /* Advance: the silence rule fires a day after the first event. */
+    rc = siyu_engine_advance(e, "2026-01-03T00:00:00Z", &actions, &err);
+    CHECK(rc == SIYU_OK && actions != NULL && strstr(actions, "comeback") != NULL, "advance: %s", actions ? actions : "(null)");
+    siyu_string_free(actions);
+    actions = NULL;
+
+    /* Explain and metrics. */
+    char *json = NULL;
+    rc = siyu_engine_explain(e, "c1", "big", &json, &err);
+    CHECK(rc == SIYU_OK && json != NULL && strstr(json, "\"blocked_by\"") != NULL, "explain: %d", rc);
+    siyu_string_free(json);
+    json = NULL;
+    rc = siyu_engine_explain(e, "nobody", "big", &json, &err);
+    CHECK(rc == SIYU_ERR_UNKNOWN && err != NULL, "explain unknown: %d", rc);
+    siyu_string_free(err);
+    err = NULL;
+    char *metrics = siyu_engine_metrics(e);
+    CHECK(metrics != NULL && strstr(metrics, "\"rejected\":2") != NULL, "metrics: %s", metrics ? metrics : "(null)");
+    siyu_string_free(metrics);
+    CHECK(siyu_engine_metrics(NULL) == NULL, "metrics of NULL");
+
+    /* Snapshot, restore, and a corrupted snapshot. */
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    rc = siyu_engine_snapshot(e, &buf, &len, &err);
+    CHECK(rc == SIYU_OK && buf != NULL && len > 0, "snapshot: %d", rc);
+    siyu_program *p2 = siyu_compile(RULES, strlen(RULES), NULL);
+    siyu_engine *e2 = siyu_engine_restore(p2, buf, len, &err);
+    CHECK(e2 != NULL, "restore: %s", err ? err : "");
+    if (len > 40) {
+        buf[40] ^= 0x10;
+        siyu_engine *e3 = siyu_engine_restore(p2, buf, len, &err);
+        CHECK(e3 == NULL && err != NULL && strstr(err, "corrupted") != NULL, "corrupted snapshot restored");
+        siyu_string_free(err);
+        err = NULL;
+        siyu_engine_free(e3);
+    }
+    CHECK(siyu_engine_restore(p2, buf, 10, NULL) == NULL, "truncated snapshot restored");
+    CHECK(siyu_engine_restore(p2, NULL, 0, NULL) == NULL, "NULL snapshot restored");
+    siyu_bytes_free(buf, len);
+
+    /* Free functions take NULL. */
+    siyu_engine_free(NULL);
+    siyu_program_free(NULL);
+    siyu_string_free(NULL);
+    siyu_bytes_free(NULL, 0);
+
+    siyu_engine_free(e2);
+    siyu_program_free(p2);
+    siyu_engine_free(e);
+    if (failures == 0) printf("api: all checks passed\n");
+    return failures == 0 ? 0 : 1;
+}
