@@ -16,14 +16,17 @@ struct Args {
     events: String,
     until: Option<i64>,
     summary: bool,
+    diff: Option<String>,
 }
 
-const USAGE: &str = "usage: replay RULES.siyu EVENTS.jsonl [--until TIME] [--summary]";
+const USAGE: &str =
+    "usage: replay RULES.siyu EVENTS.jsonl [--until TIME] [--summary] [--diff OTHER.siyu]";
 
 fn parse_args() -> Result<Args, String> {
     let mut positional = Vec::new();
     let mut until = None;
     let mut summary = false;
+    let mut diff = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -34,6 +37,7 @@ fn parse_args() -> Result<Args, String> {
                 );
             }
             "--summary" => summary = true,
+            "--diff" => diff = Some(args.next().ok_or("--diff needs a program")?),
             "-h" | "--help" => return Err(USAGE.into()),
             flag if flag.starts_with("--") => {
                 return Err(format!("unknown option {flag}\n{USAGE}"));
@@ -47,6 +51,7 @@ fn parse_args() -> Result<Args, String> {
             events,
             until,
             summary,
+            diff,
         }),
         Err(_) => Err(USAGE.into()),
     }
@@ -60,23 +65,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let source = match std::fs::read(&args.rules) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("cannot read {}: {e}", args.rules);
-            return ExitCode::from(2);
-        }
+    let Some(program) = load(&args.rules) else {
+        return ExitCode::from(2);
     };
-    let program = match siyu::compile_bytes(&source, &siyu::Limits::default()) {
-        Ok(p) => p,
-        Err(e) => {
-            eprint!("{}", e.render(&args.rules));
-            return ExitCode::from(2);
-        }
-    };
-    if !program.warnings().is_empty() {
-        eprint!("{}", program.render_warnings(&args.rules));
-    }
     let events = match std::fs::read_to_string(&args.events) {
         Ok(s) => s,
         Err(e) => {
@@ -84,6 +75,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(other) = &args.diff {
+        let Some(other_program) = load(other) else {
+            return ExitCode::from(2);
+        };
+        let a = run_quietly(&program, &events, args.until);
+        let b = run_quietly(&other_program, &events, args.until);
+        let diffs = siyu::engine::diff::compare(&a, &b);
+        print!("{}", siyu::engine::diff::render(&diffs, &args.rules, other));
+        return ExitCode::SUCCESS;
+    }
     let mut engine = Engine::new(&program);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -111,6 +112,40 @@ fn main() -> ExitCode {
         eprint!("{}", summary(engine.metrics()));
     }
     ExitCode::SUCCESS
+}
+
+/// Compiles a program, printing warnings (and errors) rendered.
+fn load(path: &str) -> Option<siyu::Program> {
+    let source = match std::fs::read(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot read {path}: {e}");
+            return None;
+        }
+    };
+    match siyu::compile_bytes(&source, &siyu::Limits::default()) {
+        Ok(p) => {
+            if !p.warnings().is_empty() {
+                eprint!("{}", p.render_warnings(path));
+            }
+            Some(p)
+        }
+        Err(e) => {
+            eprint!("{}", e.render(path));
+            None
+        }
+    }
+}
+
+/// Every action of a replay, bad lines skipped silently.
+fn run_quietly(program: &siyu::Program, events: &str, until: Option<i64>) -> Vec<siyu::Action> {
+    let mut engine = Engine::new(program);
+    let mut out = Vec::new();
+    for line in events.lines() {
+        out.extend(engine.replay_line(line).unwrap_or_default());
+    }
+    out.extend(engine.replay_end(until));
+    out
 }
 
 fn summary(m: &Metrics) -> String {

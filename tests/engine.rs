@@ -278,3 +278,43 @@ fn forget_erases_state_timers_and_dedup_ids() {
     .expect("steps");
     assert_eq!(st, CustomerState::new(&p, "c1"));
 }
+
+/// `replay --diff`: what changes when a rule changes, per rule.
+#[test]
+fn what_if_compares_two_programs_per_rule() {
+    let run = |src: &str| {
+        let p = program(src);
+        let mut engine = Engine::new(&p);
+        let mut out = Vec::new();
+        for i in 0..10 {
+            out.extend(
+                engine
+                    .process(&event(&format!("c{i}"), "interaction", T0 + i * DAY, "{}"))
+                    .expect("valid"),
+            );
+        }
+        out.extend(engine.advance_to(T0 + 200 * DAY));
+        out
+    };
+    let base = "event interaction {}\naction push(content: string)\n\
+                rule react { when no interaction for 90d do push(content: \"x\") }\n\
+                rule hello { when interaction do push(content: \"hi\") }";
+    let a = run(base);
+    let b = run(&base.replace("90d", "60d"));
+    let diffs = siyu::engine::diff::compare(&a, &b);
+    assert_eq!(diffs.len(), 1, "{diffs:?}");
+    let d = &diffs[0];
+    assert_eq!(
+        (d.rule.as_str(), d.firings_a, d.firings_b, d.customers),
+        ("react", 10, 10, 10)
+    );
+    assert_eq!(
+        d.differing_firings, 20,
+        "every firing moved 30 days earlier"
+    );
+    assert!(
+        siyu::engine::diff::render(&diffs, "a", "b")
+            .contains("`react`: the same number of firings; 20 firings differ, for 10 customers")
+    );
+    assert!(siyu::engine::diff::compare(&a, &a).is_empty());
+}

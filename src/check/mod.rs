@@ -5,6 +5,7 @@
 //! with an error gets the type [`Ty::Error`], which is compatible with
 //! everything, so one mistake is reported once.
 
+mod lint;
 mod types;
 
 use crate::diagnostic::{Diagnostic, Span};
@@ -87,6 +88,7 @@ pub fn check(source: &str, module: &Module) -> Result<(Symbols, Vec<Diagnostic>)
     c.check_items(module);
     c.order_derived(module);
     if c.out.errors.is_empty() {
+        c.out.warnings.extend(lint::lint(source, module));
         c.out.warnings.sort_by_key(|d| d.span.start);
         Ok((c.syms, c.out.warnings))
     } else {

@@ -7,6 +7,7 @@
 
 pub mod action;
 mod calendar;
+pub mod diff;
 pub mod event;
 mod explain;
 mod fire;
