@@ -3,7 +3,7 @@
 //! buy, share, invite, post reviews and redeem points, with monthly restock
 //! broadcasts. The same arguments always give the same file.
 //!
-//! `cargo run --release --example gen_sample -- [CUSTOMERS] [DAYS] [SEED] > events.jsonl`
+//! `cargo run --release --example gen_sample -- [CUSTOMERS] [DAYS] [SEED] [MAX_PER_CUSTOMER] > events.jsonl`
 //!
 //! The bundled `examples/sop/events.jsonl` is `-- 300 420 7`: long enough
 //! for points to near their 365-day expiry, so every rule of the SOP fires.
@@ -69,6 +69,7 @@ fn main() {
     let customers = arg(0, 400);
     let days = arg(1, 240) as i64;
     let mut rng = Rng(arg(2, 42).max(1));
+    let max_per_customer = arg(3, u64::MAX);
     let mut events: Vec<(i64, u64, String)> = Vec::new();
     let push = |t: i64, line: String, events: &mut Vec<(i64, u64, String)>| {
         let n = events.len() as u64;
@@ -122,8 +123,13 @@ fn main() {
         };
         let big_spender = rng.chance(8);
         let mut invited = 0;
+        let mut emitted = 2;
         loop {
             t += 1 + rng.below(2 * mean_gap as u64) as i64;
+            emitted += 1;
+            if emitted > max_per_customer {
+                break;
+            }
             if t >= START + days * DAY || churn_after.is_some_and(|c| t > c) {
                 break;
             }

@@ -46,7 +46,9 @@ mod zone;
 pub use diagnostic::{Diagnostic, Severity, Span};
 pub use engine::action::Action;
 pub use engine::event::{Event, EventError};
-pub use engine::state::{CustomerState, Input, StateLimits, StepError, StepReport, step};
+pub use engine::state::{
+    CustomerState, Input, SegmentId, StateLimits, StepError, StepReport, step,
+};
 pub use engine::{Engine, Error as EngineError, Explanation, Metrics, RuleMetrics, SnapshotError};
 pub use limits::Limits;
 pub use program::{CompileError, Program, compile, compile_bytes, compile_with};

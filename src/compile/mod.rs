@@ -556,9 +556,7 @@ impl<'a> Builder<'a> {
                     delay,
                 } => {
                     self.ir.followers[*followed].push(index);
-                    if *delay == 0 {
-                        self.ir.may_cascade = true;
-                    }
+                    let _ = delay;
                 }
                 _ => {}
             }
@@ -574,22 +572,119 @@ impl<'a> Builder<'a> {
                     self.ir.rules_by_event[e].push(index);
                 }
             }
-            let variant_actions = rule
-                .split
-                .iter()
-                .flat_map(|s| s.variants.iter().flat_map(|v| &v.2));
-            if rule
-                .actions
-                .iter()
-                .chain(variant_actions)
-                .any(|a| !matches!(a, ActionIr::Host { .. }))
-            {
-                self.ir.may_cascade = true;
-            }
             self.ir.rules.push(rule);
         }
         self.propagate_observed();
+        self.ir.may_cascade = self.cascades();
         self.ir
+    }
+
+    /// Can one instant need more than `MAX_ROUNDS` rounds? Only if firings
+    /// keep causing firings: a cycle, or a chain of 15, in the graph where
+    /// rule A points to rule B when A's built-ins (tags, profile attributes)
+    /// change what B's transition trigger watches, or B follows A with no
+    /// delay. Steps of programs that cannot cascade that far need no backup
+    /// copy of the customer to roll back to.
+    fn cascades(&self) -> bool {
+        use std::collections::BTreeSet;
+        let ir = &self.ir;
+        // What each derived slot reads, through the slots it reads.
+        let mut reads: Vec<(BTreeSet<String>, BTreeSet<usize>)> = Vec::new();
+        for node in &ir.derived {
+            let (mut tags, mut attrs) = (BTreeSet::new(), BTreeSet::new());
+            let mut visit = |e: &CExpr| {
+                e.walk(&mut |x| match x {
+                    CExpr::HasTag(TagRef::Manual(t)) => {
+                        tags.insert(t.clone());
+                    }
+                    CExpr::Profile(i) => {
+                        attrs.insert(*i);
+                    }
+                    CExpr::Segment(s)
+                    | CExpr::StageIs { slot: s, .. }
+                    | CExpr::HasTag(TagRef::Auto(s)) => {
+                        if let Some((t, a)) = reads.get(*s) {
+                            tags.extend(t.iter().cloned());
+                            attrs.extend(a.iter().copied());
+                        }
+                    }
+                    _ => {}
+                })
+            };
+            if let Some(c) = &node.cond {
+                visit(c);
+            }
+            if let DerivedKind::Stage(_, labels) = &node.kind {
+                for c in labels.iter().filter_map(|(_, c)| c.as_ref()) {
+                    visit(c);
+                }
+            }
+            reads.push((tags, attrs));
+        }
+        let writes = |r: &RuleIr| {
+            let variants = r
+                .split
+                .iter()
+                .flat_map(|s| s.variants.iter().flat_map(|v| &v.2));
+            let (mut tags, mut attrs) = (BTreeSet::new(), BTreeSet::new());
+            for a in r.actions.iter().chain(variants) {
+                match a {
+                    ActionIr::AddTag(t) | ActionIr::RemoveTag(t) => {
+                        tags.insert(t.clone());
+                    }
+                    ActionIr::Set { attr, .. } => {
+                        attrs.insert(*attr);
+                    }
+                    ActionIr::Host { .. } => {}
+                }
+            }
+            (tags, attrs)
+        };
+        let n = ir.rules.len();
+        let mut edges: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (a, ra) in ir.rules.iter().enumerate() {
+            let (tags, attrs) = writes(ra);
+            for (b, rb) in ir.rules.iter().enumerate() {
+                let watched = match rb.trigger {
+                    TriggerIr::Membership { slot, .. } | TriggerIr::Stage { slot, .. } => {
+                        reads.get(slot)
+                    }
+                    _ => None,
+                };
+                let changes_watched =
+                    watched.is_some_and(|(t, at)| !t.is_disjoint(&tags) || !at.is_disjoint(&attrs));
+                let follows_now =
+                    matches!(rb.trigger, TriggerIr::AfterRule { rule, delay: 0 } if rule == a);
+                if changes_watched || follows_now {
+                    edges[a].push(b);
+                }
+            }
+        }
+        // Longest path in topological order (Kahn); rules left over sit on
+        // a cycle. No recursion: programs may have thousands of rules.
+        let mut indegree = vec![0usize; n];
+        for targets in &edges {
+            for &b in targets {
+                indegree[b] += 1;
+            }
+        }
+        let mut ready: Vec<usize> = (0..n).filter(|&v| indegree[v] == 0).collect();
+        let mut longest = vec![0usize; n];
+        let mut done = 0;
+        while let Some(v) = ready.pop() {
+            done += 1;
+            for &w in &edges[v] {
+                longest[w] = longest[w].max(longest[v] + 1);
+                indegree[w] -= 1;
+                if indegree[w] == 0 {
+                    ready.push(w);
+                }
+            }
+        }
+        done < n
+            || longest
+                .iter()
+                .any(|&d| d + 1 >= crate::engine::state::MAX_ROUNDS)
     }
 
     /// A derived node read by an observed one is observed too; walking the

@@ -17,6 +17,21 @@ use crate::zone::Zone;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+/// A segment of a program, resolved once (see [`Program::segment_id`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentId(usize);
+
+impl Program {
+    /// Resolves a segment by name.
+    pub fn segment_id(&self, name: &str) -> Option<SegmentId> {
+        self.ir()
+            .derived
+            .iter()
+            .position(|d| matches!(&d.kind, DerivedKind::Segment(n) if n == name))
+            .map(SegmentId)
+    }
+}
+
 /// Cascade rounds allowed at one instant (§6).
 pub const MAX_ROUNDS: usize = 16;
 
@@ -263,6 +278,26 @@ impl CustomerState {
             }
         }
         Ok(())
+    }
+
+    /// Evaluates segment `id` (from [`Program::segment_id`]) for this
+    /// customer at `now`, from the state as it is (for hosts that query
+    /// membership, and for benchmarks). Segments it reads keep their last
+    /// computed values.
+    pub fn segment(&self, program: &Program, id: SegmentId, now: i64) -> bool {
+        let ir = program.ir();
+        let Some(cond) = ir.derived.get(id.0).and_then(|n| n.cond.as_ref()) else {
+            return false;
+        };
+        let cx = Ctx {
+            ir,
+            st: self,
+            now,
+            zone: self.zone(ir),
+            trigger: None,
+            row: None,
+        };
+        cx.test(cond)
     }
 
     /// The customer's zone under a program.

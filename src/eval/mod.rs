@@ -165,13 +165,13 @@ pub fn eval(e: &CExpr, cx: &Ctx<'_>) -> R {
                 a
             }
         }
-        CExpr::In(x, list) => {
+        CExpr::In(x, list) | CExpr::Contains(list, x) => {
+            // Stored values (a profile attribute, a constant list) are read
+            // in place: membership tests are common and lists are heap data.
+            if let (Some(xv), Some(lv)) = (stored(x, cx), stored(list, cx)) {
+                return R::fixed(member(xv, lv), FOREVER);
+            }
             let (x, list) = (eval(x, cx), eval(list, cx));
-            let until = x.until.min(list.until).min(moving(&x, cx.now));
-            R::fixed(member(&x.v, &list.v), until)
-        }
-        CExpr::Contains(list, x) => {
-            let (list, x) = (eval(list, cx), eval(x, cx));
             let until = x.until.min(list.until).min(moving(&x, cx.now));
             R::fixed(member(&x.v, &list.v), until)
         }
@@ -195,6 +195,20 @@ pub fn eval(e: &CExpr, cx: &Ctx<'_>) -> R {
         CExpr::Agg(i) => aggregate::value(*i, cx),
         CExpr::Balance(l) => ledger::balance(&cx.st.ledgers[*l], cx.now),
         CExpr::Expiring(l, horizon) => ledger::expiring(&cx.st.ledgers[*l], cx.now, *horizon),
+    }
+}
+
+/// A value held in the program or the state, borrowed rather than
+/// evaluated: constants, profile attributes, event fields. Such values never
+/// change with time.
+fn stored<'a>(e: &'a CExpr, cx: &'a Ctx<'_>) -> Option<&'a Value> {
+    const NULL: Value = Value::Null;
+    match e {
+        CExpr::Const(v) => Some(v),
+        CExpr::Profile(i) => Some(cx.st.profile.get(*i).unwrap_or(&NULL)),
+        CExpr::EventField(i) => Some(cx.trigger.and_then(|f| f.get(*i)).unwrap_or(&NULL)),
+        CExpr::RowField(i) => Some(cx.row.and_then(|f| f.get(*i)).unwrap_or(&NULL)),
+        _ => None,
     }
 }
 

@@ -1,0 +1,73 @@
+//! Replay throughput against the floor of merely parsing the same JSON
+//! lines with serde_json (issue 8): both over one file, in one run, output
+//! discarded, median of three.
+//!
+//! `cargo run --release --example replay_vs_parse -- RULES.siyu EVENTS.jsonl`
+
+use serde::Deserialize;
+use std::hint::black_box;
+use std::time::Instant;
+
+/// What a host must at least do with each line: borrow the keys, build the
+/// data map.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Line<'a> {
+    #[serde(borrow)]
+    customer: Option<&'a str>,
+    #[serde(borrow, rename = "type")]
+    kind: Option<&'a str>,
+    #[serde(borrow)]
+    time: Option<&'a str>,
+    data: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+fn median(mut runs: Vec<f64>) -> f64 {
+    runs.sort_by(f64::total_cmp);
+    runs[runs.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [rules, events] = <[String; 2]>::try_from(args).unwrap_or_else(|_| {
+        eprintln!("usage: replay_vs_parse RULES.siyu EVENTS.jsonl");
+        std::process::exit(2)
+    });
+    let source = std::fs::read_to_string(&rules).unwrap_or_else(|e| panic!("{rules}: {e}"));
+    let program = siyu::compile(&source).unwrap_or_else(|e| panic!("{}", e.render(&rules)));
+    let text = std::fs::read_to_string(&events).unwrap_or_else(|e| panic!("{events}: {e}"));
+    let lines: Vec<&str> = text.lines().collect();
+    let mut parse = Vec::new();
+    let mut replay = Vec::new();
+    let mut actions = 0;
+    for _ in 0..3 {
+        let start = Instant::now();
+        for line in &lines {
+            black_box(serde_json::from_str::<Line<'_>>(line).ok());
+        }
+        parse.push(start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        let mut engine = siyu::Engine::new(&program);
+        let mut bytes = 0usize;
+        for line in &lines {
+            for a in engine.replay_line(line).unwrap_or_default() {
+                bytes += a.to_json().to_string().len();
+                actions += 1;
+            }
+        }
+        for a in engine.replay_end(None) {
+            bytes += a.to_json().to_string().len();
+        }
+        black_box(bytes);
+        replay.push(start.elapsed().as_secs_f64());
+    }
+    let (p, r) = (median(parse), median(replay));
+    println!(
+        "{} lines, {} actions per run: parse {:.3} s, replay {:.3} s, ratio {:.2}",
+        lines.len(),
+        actions / 3,
+        p,
+        r,
+        r / p
+    );
+}
