@@ -1,28 +1,11 @@
 //! Calendars, time zones, broadcasts and points ledgers (LANGUAGE.md §2, §5,
 //! §7), end to end through the engine.
 
-use siyu::value::{format_time, parse_time};
-use siyu::{Action, CustomerState, Engine, Event, Input, StateLimits, compile, step};
+use siyu::value::format_time;
+use siyu::{Action, CustomerState, Event, Input, StateLimits, compile, step};
 
-fn t(text: &str) -> i64 {
-    parse_time(text).expect("test time")
-}
-
-fn engine(src: &str) -> Engine {
-    match compile(src) {
-        Ok(p) => Engine::new(&p),
-        Err(e) => panic!("{}", e.render("test.siyu")),
-    }
-}
-
-fn ev(engine: &mut Engine, customer: &str, kind: &str, at: &str, data: &str) -> Vec<Action> {
-    let line = format!(
-        "{{\"customer\": \"{customer}\", \"type\": \"{kind}\", \"time\": \"{at}\", \"data\": {data}}}"
-    );
-    engine
-        .process(&line)
-        .unwrap_or_else(|e| panic!("{line}: {e}"))
-}
+mod common;
+use common::{engine, ev, t};
 
 fn times(actions: &[Action]) -> Vec<String> {
     actions

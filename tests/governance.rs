@@ -2,28 +2,11 @@
 //! goals, action ids, metrics and `explain`.
 
 use siyu::engine::{fnv1a64, two_proportion_p};
-use siyu::value::{format_time, parse_time};
+use siyu::value::format_time;
 use siyu::{Action, Engine, compile};
 
-fn t(text: &str) -> i64 {
-    parse_time(text).expect("test time")
-}
-
-fn engine(src: &str) -> Engine {
-    match compile(src) {
-        Ok(p) => Engine::new(&p),
-        Err(e) => panic!("{}", e.render("test.siyu")),
-    }
-}
-
-fn ev(engine: &mut Engine, customer: &str, kind: &str, at: &str, data: &str) -> Vec<Action> {
-    let line = format!(
-        "{{\"customer\": \"{customer}\", \"type\": \"{kind}\", \"time\": \"{at}\", \"data\": {data}}}"
-    );
-    engine
-        .process(&line)
-        .unwrap_or_else(|e| panic!("{line}: {e}"))
-}
+mod common;
+use common::{engine, ev, t};
 
 fn names(actions: &[Action]) -> Vec<String> {
     actions

@@ -4,7 +4,7 @@
 
 use super::Engine;
 use super::fire::{
-    cap_counts, cap_used, chosen_actions, held_out, in_quiet, limit_used, quiet_for, variant,
+    cap_used, capped, chosen_actions, held_out, in_quiet, limit_used, quiet_for, variant,
 };
 use super::state::CustomerState;
 use crate::compile::{ActionIr, TriggerIr};
@@ -108,14 +108,7 @@ impl Engine {
                 Clause::When(_) => (trigger_state(ir, &st, rule_ir, next_trigger), false),
                 Clause::If(_) => {
                     let v = rule_ir.guard.as_ref().map_or(Json::Bool(true), |g| {
-                        let cx = Ctx {
-                            ir,
-                            st: &st,
-                            now,
-                            zone,
-                            trigger: None,
-                            row: None,
-                        };
+                        let cx = Ctx::new(ir, &st, now, zone, None);
                         crate::eval::eval(g, &cx).v.to_json()
                     });
                     let reads_event = matches!(
@@ -179,24 +172,11 @@ impl Engine {
             None => rule_ir.actions.iter().collect(),
         };
         for (i, cap) in ir.caps.iter().enumerate() {
-            let touches = actions.iter().any(|a| match a {
-                ActionIr::Host { action, .. } => {
-                    cap_counts(ir, i, ir.actions[*action].channel.as_deref())
-                }
-                _ => false,
-            });
+            let touches = capped(ir, i, actions.iter().copied()) > 0;
             if !touches {
                 continue;
             }
-            let adding = chosen_actions(rule_ir, variant(rule_ir, &st.id))
-                .iter()
-                .filter(|a| match a {
-                    ActionIr::Host { action, .. } => {
-                        cap_counts(ir, i, ir.actions[*action].channel.as_deref())
-                    }
-                    _ => false,
-                })
-                .count() as u64;
+            let adding = capped(ir, i, chosen_actions(rule_ir, variant(rule_ir, &st.id)));
             let used = cap_used(ir, &st, i, now);
             let full = used + adding > u64::from(cap.max);
             let channel = cap.channel.clone().unwrap_or_else(|| "all".into());

@@ -140,6 +140,19 @@ pub fn cap_counts(ir: &Ir, i: usize, channel: Option<&str>) -> bool {
     }
 }
 
+/// How many of `actions` cap `i` counts.
+pub fn capped<'a>(ir: &Ir, i: usize, actions: impl IntoIterator<Item = &'a ActionIr>) -> u64 {
+    actions
+        .into_iter()
+        .filter(|a| match a {
+            ActionIr::Host { action, .. } => {
+                cap_counts(ir, i, ir.actions[*action].channel.as_deref())
+            }
+            _ => false,
+        })
+        .count() as u64
+}
+
 /// The actions a firing would take: the rule's, or its variant's.
 pub fn chosen_actions(rule: &RuleIr, variant: Option<usize>) -> &[ActionIr] {
     match (&rule.split, variant) {
@@ -246,14 +259,7 @@ pub(super) fn fire(
         }
     };
     let fields = c.fields.as_deref();
-    let cx = Ctx {
-        ir,
-        st,
-        now: tau,
-        zone,
-        trigger: fields,
-        row: None,
-    };
+    let cx = Ctx::new(ir, st, tau, zone, fields);
     if !rule.guard.as_ref().is_none_or(|g| cx.test(g)) {
         outcome(report, Verdict::GuardFalse);
         return false;
@@ -267,15 +273,7 @@ pub(super) fn fire(
     let variant = variant(rule, &st.id);
     let actions = chosen_actions(rule, variant);
     for i in 0..ir.caps.len() {
-        let adding = actions
-            .iter()
-            .filter(|a| match a {
-                ActionIr::Host { action, .. } => {
-                    cap_counts(ir, i, ir.actions[*action].channel.as_deref())
-                }
-                _ => false,
-            })
-            .count() as u64;
+        let adding = capped(ir, i, actions);
         if adding > 0 && cap_used(ir, st, i, tau) + adding > u64::from(ir.caps[i].max) {
             outcome(report, Verdict::Cap);
             return false;
@@ -322,14 +320,7 @@ fn emit(
         let id = action_id(&rule.name, trigger_at, occurrence, index);
         match a {
             ActionIr::Host { action, args } => {
-                let cx = Ctx {
-                    ir,
-                    st,
-                    now: tau,
-                    zone,
-                    trigger: fields,
-                    row: None,
-                };
+                let cx = Ctx::new(ir, st, tau, zone, fields);
                 let info = &ir.actions[*action];
                 let args = info
                     .params
@@ -367,14 +358,7 @@ fn emit(
                 }
             }
             ActionIr::Set { attr, value } => {
-                let cx = Ctx {
-                    ir,
-                    st,
-                    now: tau,
-                    zone,
-                    trigger: fields,
-                    row: None,
-                };
+                let cx = Ctx::new(ir, st, tau, zone, fields);
                 let v = eval(value, &cx).v;
                 if st.profile[*attr] != v {
                     st.profile[*attr] = v.clone();

@@ -133,7 +133,7 @@ impl Engine {
         engine.metrics = body.metrics;
         engine.clock = body.clock;
         for st in body.customers {
-            st.fits(program.ir())
+            st.validate(program.ir())
                 .map_err(|e| SnapshotError::Damaged(e.to_string()))?;
             if engine.index.contains_key(st.id()) {
                 return Err(SnapshotError::Damaged(format!(

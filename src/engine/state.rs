@@ -251,6 +251,13 @@ impl CustomerState {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// `fits`, and every stored value consistent with its definition: for
+    /// states from outside (a snapshot), checked once rather than per step.
+    pub(crate) fn validate(&self, ir: &Ir) -> Result<(), StepError> {
+        self.fits(ir)?;
         for (i, (spec, agg)) in ir.aggs.iter().zip(&self.aggs).enumerate() {
             let fits = matches!(
                 (spec.mode, agg),
@@ -289,14 +296,7 @@ impl CustomerState {
         let Some(cond) = ir.derived.get(id.0).and_then(|n| n.cond.as_ref()) else {
             return false;
         };
-        let cx = Ctx {
-            ir,
-            st: self,
-            now,
-            zone: self.zone(ir),
-            trigger: None,
-            row: None,
-        };
+        let cx = Ctx::new(ir, self, now, self.zone(ir), None);
         cx.test(cond)
     }
 
@@ -740,14 +740,7 @@ fn apply_ledgers(
 ) {
     for &l in &ir.ledgers_by_event[event] {
         let spec = &ir.ledgers[l];
-        let cx = Ctx {
-            ir,
-            st,
-            now: tau,
-            zone: st.zone(ir),
-            trigger: Some(fields),
-            row: None,
-        };
+        let cx = Ctx::new(ir, st, tau, st.zone(ir), Some(fields));
         let amount = |e: &crate::compile::CExpr| eval(e, &cx).v.as_f64().filter(|a| *a > 0.0);
         let earned: Vec<f64> = spec
             .earn
@@ -789,14 +782,7 @@ fn apply_ledgers(
 fn reevaluate(ir: &Ir, st: &mut CustomerState, tau: i64, zone: Zone) -> Vec<(usize, DVal, DVal)> {
     let mut changes = Vec::new();
     for (slot, node) in ir.derived.iter().enumerate() {
-        let cx = Ctx {
-            ir,
-            st,
-            now: tau,
-            zone,
-            trigger: None,
-            row: None,
-        };
+        let cx = Ctx::new(ir, st, tau, zone, None);
         let (value, until) = match &node.kind {
             DerivedKind::Segment(_) | DerivedKind::Tag(_) => {
                 let r = node.cond.as_ref().map(|c| eval(c, &cx));

@@ -99,19 +99,7 @@ impl AggState {
                 first,
                 last,
             } => {
-                *count += 1;
-                if let Some(x) = entry.v.as_f64() {
-                    *sum += x;
-                }
-                if !entry.v.is_null() {
-                    *nonnull += 1;
-                    if min.is_null() || entry.v.compare(min) == Some(Ordering::Less) {
-                        *min = entry.v.clone();
-                    }
-                    if max.is_null() || entry.v.compare(max) == Some(Ordering::Greater) {
-                        *max = entry.v.clone();
-                    }
-                }
+                tally(count, sum, nonnull, min, max, &entry.v);
                 if first
                     .as_ref()
                     .is_none_or(|f| (entry.t, entry.seq) < (f.t, f.seq))
@@ -156,6 +144,31 @@ impl AggState {
     }
 }
 
+/// Counts one value into running totals: null fields count as events but
+/// not in sums, averages, minima or maxima (§3).
+fn tally(
+    count: &mut i64,
+    sum: &mut f64,
+    nonnull: &mut i64,
+    min: &mut Value,
+    max: &mut Value,
+    v: &Value,
+) {
+    *count += 1;
+    if let Some(x) = v.as_f64() {
+        *sum += x;
+    }
+    if !v.is_null() {
+        *nonnull += 1;
+        if min.is_null() || v.compare(min) == Some(Ordering::Less) {
+            *min = v.clone();
+        }
+        if max.is_null() || v.compare(max) == Some(Ordering::Greater) {
+            *max = v.clone();
+        }
+    }
+}
+
 /// Drops log entries older than the log's retention.
 pub fn prune_log(log: &mut VecDeque<LogEntry>, retention: Option<i64>, now: i64) {
     if let Some(r) = retention {
@@ -192,19 +205,14 @@ impl Fold {
 
     /// Adds an entry; entries come oldest first.
     fn add(&mut self, t: i64, v: &Value) {
-        self.count += 1;
-        if let Some(x) = v.as_f64() {
-            self.sum += x;
-        }
-        if !v.is_null() {
-            self.nonnull += 1;
-            if self.min.is_null() || v.compare(&self.min) == Some(Ordering::Less) {
-                self.min = v.clone();
-            }
-            if self.max.is_null() || v.compare(&self.max) == Some(Ordering::Greater) {
-                self.max = v.clone();
-            }
-        }
+        tally(
+            &mut self.count,
+            &mut self.sum,
+            &mut self.nonnull,
+            &mut self.min,
+            &mut self.max,
+            v,
+        );
         if self.first.is_none() {
             self.first = Some((t, v.clone()));
         }

@@ -64,6 +64,24 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
+    /// A context at `now`, with `trigger` the fields `event.*` reads.
+    pub fn new(
+        ir: &'a Ir,
+        st: &'a CustomerState,
+        now: i64,
+        zone: Zone,
+        trigger: Option<&'a [Value]>,
+    ) -> Ctx<'a> {
+        Ctx {
+            ir,
+            st,
+            now,
+            zone,
+            trigger,
+            row: None,
+        }
+    }
+
     /// The same context about another event's fields.
     pub fn with_row<'b>(&'b self, row: &'b [Value]) -> Ctx<'b>
     where

@@ -96,6 +96,23 @@ unsafe fn guarded(err: *mut *mut c_char, f: impl FnOnce() -> Result<(), Failure>
     }
 }
 
+/// Runs `f`, catching panics; a handle on success, else NULL with the
+/// failure in `err`.
+///
+/// # Safety
+/// `err` is NULL or valid for writing a pointer.
+unsafe fn make<T>(err: *mut *mut c_char, f: impl FnOnce() -> Result<T, Failure>) -> *mut T {
+    let mut out = ptr::null_mut();
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        guarded(err, || {
+            out = Box::into_raw(Box::new(f()?));
+            Ok(())
+        });
+    }
+    out
+}
+
 /// Reads `len` bytes at `ptr` as UTF-8.
 ///
 /// # Safety
@@ -173,21 +190,18 @@ pub unsafe extern "C" fn siyu_compile(
     len: usize,
     err: *mut *mut c_char,
 ) -> *mut siyu_program {
-    let mut out = ptr::null_mut();
     // SAFETY: the arguments are forwarded under the caller's guarantees.
     unsafe {
-        guarded(err, || {
+        make(err, || {
             if src.is_null() {
                 return Err(Failure(SIYU_ERR_NULL, "src is NULL".into()));
             }
             let bytes = std::slice::from_raw_parts(src.cast::<u8>(), len);
             let program = crate::compile_bytes(bytes, &crate::Limits::default())
                 .map_err(|e| Failure(SIYU_ERR_COMPILE, e.render("source")))?;
-            out = Box::into_raw(Box::new(siyu_program { program }));
-            Ok(())
-        });
+            Ok(siyu_program { program })
+        })
     }
-    out
 }
 
 /// Frees a program. NULL is allowed. Engines made from it stay valid.
@@ -333,10 +347,9 @@ pub unsafe extern "C" fn siyu_engine_restore(
     len: usize,
     err: *mut *mut c_char,
 ) -> *mut siyu_engine {
-    let mut out = ptr::null_mut();
     // SAFETY: the arguments are forwarded under the caller's guarantees.
     unsafe {
-        guarded(err, || {
+        make(err, || {
             let program = &handle(p, "program")?.program;
             if buf.is_null() {
                 return Err(Failure(SIYU_ERR_NULL, "buf is NULL".into()));
@@ -344,11 +357,9 @@ pub unsafe extern "C" fn siyu_engine_restore(
             let bytes = std::slice::from_raw_parts(buf, len);
             let engine = Engine::restore(program, bytes)
                 .map_err(|e| Failure(SIYU_ERR_SNAPSHOT, e.to_string()))?;
-            out = Box::into_raw(Box::new(siyu_engine { engine }));
-            Ok(())
-        });
+            Ok(siyu_engine { engine })
+        })
     }
-    out
 }
 
 /// Why `rule` would or would not fire for `customer` now, as JSON in
