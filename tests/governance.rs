@@ -3,7 +3,7 @@
 
 use siyu::engine::{fnv1a64, two_proportion_p};
 use siyu::value::format_time;
-use siyu::{Action, Engine, compile};
+use siyu::{Action, Engine};
 
 mod common;
 use common::{engine, ev, t};
