@@ -121,6 +121,7 @@ fn trigger(rules: usize) -> impl Strategy<Value = (String, bool)> {
         Just(("st becomes l1".to_string(), false)),
         Just(("st changes".to_string(), false)),
         (0u32..20).prop_map(|m| (format!("every day at 00:{m:02}"), false)),
+        (0u32..20).prop_map(|m| (format!("anniversary of profile.bd at 00:{m:02}"), false)),
     ]
 }
 
@@ -173,7 +174,8 @@ fn rule(index: usize, rules: usize) -> impl Strategy<Value = String> {
             let builtin = builtin.unwrap_or_default();
             let priority = priority.map(|p| format!(" priority {p}")).unwrap_or_default();
             // A calendar trigger carries its own `at`.
-            let governance = match (trigger.starts_with("every"), governance.find(" at 00:")) {
+            let calendar = trigger.starts_with("every") || trigger.starts_with("anniversary");
+            let governance = match (calendar, governance.find(" at 00:")) {
                 (true, Some(i)) => format!("{}{}", &governance[..i], &governance[i + 9..]),
                 _ => governance,
             };
@@ -207,7 +209,7 @@ fn program() -> impl Strategy<Value = String> {
         })
         .prop_map(|((c0, c1, l0, l1, t0, cap, quiet), rules, expire)| {
             format!(
-                "event a {{ x: int }}\nevent b {{ x: int }}\nprofile {{ p: int }}\n\
+                "event a {{ x: int }}\nevent b {{ x: int }}\nprofile {{ p: int, bd: date }}\n\
                  action push(k: string, v: int) channel wecom\naction staff(k: string, v: int)\n{cap}{quiet}\
                  ledger pts {{\n  earn event.x on a\n  spend event.x on b\n  expire after {expire}\n}}\n\
                  segment s0 = {c0}\nsegment s1 = {c1}\n\
@@ -267,7 +269,12 @@ fn lines(inputs: &[In]) -> Vec<String> {
                     0..=2 => ("a", format!("{{\"x\": {x}}}")),
                     3..=4 => ("b", format!("{{\"x\": {x}}}")),
                     5 => ("zz", "{}".to_string()),
-                    6 => ("$profile", format!("{{\"p\": {x}}}")),
+                    6 => {
+                        // Birthdays on the first day (an anniversary within
+                        // the run), the last, or 29 February.
+                        let bd = ["2000-01-01", "1999-12-31", "2004-02-29"][(x % 3) as usize];
+                        ("$profile", format!("{{\"p\": {x}, \"bd\": \"{bd}\"}}"))
+                    }
                     _ => (if x % 2 == 0 { "$tag" } else { "$untag" }, "{\"tag\": \"m\"}".to_string()),
                 };
                 format!("{{{id}\"customer\": \"c{customer}\", \"type\": \"{kind}\", \"time\": \"{at}\", \"data\": {data}}}")

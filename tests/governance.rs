@@ -186,6 +186,12 @@ fn at_snaps_forward_and_keeps_the_instant_at_the_boundary() {
     );
     // The id names the trigger instant, before snapping.
     assert_eq!(out[1].id, format!("tips/{}/0/0", t("2026-01-02T10:00:01Z")));
+    let m = &e.metrics().rules["tips"];
+    assert_eq!(
+        (m.triggered, m.snapped, m.fired),
+        (2, 1, 2),
+        "one firing moved, both fired once"
+    );
 }
 
 #[test]

@@ -462,8 +462,14 @@ pub fn step(
             if st.clock.is_none() {
                 st.clock = Some(tau - 1);
             }
-            let result = catch_up(program, st, tau, false, limits, &mut report)
-                .and_then(|()| instant(program, st, tau, Some(ev), limits, &mut report));
+            let result = catch_up(program, st, tau, false, limits, &mut report).and_then(|()| {
+                // Every second before the event has passed for this customer,
+                // with or without a wake-up in it: a calendar occurrence there
+                // is over, even if this event (say, a birthday set late) would
+                // have made it one.
+                st.clock = Some(st.clock.map_or(tau - 1, |c| c.max(tau - 1)));
+                instant(program, st, tau, Some(ev), limits, &mut report)
+            });
             if let Err(e) = result {
                 if let Some(b) = backup {
                     *st = b;

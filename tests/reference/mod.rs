@@ -74,6 +74,7 @@ impl V {
             (Type::Number, Json::Number(n)) => V::F(n.as_f64().unwrap_or(0.0)),
             (Type::String, Json::String(s)) => V::S(s.clone()),
             (Type::Bool, Json::Bool(b)) => V::B(*b),
+            (Type::Date, Json::String(s)) => V::S(s.clone()),
             _ => V::Null,
         }
     }
@@ -550,6 +551,45 @@ impl<'m> Reference<'m> {
                         }
                     }
                 }
+                // `anniversary of profile.F at HH:MM`: this second is that
+                // time on the date's anniversary (29 February on the 28th
+                // in common years).
+                for (i, r) in self.rules.iter().enumerate() {
+                    if let Trigger::Anniversary {
+                        before: None,
+                        attr,
+                        at,
+                    } = trigger(r)
+                    {
+                        let at = at.as_ref().map_or(0, |a| a.node.seconds());
+                        let date = match c.profile.get(&attr.node) {
+                            Some(V::S(d)) => parse_date(d),
+                            _ => None,
+                        };
+                        let (y, m, d) = civil(s.div_euclid(86_400));
+                        let hits = date.is_some_and(|(_, dm, dd)| {
+                            let dd = if dm == 2 && dd == 29 && !leap(y) {
+                                28
+                            } else {
+                                dd
+                            };
+                            (m, d) == (dm, dd)
+                        });
+                        if hits
+                            && s.rem_euclid(86_400) == at
+                            && c.first_seen.is_some_and(|f| f < s)
+                            && c.calendar_fired.insert((i, s))
+                        {
+                            cands.push(Cand {
+                                rule: i,
+                                order: (s, 0),
+                                fields: None,
+                                moved: false,
+                                origin: s,
+                            });
+                        }
+                    }
+                }
                 // `no … for`: the latest matching event, else first_seen.
                 for (i, r) in self.rules.iter().enumerate() {
                     if let Trigger::No { duration, .. } = trigger(r) {
@@ -707,10 +747,16 @@ impl<'m> Reference<'m> {
         }
         c.owed.retain(|o| o.due > s);
         for (i, r) in self.rules.iter().enumerate() {
-            if let Trigger::Every { at, .. } = trigger(r) {
-                if s.rem_euclid(86_400) == at.node.seconds() {
+            match trigger(r) {
+                Trigger::Every { at, .. } if s.rem_euclid(86_400) == at.node.seconds() => {
                     c.calendar_fired.insert((i, s));
                 }
+                Trigger::Anniversary { at, .. }
+                    if s.rem_euclid(86_400) == at.as_ref().map_or(0, |a| a.node.seconds()) =>
+                {
+                    c.calendar_fired.insert((i, s));
+                }
+                _ => {}
             }
         }
     }
@@ -1169,6 +1215,33 @@ impl<'m> Reference<'m> {
             _ => V::Null,
         }
     }
+}
+
+/// `YYYY-MM-DD`.
+fn parse_date(text: &str) -> Option<(i64, u32, u32)> {
+    let mut parts = text.split('-');
+    let y = parts.next()?.parse().ok()?;
+    let m = parts.next()?.parse().ok()?;
+    let d = parts.next()?.parse().ok()?;
+    Some((y, m, d))
+}
+
+fn leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+/// The proleptic Gregorian date of a day number since 1970-01-01 (H. Hinnant).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 fn trigger(r: &RuleDecl) -> &Trigger {
