@@ -23,11 +23,16 @@
 //!     event purchase { amount: number }
 //!     action push(content: string)
 //!     rule big { when purchase where amount >= 100 do push(content: "thanks") }
-//! "#).unwrap();
-//! assert!(program.warnings().is_empty());
+//! "#)?;
+//! let mut engine = siyu::Engine::new(&program);
+//! let actions = engine.process(
+//!     r#"{"customer": "c1", "type": "purchase", "time": "2026-01-01T00:00:00Z", "data": {"amount": 150}}"#,
+//! )?;
+//! assert_eq!(actions[0].action, "push");
 //!
-//! let err = siyu::compile("event purchase {}\nrule r { when purchse do x() }").unwrap_err();
-//! assert!(err.render("rules.siyu").contains("did you mean `purchase`?"));
+//! let err = siyu::compile("event purchase {}\nrule r { when purchse do x() }").err();
+//! assert!(err.is_some_and(|e| e.render("rules.siyu").contains("did you mean `purchase`?")));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
 
