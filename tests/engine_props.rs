@@ -12,6 +12,15 @@ use serde_json::Value as Json;
 use siyu::{Engine, compile, syntax};
 use std::collections::BTreeMap;
 
+/// Cases per property: `default`, or `SIYU_CASES` for a longer run
+/// (`SIYU_CASES=20000 cargo test --release --test engine_props`).
+fn cases(default: u32) -> u32 {
+    std::env::var("SIYU_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(default)
+}
+
 const EVENTS: [&str; 2] = ["a", "b"];
 const DURATIONS: [&str; 8] = ["1s", "5s", "10s", "30s", "45s", "1m", "1m30s", "2m"];
 
@@ -344,7 +353,7 @@ fn run_both(source: &str, lines: &[String]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 600, max_shrink_iters: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(600), max_shrink_iters: 2000, ..ProptestConfig::default() })]
 
     #[test]
     fn engine_agrees_with_the_reference(source in program(), inputs in inputs()) {
@@ -468,7 +477,7 @@ fn stateless_run(source: &str, lines: &[String]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, max_shrink_iters: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(200), max_shrink_iters: 2000, ..ProptestConfig::default() })]
 
     #[test]
     fn snapshot_and_restore_anywhere_change_nothing(source in program(), inputs in inputs(), cut in 1usize..6) {

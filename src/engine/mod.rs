@@ -499,6 +499,7 @@ impl Engine {
             }
         }
         self.metrics.shortfalls += report.shortfalls.len() as u64;
+        self.metrics.faults += report.faults as u64;
         for &(r, group) in &report.conversions {
             let name = group_name(&ir.rules[r], group).unwrap_or_else(|| "control".into());
             if let Some((_, m)) = self.metrics.rules.get_index_mut(r) {

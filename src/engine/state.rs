@@ -129,6 +129,10 @@ pub struct RuleState {
     pub occurrence: (i64, u32),
     /// Open goal windows: firing instant and variant (`None`: control).
     pub goals: Vec<(i64, Option<usize>)>,
+    /// A calendar trigger's next occurrence, as of the last instant
+    /// processed: working it out takes time-zone arithmetic, and
+    /// `next_wakeup` is asked far more often than it changes.
+    pub calendar: Option<i64>,
 }
 
 impl RuleState {
@@ -183,6 +187,8 @@ pub struct StepReport {
     pub conversions: Vec<(usize, Option<usize>)>,
     /// Spends larger than the balance: ledger name and the points missing.
     pub shortfalls: Vec<(String, f64)>,
+    /// Instants passed without firing because their cascade did not settle.
+    pub faults: usize,
 }
 
 /// One input to a step.
@@ -300,6 +306,21 @@ impl CustomerState {
         cx.test(cond)
     }
 
+    /// Works out each calendar trigger's next occurrence after what this
+    /// customer has lived through (see [`RuleState::calendar`]).
+    pub(crate) fn refresh_calendars(&mut self, ir: &Ir) {
+        let zone = self.zone(ir);
+        for (r, rule) in ir.rules.iter().enumerate() {
+            if matches!(
+                rule.trigger,
+                TriggerIr::Every { .. } | TriggerIr::Anniversary { .. }
+            ) {
+                let due = self.calendar_due(&rule.trigger, &self.rules[r], zone);
+                self.rules[r].calendar = due;
+            }
+        }
+    }
+
     /// The customer's zone under a program.
     pub(crate) fn zone_for(&self, program: &Program) -> Zone {
         self.zone(program.ir())
@@ -369,7 +390,6 @@ impl CustomerState {
                 next = next.min(d.until);
             }
         }
-        let zone = self.zone(ir);
         for (rule, rs) in ir.rules.iter().zip(&self.rules) {
             match rule.trigger {
                 TriggerIr::No { duration, .. } => {
@@ -379,7 +399,7 @@ impl CustomerState {
                     }
                 }
                 TriggerIr::Every { .. } | TriggerIr::Anniversary { .. } => {
-                    if let Some(due) = self.calendar_due(&rule.trigger, rs, zone) {
+                    if let Some(due) = rs.calendar {
                         next = next.min(due);
                     }
                 }
@@ -428,15 +448,7 @@ pub fn step(
     match input {
         Input::Tick(t) => {
             let target = t.max(now);
-            // Ticks fire only timers, which cannot fail but by cascading.
-            let backup = ir.may_cascade.then(|| st.clone());
-            let result = catch_up(program, st, target, true, limits, &mut report);
-            if let Err(e) = result {
-                if let Some(b) = backup {
-                    *st = b;
-                }
-                return Err(e);
-            }
+            catch_up(program, st, target, true, limits, &mut report);
             st.clock = Some(clock.max(target));
         }
         Input::Event(ev) if ev.kind == EventKind::Forget => {
@@ -462,14 +474,13 @@ pub fn step(
             if st.clock.is_none() {
                 st.clock = Some(tau - 1);
             }
-            let result = catch_up(program, st, tau, false, limits, &mut report).and_then(|()| {
-                // Every second before the event has passed for this customer,
-                // with or without a wake-up in it: a calendar occurrence there
-                // is over, even if this event (say, a birthday set late) would
-                // have made it one.
-                st.clock = Some(st.clock.map_or(tau - 1, |c| c.max(tau - 1)));
-                instant(program, st, tau, Some(ev), limits, &mut report)
-            });
+            catch_up(program, st, tau, false, limits, &mut report);
+            // Every second before the event has passed for this customer,
+            // with or without a wake-up in it: a calendar occurrence there is
+            // over, even if this event (say, a birthday set late) would have
+            // made it one.
+            st.clock = Some(st.clock.map_or(tau - 1, |c| c.max(tau - 1)));
+            let result = instant(program, st, tau, Some(ev), limits, &mut report);
             if let Err(e) = result {
                 if let Some(b) = backup {
                     *st = b;
@@ -495,7 +506,8 @@ fn catch_up(
     inclusive: bool,
     limits: &StateLimits,
     report: &mut StepReport,
-) -> Result<(), StepError> {
+) {
+    let ir = program.ir();
     while let Some(w) = st.next_wakeup(program) {
         if w > target || (!inclusive && w == target) {
             break;
@@ -503,9 +515,21 @@ fn catch_up(
         // Something due before the customer's clock fires at the clock:
         // nothing is reported retroactively.
         let at = st.clock.map_or(w, |c| w.max(c));
-        instant(program, st, at, None, limits, report)?;
+        // Time passing cannot be rejected: an instant whose cascade does not
+        // settle is passed without firing, and reported as a fault.
+        let backup = ir
+            .may_cascade
+            .then(|| (st.clone(), report.actions.len(), report.outcomes.len()));
+        if instant(program, st, at, None, limits, report).is_err() {
+            if let Some((b, actions, outcomes)) = backup {
+                *st = b;
+                report.actions.truncate(actions);
+                report.outcomes.truncate(outcomes);
+            }
+            skip_to(program, st, at);
+            report.faults += 1;
+        }
     }
-    Ok(())
 }
 
 /// Rejects an event that would exceed a per-customer limit, before it
@@ -600,6 +624,7 @@ fn instant(
     let zone = st.zone(ir);
     let result = rounds(ir, st, tau, zone, ev, event_fields, report);
     st.clock = Some(st.clock.map_or(tau, |c| c.max(tau)));
+    st.refresh_calendars(ir);
     result
 }
 
@@ -1087,4 +1112,5 @@ pub(crate) fn skip_to(program: &Program, st: &mut CustomerState, w: i64) {
         }
     }
     st.clock = Some(st.clock.map_or(w, |c| c.max(w)));
+    st.refresh_calendars(ir);
 }

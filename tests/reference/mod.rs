@@ -363,8 +363,10 @@ impl<'m> Reference<'m> {
         } else {
             tau - 1
         };
-        let ok = self.ticks_checked(&mut c, before)
-            && matches!(self.apply(&mut c, kind, t, tau, data), Step::Ok);
+        // Seconds before the event pass (a second whose cascade does not
+        // settle is skipped); only the event's own second can reject it.
+        self.ticks(&mut c, before);
+        let ok = matches!(self.apply(&mut c, kind, t, tau, data), Step::Ok);
         if !ok {
             self.out.truncate(out_len);
             self.customers.insert(customer.to_string(), backup);
@@ -394,22 +396,6 @@ impl<'m> Reference<'m> {
             }
             c.processed = Some(s);
         }
-    }
-
-    /// Like `ticks`, but a cascade failure fails the whole call (inside an
-    /// event step, which is then rejected).
-    fn ticks_checked(&mut self, c: &mut Cust, t: i64) -> bool {
-        let Some(first) = c.first_seen else {
-            return true;
-        };
-        let start = c.processed.map_or(first, |p| p + 1);
-        for s in start..=t {
-            if let Step::Cascade = self.instant(c, s, None) {
-                return false;
-            }
-            c.processed = Some(s);
-        }
-        true
     }
 
     fn apply(
