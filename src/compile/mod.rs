@@ -150,6 +150,28 @@ pub struct DerivedNode {
     /// trigger, or a derived node that is seen and reads it): only those
     /// need their time-driven changes scheduled.
     pub observed: bool,
+    /// What its value reads besides the clock (which its horizon covers).
+    pub reads: Reads,
+}
+
+/// The inputs a derived value depends on, so that a step re-evaluates only
+/// what an event can change.
+#[derive(Clone, Debug, Default)]
+pub struct Reads {
+    /// Event types whose arrival can change it (aggregates, ledgers).
+    pub events: Vec<usize>,
+    /// Profile attributes (or the customer's zone).
+    pub profile: bool,
+    /// Manual tags.
+    pub tags: bool,
+    /// `first_seen`.
+    pub first_seen: bool,
+    /// `last_seen`.
+    pub last_seen: bool,
+    /// Something this analysis does not follow: always re-evaluate.
+    pub always: bool,
+    /// Derived slots it reads.
+    pub slots: Vec<usize>,
 }
 
 /// A compiled trigger.
@@ -498,6 +520,7 @@ impl<'a> Builder<'a> {
                         kind: DerivedKind::Segment(name.clone()),
                         cond: Some(self.expr(&s.cond, &Scope::default())),
                         observed: false,
+                        reads: Reads::default(),
                     }
                 }
                 Derived::Tag(name) => {
@@ -509,6 +532,7 @@ impl<'a> Builder<'a> {
                         kind: DerivedKind::Tag(name.clone()),
                         cond: Some(self.expr(&t.cond, &Scope::default())),
                         observed: true,
+                        reads: Reads::default(),
                     }
                 }
                 Derived::Stage(name) => {
@@ -530,6 +554,7 @@ impl<'a> Builder<'a> {
                         kind: DerivedKind::Stage(name.clone(), labels),
                         cond: None,
                         observed: false,
+                        reads: Reads::default(),
                     }
                 }
             };
@@ -575,8 +600,54 @@ impl<'a> Builder<'a> {
             self.ir.rules.push(rule);
         }
         self.propagate_observed();
+        for i in 0..self.ir.derived.len() {
+            self.ir.derived[i].reads = self.reads_of(i);
+        }
         self.ir.may_cascade = self.cascades();
         self.ir
+    }
+
+    /// What derived node `i` reads (see [`Reads`]).
+    fn reads_of(&self, i: usize) -> Reads {
+        let ir = &self.ir;
+        let node = &ir.derived[i];
+        let mut r = Reads::default();
+        let mut visit = |e: &CExpr| {
+            e.walk(&mut |x| match x {
+                CExpr::Agg(a) => {
+                    let spec = &ir.aggs[*a];
+                    match spec.mode {
+                        AggMode::Scan(_) => r.always = true,
+                        _ => r.events.push(spec.event),
+                    }
+                }
+                CExpr::Balance(l) | CExpr::Expiring(l, _) => {
+                    let ledger = &ir.ledgers[*l];
+                    r.events
+                        .extend(ledger.earn.iter().chain(&ledger.spend).map(|(e, _)| *e));
+                }
+                CExpr::Profile(_) => r.profile = true,
+                // The customer's zone comes from the profile.
+                CExpr::Call(Func::Date | Func::Hour | Func::Weekday, _) => r.profile = true,
+                CExpr::HasTag(TagRef::Manual(_)) => r.tags = true,
+                CExpr::FirstSeen => r.first_seen = true,
+                CExpr::LastSeen => r.last_seen = true,
+                CExpr::Segment(s)
+                | CExpr::StageIs { slot: s, .. }
+                | CExpr::HasTag(TagRef::Auto(s)) => r.slots.push(*s),
+                CExpr::EventField(_) | CExpr::RowField(_) => r.always = true,
+                _ => {}
+            })
+        };
+        if let Some(c) = &node.cond {
+            visit(c);
+        }
+        if let DerivedKind::Stage(_, labels) = &node.kind {
+            for c in labels.iter().filter_map(|(_, c)| c.as_ref()) {
+                visit(c);
+            }
+        }
+        r
     }
 
     /// Can one instant need more than `MAX_ROUNDS` rounds? Only if firings

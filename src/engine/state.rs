@@ -315,7 +315,8 @@ impl CustomerState {
                 rule.trigger,
                 TriggerIr::Every { .. } | TriggerIr::Anniversary { .. }
             ) {
-                let due = self.calendar_due(&rule.trigger, &self.rules[r], zone);
+                let from = self.clock.map_or(i64::MIN, |c| c.saturating_add(1));
+                let due = self.calendar_due(&rule.trigger, &self.rules[r], zone, from);
                 self.rules[r].calendar = due;
             }
         }
@@ -337,7 +338,7 @@ impl CustomerState {
             agg.prune(spec, now);
         }
         let zone = self.zone(ir);
-        reevaluate(ir, self, now, zone);
+        reevaluate(ir, self, now, zone, Touched::ALL);
     }
 
     /// The next instant rule `r`'s trigger is due by a timer: a pending or
@@ -358,7 +359,8 @@ impl CustomerState {
                 }
             }
             TriggerIr::Every { .. } | TriggerIr::Anniversary { .. } => {
-                if let Some(due) = self.calendar_due(&rule.trigger, rs, self.zone(ir)) {
+                let from = self.clock.map_or(i64::MIN, |c| c.saturating_add(1));
+                if let Some(due) = self.calendar_due(&rule.trigger, rs, self.zone(ir), from) {
                     consider(due);
                 }
             }
@@ -415,8 +417,21 @@ impl CustomerState {
     /// The next occurrence of a calendar trigger after everything this
     /// customer has already lived through (its clock, its first event, the
     /// last occurrence fired).
-    fn calendar_due(&self, trigger: &TriggerIr, rs: &RuleState, zone: Zone) -> Option<i64> {
-        let after = [self.clock, self.first_seen, rs.fired]
+    ///
+    /// `from` is the first instant still open: occurrences before it are
+    /// over (so a birthday set late does not fire for a date already
+    /// passed), one at it counts if the customer was first seen before it
+    /// and it has not fired — even when an earlier step at the same instant
+    /// did not yet know the customer that early.
+    fn calendar_due(
+        &self,
+        trigger: &TriggerIr,
+        rs: &RuleState,
+        zone: Zone,
+        from: i64,
+    ) -> Option<i64> {
+        let first_seen = self.first_seen?;
+        let after = [Some(from.saturating_sub(1)), Some(first_seen), rs.fired]
             .into_iter()
             .flatten()
             .max()?;
@@ -577,6 +592,7 @@ fn instant(
 ) -> Result<(), StepError> {
     let ir = program.ir();
     let mut event_fields: Option<(usize, Vec<Value>)> = None;
+    let mut touched = Touched::default();
     if let Some(ev) = ev {
         match &ev.kind {
             EventKind::Forget => return Ok(()),
@@ -584,25 +600,32 @@ fn instant(
                 event_fields = Some((*event, fields.clone()));
             }
             kind => {
-                st.first_seen = Some(st.first_seen.map_or(ev.time, |f| f.min(ev.time)));
-                st.last_seen = Some(st.last_seen.map_or(ev.time, |l| l.max(ev.time)));
+                let (first, last) = (st.first_seen, st.last_seen);
+                st.first_seen = Some(first.map_or(ev.time, |f| f.min(ev.time)));
+                st.last_seen = Some(last.map_or(ev.time, |l| l.max(ev.time)));
+                touched.first_seen = st.first_seen != first;
+                touched.last_seen = st.last_seen != last;
                 match kind {
                     EventKind::Declared { event, fields } => {
                         st.seq += 1;
                         apply_event(ir, st, *event, fields, ev.time, tau);
                         apply_ledgers(ir, st, *event, fields, ev.time, tau, report);
                         event_fields = Some((*event, fields.clone()));
+                        touched.event = Some(*event);
                     }
                     EventKind::Profile(attrs) => {
                         for (i, v) in attrs {
                             st.profile[*i] = v.clone();
                         }
+                        touched.profile = true;
                     }
                     EventKind::Tag(t) => {
                         st.tags.insert(t.clone());
+                        touched.tags = true;
                     }
                     EventKind::Untag(t) => {
                         st.tags.remove(t);
+                        touched.tags = true;
                     }
                     EventKind::Undeclared(_) | EventKind::Forget => {}
                 }
@@ -622,13 +645,14 @@ fn instant(
         ledger::prune(credits, tau);
     }
     let zone = st.zone(ir);
-    let result = rounds(ir, st, tau, zone, ev, event_fields, report);
+    let result = rounds(ir, st, tau, zone, ev, event_fields, touched, report);
     st.clock = Some(st.clock.map_or(tau, |c| c.max(tau)));
     st.refresh_calendars(ir);
     result
 }
 
 /// The cascade rounds of one instant.
+#[allow(clippy::too_many_arguments)]
 fn rounds(
     ir: &Ir,
     st: &mut CustomerState,
@@ -636,6 +660,7 @@ fn rounds(
     zone: Zone,
     ev: Option<&Event>,
     event_fields: Option<(usize, Vec<Value>)>,
+    touched: Touched,
     report: &mut StepReport,
 ) -> Result<(), StepError> {
     let mut round = 0;
@@ -646,7 +671,9 @@ fn rounds(
                 at: crate::value::format_time(tau),
             });
         }
-        let changes = reevaluate(ir, st, tau, zone);
+        // Later rounds follow built-in actions: re-read everything.
+        let touched = if round == 1 { touched } else { Touched::ALL };
+        let changes = reevaluate(ir, st, tau, zone, touched);
         for &(slot, old, new) in &changes {
             if let DerivedKind::Tag(tag) = &ir.derived[slot].kind {
                 let added = matches!(new, DVal::Bool(true));
@@ -808,11 +835,61 @@ fn apply_ledgers(
     }
 }
 
+/// What a step changed that derived values may read.
+#[derive(Clone, Copy, Debug, Default)]
+struct Touched {
+    /// A customer event of this type arrived.
+    event: Option<usize>,
+    profile: bool,
+    tags: bool,
+    first_seen: bool,
+    last_seen: bool,
+    /// Re-evaluate everything.
+    all: bool,
+}
+
+impl Touched {
+    const ALL: Touched = Touched {
+        event: None,
+        profile: true,
+        tags: true,
+        first_seen: true,
+        last_seen: true,
+        all: true,
+    };
+}
+
 /// Re-evaluates derived state in dependency order; returns what changed as
-/// (slot, old, new).
-fn reevaluate(ir: &Ir, st: &mut CustomerState, tau: i64, zone: Zone) -> Vec<(usize, DVal, DVal)> {
+/// (slot, old, new). A value is recomputed only when its horizon has come,
+/// or something it reads changed: an event feeding its aggregates, the
+/// profile, the tags, first/last seen, or a derived value it reads.
+fn reevaluate(
+    ir: &Ir,
+    st: &mut CustomerState,
+    tau: i64,
+    zone: Zone,
+    touched: Touched,
+) -> Vec<(usize, DVal, DVal)> {
     let mut changes = Vec::new();
+    let mut fresh = vec![false; ir.derived.len()];
     for (slot, node) in ir.derived.iter().enumerate() {
+        let (d, r) = (&st.derived[slot], &node.reads);
+        let stale = touched.all
+            || r.always
+            || d.value == DVal::Unknown
+            || tau >= d.until
+            || touched.event.is_some_and(|e| r.events.contains(&e))
+            || (touched.profile && r.profile)
+            || (touched.tags && r.tags)
+            || (touched.first_seen && r.first_seen)
+            || (touched.last_seen && r.last_seen)
+            || r.slots
+                .iter()
+                .any(|s| fresh.get(*s).copied().unwrap_or(true));
+        if !stale {
+            continue;
+        }
+        fresh[slot] = true;
         let cx = Ctx::new(ir, st, tau, zone, None);
         let (value, until) = match &node.kind {
             DerivedKind::Segment(_) | DerivedKind::Tag(_) => {
@@ -1050,7 +1127,7 @@ fn due_timers(
                 TriggerIr::Every { .. } | TriggerIr::Anniversary { .. }
             )
         {
-            if let Some(due) = st.calendar_due(&rule.trigger, &st.rules[r], zone) {
+            if let Some(due) = st.calendar_due(&rule.trigger, &st.rules[r], zone, tau) {
                 if due <= tau {
                     st.rules[r].fired = Some(due);
                     out.push(Candidate {
@@ -1103,7 +1180,7 @@ pub(crate) fn skip_to(program: &Program, st: &mut CustomerState, w: i64) {
         return;
     }
     let zone = st.zone(ir);
-    reevaluate(ir, st, w, zone);
+    reevaluate(ir, st, w, zone, Touched::ALL);
     let mut due = Vec::new();
     due_timers(ir, st, w, true, &mut due);
     for c in due {
