@@ -510,30 +510,24 @@ impl<'a> Builder<'a> {
         }
         // Derived state, in the checker's dependency order.
         for d in &self.syms.derived.clone() {
-            let node = match d {
+            // A tag's changes are always reported; segments and stages become
+            // observed below, if a trigger or an observed node reads them.
+            let (kind, cond, observed) = match d {
                 Derived::Segment(name) => {
                     let idx = self.syms.segments[name];
                     let Item::Segment(s) = &module.items[idx] else {
                         continue;
                     };
-                    DerivedNode {
-                        kind: DerivedKind::Segment(name.clone()),
-                        cond: Some(self.expr(&s.cond, &Scope::default())),
-                        observed: false,
-                        reads: Reads::default(),
-                    }
+                    let cond = self.expr(&s.cond, &Scope::default());
+                    (DerivedKind::Segment(name.clone()), Some(cond), false)
                 }
                 Derived::Tag(name) => {
                     let idx = self.syms.tags[name];
                     let Item::Tag(t) = &module.items[idx] else {
                         continue;
                     };
-                    DerivedNode {
-                        kind: DerivedKind::Tag(name.clone()),
-                        cond: Some(self.expr(&t.cond, &Scope::default())),
-                        observed: true,
-                        reads: Reads::default(),
-                    }
+                    let cond = self.expr(&t.cond, &Scope::default());
+                    (DerivedKind::Tag(name.clone()), Some(cond), true)
                 }
                 Derived::Stage(name) => {
                     let idx = self.syms.stages[name].0;
@@ -550,15 +544,15 @@ impl<'a> Builder<'a> {
                             )
                         })
                         .collect();
-                    DerivedNode {
-                        kind: DerivedKind::Stage(name.clone(), labels),
-                        cond: None,
-                        observed: false,
-                        reads: Reads::default(),
-                    }
+                    (DerivedKind::Stage(name.clone(), labels), None, false)
                 }
             };
-            self.ir.derived.push(node);
+            self.ir.derived.push(DerivedNode {
+                kind,
+                cond,
+                observed,
+                reads: Reads::default(),
+            });
         }
         let rule_items: Vec<&RuleDecl> = module
             .items
