@@ -511,69 +511,57 @@ impl<'m> Reference<'m> {
                         }
                     }
                 }
-                // `every … at`: this second is an occurrence, the customer was
-                // first seen before it, and it has not fired yet.
+                // Calendar triggers: this second is an occurrence, the
+                // customer was first seen before it, and it has not fired yet.
                 for (i, r) in self.rules.iter().enumerate() {
-                    if let Trigger::Every { day, at } = trigger(r) {
-                        let weekday_ok = match day {
-                            Every::Day => true,
-                            // 1970-01-01 was a Thursday (ISO 4).
-                            Every::Weekday(w) => {
-                                ((s.div_euclid(86_400) + 3).rem_euclid(7) + 1) as u8 == *w
-                            }
-                        };
-                        if s.rem_euclid(86_400) == at.node.seconds()
-                            && weekday_ok
-                            && c.first_seen.is_some_and(|f| f < s)
-                            && c.calendar_fired.insert((i, s))
-                        {
-                            cands.push(Cand {
-                                rule: i,
-                                order: (s, 0),
-                                fields: None,
-                                moved: false,
-                                origin: s,
-                            });
-                        }
-                    }
-                }
-                // `anniversary of profile.F at HH:MM`: this second is that
-                // time on the date's anniversary (29 February on the 28th
-                // in common years).
-                for (i, r) in self.rules.iter().enumerate() {
-                    if let Trigger::Anniversary {
-                        before: None,
-                        attr,
-                        at,
-                    } = trigger(r)
-                    {
-                        let at = at.as_ref().map_or(0, |a| a.node.seconds());
-                        let date = match c.profile.get(&attr.node) {
-                            Some(V::S(d)) => parse_date(d),
-                            _ => None,
-                        };
-                        let (y, m, d) = civil(s.div_euclid(86_400));
-                        let hits = date.is_some_and(|(_, dm, dd)| {
-                            let dd = if dm == 2 && dd == 29 && !leap(y) {
-                                28
-                            } else {
-                                dd
+                    let occurs = match trigger(r) {
+                        // `every … at`; 1970-01-01 was a Thursday (ISO 4).
+                        Trigger::Every { day, at } => {
+                            let weekday_ok = match day {
+                                Every::Day => true,
+                                Every::Weekday(w) => {
+                                    ((s.div_euclid(86_400) + 3).rem_euclid(7) + 1) as u8 == *w
+                                }
                             };
-                            (m, d) == (dm, dd)
-                        });
-                        if hits
-                            && s.rem_euclid(86_400) == at
-                            && c.first_seen.is_some_and(|f| f < s)
-                            && c.calendar_fired.insert((i, s))
-                        {
-                            cands.push(Cand {
-                                rule: i,
-                                order: (s, 0),
-                                fields: None,
-                                moved: false,
-                                origin: s,
-                            });
+                            weekday_ok && s.rem_euclid(86_400) == at.node.seconds()
                         }
+                        // `anniversary of profile.F at HH:MM`: that time on the
+                        // date's anniversary (29 February on the 28th in
+                        // common years).
+                        Trigger::Anniversary {
+                            before: None,
+                            attr,
+                            at,
+                        } => {
+                            let at = at.as_ref().map_or(0, |a| a.node.seconds());
+                            let date = match c.profile.get(&attr.node) {
+                                Some(V::S(d)) => parse_date(d),
+                                _ => None,
+                            };
+                            let (y, m, d) = civil(s.div_euclid(86_400));
+                            let hits = date.is_some_and(|(_, dm, dd)| {
+                                let dd = if dm == 2 && dd == 29 && !leap(y) {
+                                    28
+                                } else {
+                                    dd
+                                };
+                                (m, d) == (dm, dd)
+                            });
+                            hits && s.rem_euclid(86_400) == at
+                        }
+                        _ => false,
+                    };
+                    if occurs
+                        && c.first_seen.is_some_and(|f| f < s)
+                        && c.calendar_fired.insert((i, s))
+                    {
+                        cands.push(Cand {
+                            rule: i,
+                            order: (s, 0),
+                            fields: None,
+                            moved: false,
+                            origin: s,
+                        });
                     }
                 }
                 // `no … for`: the latest matching event, else first_seen.
