@@ -143,6 +143,23 @@ impl RuleState {
             .partition_point(|q| (q.due, q.seq) <= (p.due, p.seq));
         self.pending.insert(at, p);
     }
+
+    /// The next instant this rule (with `trigger`, for a customer first
+    /// seen at `first_seen`) is due by a timer: its earliest scheduled
+    /// firing, the end of a `no … for` silence, its next calendar occurrence.
+    fn timer(&self, trigger: &TriggerIr, first_seen: i64) -> Option<i64> {
+        let timer = match *trigger {
+            TriggerIr::No { duration, .. } => {
+                let anchor = self.anchor.map_or(first_seen, |a| a.0);
+                (self.fired != Some(anchor)).then(|| anchor.saturating_add(duration))
+            }
+            TriggerIr::Every { .. } | TriggerIr::Anniversary { .. } => self.calendar,
+            _ => None,
+        };
+        // Pending firings are kept in due order.
+        let pending = self.pending.first().map(|p| p.due);
+        timer.into_iter().chain(pending).min()
+    }
 }
 
 /// Everything siyu holds about one customer. Serializes with serde, so a
@@ -341,32 +358,10 @@ impl CustomerState {
         reevaluate(ir, self, now, zone, Touched::ALL);
     }
 
-    /// The next instant rule `r`'s trigger is due by a timer: a pending or
-    /// moved firing, a `no … for` silence ending, a calendar occurrence.
+    /// The next instant rule `r`'s trigger is due by a timer (for explain).
     pub(crate) fn next_trigger(&self, program: &Program, r: usize) -> Option<i64> {
-        let ir = program.ir();
-        let rule = &ir.rules[r];
-        let rs = &self.rules[r];
-        let mut next = rs.pending.first().map(|p| p.due);
-        let mut consider = |t: i64| next = Some(next.map_or(t, |n| n.min(t)));
-        match rule.trigger {
-            TriggerIr::No { duration, .. } => {
-                let anchor = rs.anchor.map(|a| a.0).or(self.first_seen);
-                if let Some(anchor) = anchor {
-                    if rs.fired != Some(anchor) {
-                        consider(anchor.saturating_add(duration));
-                    }
-                }
-            }
-            TriggerIr::Every { .. } | TriggerIr::Anniversary { .. } => {
-                let from = self.clock.map_or(i64::MIN, |c| c.saturating_add(1));
-                if let Some(due) = self.calendar_due(&rule.trigger, rs, self.zone(ir), from) {
-                    consider(due);
-                }
-            }
-            _ => {}
-        }
-        next
+        let first_seen = self.first_seen?;
+        self.rules[r].timer(&program.ir().rules[r].trigger, first_seen)
     }
 
     /// The customer's zone: `timezone profile.F` when set and valid, else
@@ -393,22 +388,8 @@ impl CustomerState {
             }
         }
         for (rule, rs) in ir.rules.iter().zip(&self.rules) {
-            match rule.trigger {
-                TriggerIr::No { duration, .. } => {
-                    let anchor = rs.anchor.map_or(first_seen, |a| a.0);
-                    if rs.fired != Some(anchor) {
-                        next = next.min(anchor.saturating_add(duration));
-                    }
-                }
-                TriggerIr::Every { .. } | TriggerIr::Anniversary { .. } => {
-                    if let Some(due) = rs.calendar {
-                        next = next.min(due);
-                    }
-                }
-                _ => {}
-            }
-            for p in &rs.pending {
-                next = next.min(p.due);
+            if let Some(t) = rs.timer(&rule.trigger, first_seen) {
+                next = next.min(t);
             }
         }
         (next != FOREVER).then_some(next)
