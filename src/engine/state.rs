@@ -444,7 +444,7 @@ pub fn step(
     match input {
         Input::Tick(t) => {
             let target = t.max(now);
-            catch_up(program, st, target, true, limits, &mut report);
+            catch_up(program, st, target, true, &mut report);
             st.clock = Some(clock.max(target));
         }
         Input::Event(ev) if ev.kind == EventKind::Forget => {
@@ -470,13 +470,13 @@ pub fn step(
             if st.clock.is_none() {
                 st.clock = Some(tau - 1);
             }
-            catch_up(program, st, tau, false, limits, &mut report);
+            catch_up(program, st, tau, false, &mut report);
             // Every second before the event has passed for this customer,
             // with or without a wake-up in it: a calendar occurrence there is
             // over, even if this event (say, a birthday set late) would have
             // made it one.
             st.clock = Some(st.clock.map_or(tau - 1, |c| c.max(tau - 1)));
-            let result = instant(program, st, tau, Some(ev), limits, &mut report);
+            let result = instant(program, st, tau, Some(ev), &mut report);
             if let Err(e) = result {
                 if let Some(b) = backup {
                     *st = b;
@@ -500,7 +500,6 @@ fn catch_up(
     st: &mut CustomerState,
     target: i64,
     inclusive: bool,
-    limits: &StateLimits,
     report: &mut StepReport,
 ) {
     let ir = program.ir();
@@ -516,7 +515,7 @@ fn catch_up(
         let backup = ir
             .may_cascade
             .then(|| (st.clone(), report.actions.len(), report.outcomes.len()));
-        if instant(program, st, at, None, limits, report).is_err() {
+        if instant(program, st, at, None, report).is_err() {
             if let Some((b, actions, outcomes)) = backup {
                 *st = b;
                 report.actions.truncate(actions);
@@ -568,17 +567,16 @@ fn instant(
     st: &mut CustomerState,
     tau: i64,
     ev: Option<&Event>,
-    _limits: &StateLimits,
     report: &mut StepReport,
 ) -> Result<(), StepError> {
     let ir = program.ir();
-    let mut event_fields: Option<(usize, Vec<Value>)> = None;
+    let mut event_fields: Option<(usize, &[Value])> = None;
     let mut touched = Touched::default();
     if let Some(ev) = ev {
         match &ev.kind {
             EventKind::Forget => return Ok(()),
             EventKind::Declared { event, fields } if ir.events[*event].broadcast => {
-                event_fields = Some((*event, fields.clone()));
+                event_fields = Some((*event, fields));
             }
             kind => {
                 let (first, last) = (st.first_seen, st.last_seen);
@@ -591,7 +589,7 @@ fn instant(
                         st.seq += 1;
                         apply_event(ir, st, *event, fields, ev.time, tau);
                         apply_ledgers(ir, st, *event, fields, ev.time, tau, report);
-                        event_fields = Some((*event, fields.clone()));
+                        event_fields = Some((*event, fields));
                         touched.event = Some(*event);
                     }
                     EventKind::Profile(attrs) => {
@@ -640,7 +638,7 @@ fn rounds(
     tau: i64,
     zone: Zone,
     ev: Option<&Event>,
-    event_fields: Option<(usize, Vec<Value>)>,
+    event_fields: Option<(usize, &[Value])>,
     touched: Touched,
     report: &mut StepReport,
 ) -> Result<(), StepError> {
@@ -666,14 +664,14 @@ fn rounds(
         }
         let mut candidates = Vec::new();
         if round == 1 {
-            if let Some((event, fields)) = &event_fields {
+            if let Some((event, fields)) = event_fields {
                 let seq = st.seq;
                 let t = ev.map_or(tau, |e| e.time);
-                bookkeeping(ir, st, tau, zone, *event, fields, t, seq);
-                bookkeeping_goals(ir, st, tau, zone, *event, fields, t, report);
-                for &r in &ir.rules_by_event[*event] {
+                bookkeeping(ir, st, tau, zone, event, fields, t, seq);
+                bookkeeping_goals(ir, st, tau, zone, event, fields, t, report);
+                for &r in &ir.rules_by_event[event] {
                     if let TriggerIr::Event { event: e, filter } = &ir.rules[r].trigger {
-                        if e == event
+                        if *e == event
                             && matches_filter(
                                 ir,
                                 st,
@@ -686,7 +684,7 @@ fn rounds(
                         {
                             candidates.push(Candidate {
                                 rule: r,
-                                fields: Some(fields.clone()),
+                                fields: Some(fields.to_vec()),
                                 order: (tau, 0),
                                 no_anchor: None,
                                 origin: tau,
