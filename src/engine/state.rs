@@ -587,8 +587,11 @@ fn instant(
                 match kind {
                     EventKind::Declared { event, fields } => {
                         st.seq += 1;
-                        apply_event(ir, st, *event, fields, ev.time, tau);
-                        apply_ledgers(ir, st, *event, fields, ev.time, tau, report);
+                        // A customer event leaves the profile, hence the
+                        // zone, as it was.
+                        let zone = st.zone(ir);
+                        apply_event(ir, st, zone, *event, fields, ev.time, tau);
+                        apply_ledgers(ir, st, zone, *event, fields, ev.time, tau, report);
                         event_fields = Some((*event, fields));
                         touched.event = Some(*event);
                     }
@@ -718,25 +721,20 @@ fn rounds(
 }
 
 /// Counts a customer event in the aggregates and logs that read its type.
-fn apply_event(ir: &Ir, st: &mut CustomerState, event: usize, fields: &[Value], t: i64, tau: i64) {
+#[allow(clippy::too_many_arguments)]
+fn apply_event(
+    ir: &Ir,
+    st: &mut CustomerState,
+    zone: Zone,
+    event: usize,
+    fields: &[Value],
+    t: i64,
+    tau: i64,
+) {
     let seq = st.seq;
     for &a in &ir.aggs_by_event[event] {
         let spec = &ir.aggs[a];
-        let matched = match &spec.filter {
-            None => true,
-            Some(f) => {
-                let zone = st.zone(ir);
-                let cx = Ctx {
-                    ir,
-                    st,
-                    now: tau,
-                    zone,
-                    trigger: None,
-                    row: Some(fields),
-                };
-                cx.test(f)
-            }
-        };
+        let matched = matches_filter(ir, st, tau, zone, spec.filter.as_ref(), fields, None);
         if matched {
             let v = spec
                 .field
@@ -769,6 +767,7 @@ fn apply_event(ir: &Ir, st: &mut CustomerState, event: usize, fields: &[Value], 
 fn apply_ledgers(
     ir: &Ir,
     st: &mut CustomerState,
+    zone: Zone,
     event: usize,
     fields: &[Value],
     t: i64,
@@ -777,7 +776,7 @@ fn apply_ledgers(
 ) {
     for &l in &ir.ledgers_by_event[event] {
         let spec = &ir.ledgers[l];
-        let cx = Ctx::new(ir, st, tau, st.zone(ir), Some(fields));
+        let cx = Ctx::new(ir, st, tau, zone, Some(fields));
         let amount = |e: &crate::compile::CExpr| eval(e, &cx).v.as_f64().filter(|a| *a > 0.0);
         let earned: Vec<f64> = spec
             .earn
