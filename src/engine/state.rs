@@ -149,16 +149,21 @@ impl RuleState {
     /// firing, the end of a `no … for` silence, its next calendar occurrence.
     fn timer(&self, trigger: &TriggerIr, first_seen: i64) -> Option<i64> {
         let timer = match *trigger {
-            TriggerIr::No { duration, .. } => {
-                let anchor = self.anchor.map_or(first_seen, |a| a.0);
-                (self.fired != Some(anchor)).then(|| anchor.saturating_add(duration))
-            }
+            TriggerIr::No { duration, .. } => self.silence(first_seen, duration).map(|s| s.1),
             TriggerIr::Every { .. } | TriggerIr::Anniversary { .. } => self.calendar,
             _ => None,
         };
         // Pending firings are kept in due order.
         let pending = self.pending.first().map(|p| p.due);
         timer.into_iter().chain(pending).min()
+    }
+
+    /// A `no … for duration` trigger not yet fired for its silence: the
+    /// silence's start (the latest matching event, else the first event)
+    /// and the instant it has lasted `duration`.
+    fn silence(&self, first_seen: i64, duration: i64) -> Option<(i64, i64)> {
+        let anchor = self.anchor.map_or(first_seen, |a| a.0);
+        (self.fired != Some(anchor)).then(|| (anchor, anchor.saturating_add(duration)))
     }
 }
 
@@ -699,7 +704,7 @@ fn rounds(
             }
         }
         transitions(ir, &changes, &mut candidates);
-        due_timers(ir, st, tau, round == 1, &mut candidates);
+        due_timers(ir, st, tau, zone, round == 1, &mut candidates);
         if candidates.is_empty() {
             return Ok(());
         }
@@ -1093,11 +1098,11 @@ fn due_timers(
     ir: &Ir,
     st: &mut CustomerState,
     tau: i64,
+    zone: Zone,
     first_round: bool,
     out: &mut Vec<Candidate>,
 ) {
     let first_seen = st.first_seen.unwrap_or(tau);
-    let zone = st.zone(ir);
     for (r, rule) in ir.rules.iter().enumerate() {
         if first_round
             && matches!(
@@ -1121,12 +1126,12 @@ fn due_timers(
         }
         let rs = &mut st.rules[r];
         if let TriggerIr::No { duration, .. } = rule.trigger {
-            let anchor = rs.anchor.map_or(first_seen, |a| a.0);
-            if first_round && rs.fired != Some(anchor) && anchor.saturating_add(duration) <= tau {
+            let silence = rs.silence(first_seen, duration);
+            if let Some((anchor, end)) = silence.filter(|s| first_round && s.1 <= tau) {
                 out.push(Candidate {
                     rule: r,
                     fields: None,
-                    order: (anchor.saturating_add(duration), 0),
+                    order: (end, 0),
                     no_anchor: Some(anchor),
                     origin: anchor,
                     moved: None,
@@ -1160,7 +1165,7 @@ pub(crate) fn skip_to(program: &Program, st: &mut CustomerState, w: i64) {
     let zone = st.zone(ir);
     reevaluate(ir, st, w, zone, Touched::ALL);
     let mut due = Vec::new();
-    due_timers(ir, st, w, true, &mut due);
+    due_timers(ir, st, w, zone, true, &mut due);
     for c in due {
         if let Some(anchor) = c.no_anchor {
             st.rules[c.rule].fired = Some(anchor);
