@@ -122,10 +122,10 @@ struct Owed {
 #[derive(Clone, Debug, Default)]
 struct Cust {
     id: String,
+    /// Its customer events, each with its arrival number.
     events: Vec<Ev>,
     /// Arrivals so far (events of any kind), for "arrived after".
     arrivals: u64,
-    /// Per arrival: the event and its arrival number (customer events only).
     first_seen: Option<i64>,
     last_seen: Option<i64>,
     profile: BTreeMap<String, V>,
@@ -148,6 +148,18 @@ struct Cust {
     ledger_ops: Vec<(String, bool, i64, i64, u64, f64)>,
     /// Calendar occurrences fired: (rule, instant).
     calendar_fired: BTreeSet<(usize, i64)>,
+}
+
+impl Cust {
+    /// Where rule `i`'s `no … for` silence starts at second `s`: the latest
+    /// matching event, else the first event.
+    fn no_anchor(&self, i: usize, s: i64) -> i64 {
+        self.no_matches
+            .get(&i)
+            .and_then(|v| v.iter().max().map(|a| a.0))
+            .or(self.first_seen)
+            .unwrap_or(s)
+    }
 }
 
 pub struct Reference<'m> {
@@ -564,15 +576,10 @@ impl<'m> Reference<'m> {
                         });
                     }
                 }
-                // `no … for`: the latest matching event, else first_seen.
+                // `no … for`.
                 for (i, r) in self.rules.iter().enumerate() {
                     if let Trigger::No { duration, .. } = trigger(r) {
-                        let anchor = c
-                            .no_matches
-                            .get(&i)
-                            .and_then(|v| v.iter().max().map(|a| a.0))
-                            .or(c.first_seen)
-                            .unwrap_or(s);
+                        let anchor = c.no_anchor(i, s);
                         if anchor + duration.node <= s && !c.no_fired.contains(&(i, anchor)) {
                             c.no_fired.insert((i, anchor));
                             cands.push(Cand {
@@ -708,12 +715,7 @@ impl<'m> Reference<'m> {
         self.derive(c, s);
         for (i, r) in self.rules.iter().enumerate() {
             if let Trigger::No { duration, .. } = trigger(r) {
-                let anchor = c
-                    .no_matches
-                    .get(&i)
-                    .and_then(|v| v.iter().max().map(|a| a.0))
-                    .or(c.first_seen)
-                    .unwrap_or(s);
+                let anchor = c.no_anchor(i, s);
                 if anchor + duration.node <= s {
                     c.no_fired.insert((i, anchor));
                 }
