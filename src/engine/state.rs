@@ -926,17 +926,7 @@ fn matches_filter(
     row: &[Value],
     trigger: Option<&[Value]>,
 ) -> bool {
-    filter.is_none_or(|f| {
-        Ctx {
-            ir,
-            st,
-            now: tau,
-            zone,
-            trigger,
-            row: Some(row),
-        }
-        .test(f)
-    })
+    filter.is_none_or(|f| Ctx::new(ir, st, tau, zone, trigger).with_row(row).test(f))
 }
 
 /// Goal conversions: a matching goal event after a firing, within its window.
