@@ -310,6 +310,31 @@ fn precedence(e: &Expr) -> u8 {
     }
 }
 
+/// The binding the operand of `is [not] null` needs: tighter than a
+/// comparison, which does not associate.
+const IS_OPERAND_MIN: u8 = 5;
+
+/// The binding the left operand of `op` needs: comparisons do not
+/// associate; the others associate to the left.
+fn left_min(op: BinaryOp) -> u8 {
+    let p = op.precedence();
+    if p == 4 { p + 1 } else { p }
+}
+
+/// Whether `e`, printed where it needs binding `min`, starts with a
+/// duration literal (`0s ?? x` does; `(0s or x)` does not).
+fn leads_with_duration(e: &Expr, min: u8) -> bool {
+    if precedence(e) < min {
+        return false;
+    }
+    match &e.node {
+        ExprKind::Duration(_) => true,
+        ExprKind::Binary(op, l, _) => leads_with_duration(l, left_min(*op)),
+        ExprKind::Is { expr, .. } => leads_with_duration(expr, IS_OPERAND_MIN),
+        _ => false,
+    }
+}
+
 /// Formats an expression canonically.
 pub fn expr(e: &Expr) -> String {
     let mut out = String::new();
@@ -375,14 +400,12 @@ fn expr_to(out: &mut String, e: &Expr, min: u8) {
         }
         ExprKind::Binary(op, l, r) => {
             let p = op.precedence();
-            // Comparisons do not associate; the others associate to the left.
-            let left_min = if p == 4 { p + 1 } else { p };
-            expr_to(out, l, left_min);
+            expr_to(out, l, left_min(*op));
             out.push(' ');
             out.push_str(op.as_str());
             out.push(' ');
-            // After `in`, a bare duration would read as an aggregate window.
-            let right_min = if *op == BinaryOp::In && matches!(r.node, ExprKind::Duration(_)) {
+            // After `in`, a leading duration would read as an aggregate window.
+            let right_min = if *op == BinaryOp::In && leads_with_duration(r, p + 1) {
                 10
             } else {
                 p + 1
@@ -394,7 +417,7 @@ fn expr_to(out: &mut String, e: &Expr, min: u8) {
             negated,
             label,
         } => {
-            expr_to(out, x, 5);
+            expr_to(out, x, IS_OPERAND_MIN);
             out.push_str(if *negated { " is not " } else { " is " });
             out.push_str(label.as_ref().map_or("null", |l| &l.node));
         }
@@ -439,5 +462,35 @@ fn expr_to(out: &mut String, e: &Expr, min: u8) {
     }
     if parens {
         out.push(')');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Limits;
+    use crate::syntax::{parse, print};
+
+    /// Prints `source` canonically, checking the printed form parses back to
+    /// the same tree.
+    fn canonical(source: &str) -> String {
+        let limits = Limits::default();
+        let module = parse(source, &limits).expect("source parses");
+        let printed = print(&module);
+        let again = parse(&printed, &limits).expect("printed form parses");
+        assert_eq!(again, module, "printed:\n{printed}");
+        printed
+    }
+
+    #[test]
+    fn a_duration_leading_the_right_of_in_keeps_its_brackets() {
+        // Without them `in 0s` would read as an aggregate window.
+        assert!(canonical("tag \"t\" when not null in (0s ?? null)").contains("in (0s ?? null)"));
+        assert!(canonical("tag \"t\" when null in (0s)").contains("in (0s)"));
+        // Brackets inside the right side already keep it apart.
+        assert!(
+            canonical("tag \"t\" when null in ((0s or null) ?? null)")
+                .contains("in (0s or null) ?? null")
+        );
+        assert!(canonical("tag \"t\" when null in [0s] ?? null").contains("in [0s] ?? null"));
     }
 }
