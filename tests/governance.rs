@@ -170,6 +170,24 @@ fn quiet_hours_defer_drop_and_ignore_in_the_customers_zone() {
     assert_eq!(names(&out), ["later@2026-01-03T13:00:00Z"]);
 }
 
+/// §6: built-in actions change state immediately, so a firing judged after
+/// `set profile.tz` at the same instant sees the new zone.
+#[test]
+fn a_zone_set_by_a_firing_applies_to_the_firings_after_it() {
+    let mut e = engine(
+        "timezone profile.tz\nprofile { tz: string }\n\
+         event signup {}\naction push(content: string)\n\
+         quiet 22:00-08:00 defer\n\
+         rule localize { when signup do set profile.tz = \"Asia/Shanghai\" priority 10 }\n\
+         rule hello { when signup do push(content: \"hi\") }",
+    );
+    // 15:00 UTC is 23:00 in Shanghai: quiet there, not in UTC.
+    let out = ev(&mut e, "c1", "signup", "2026-01-01T15:00:00Z", "{}");
+    assert_eq!(names(&out), ["localize@2026-01-01T15:00:00Z"]);
+    let out = e.advance_to(t("2026-01-02T12:00:00Z"));
+    assert_eq!(names(&out), ["hello@2026-01-02T00:00:00Z"]);
+}
+
 #[test]
 fn at_snaps_forward_and_keeps_the_instant_at_the_boundary() {
     let mut e = engine(

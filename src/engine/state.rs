@@ -631,8 +631,7 @@ fn instant(
     for credits in &mut st.ledgers {
         ledger::prune(credits, tau);
     }
-    let zone = st.zone(ir);
-    let result = rounds(ir, st, tau, zone, ev, event_fields, touched, report);
+    let result = rounds(ir, st, tau, ev, event_fields, touched, report);
     st.clock = Some(st.clock.map_or(tau, |c| c.max(tau)));
     st.refresh_calendars(ir);
     result
@@ -644,7 +643,6 @@ fn rounds(
     ir: &Ir,
     st: &mut CustomerState,
     tau: i64,
-    zone: Zone,
     ev: Option<&Event>,
     event_fields: Option<(usize, &[Value])>,
     touched: Touched,
@@ -658,8 +656,10 @@ fn rounds(
                 at: crate::value::format_time(tau),
             });
         }
-        // Later rounds follow built-in actions: re-read everything.
+        // Later rounds follow built-in actions: re-read everything, the
+        // zone included (`set profile.tz` changes it at once, §6).
         let touched = if round == 1 { touched } else { Touched::ALL };
+        let zone = st.zone(ir);
         let changes = reevaluate(ir, st, tau, zone, touched);
         for &(slot, old, new) in &changes {
             if let DerivedKind::Tag(tag) = &ir.derived[slot].kind {
@@ -717,6 +717,8 @@ fn rounds(
         });
         let mut changed = false;
         for c in candidates {
+            // An earlier firing of this round may have set the zone.
+            let zone = st.zone(ir);
             changed |= fire(ir, st, tau, zone, &c, report);
         }
         if !changed {
