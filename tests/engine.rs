@@ -318,3 +318,78 @@ fn what_if_compares_two_programs_per_rule() {
     );
     assert!(siyu::engine::diff::compare(&a, &a).is_empty());
 }
+
+/// Host segment queries go through the fast tier (typed closures); debug
+/// builds also check each answer against the general evaluator. These are
+/// the shapes it specializes, with nulls and mixed int/number sides.
+#[test]
+fn segment_queries_cover_the_typed_shapes() {
+    let p = program(
+        "event purchase { amount: number, qty: int }\nevent visit {}\n\
+         profile { city: string, level: int, score: number, since: time }\n\
+         segment big = sum(purchase.amount in 30d) >= 100 and count(purchase in 30d) >= 2\n\
+         segment fractional = count(purchase) > 1.5 and avg(purchase.amount) < 80\n\
+         segment city = profile.city in [\"Shanghai\", \"Beijing\"] or customer.id in [\"vip\"]\n\
+         segment level = profile.level in [2, 3] and profile.score >= profile.level\n\
+         segment idle = since(last(visit)) > 7d or last(visit) is null\n\
+         segment tenure = now - profile.since >= 30d and max(purchase.qty in 30d) >= 2\n\
+         segment unknown = not (profile.score > 1)",
+    );
+    let id = |name: &str| p.segment_id(name).expect("declared");
+    let mut st = CustomerState::new(&p, "c1");
+    let apply = |st: &mut CustomerState, t: i64, json: &str| {
+        let ev = Event::parse_for(&p, json).expect("valid");
+        step(&p, st, Input::Event(&ev), t, &StateLimits::default()).expect("steps");
+    };
+    let at = |t: i64| format_time(t);
+    let all = |st: &CustomerState, t| {
+        [
+            "big",
+            "fractional",
+            "city",
+            "level",
+            "idle",
+            "tenure",
+            "unknown",
+        ]
+        .map(|n| st.segment(&p, id(n), t))
+    };
+    // A first visit: no profile, nothing bought.
+    apply(&mut st, T0, &event("c1", "visit", T0, "{}"));
+    assert_eq!(
+        all(&st, T0),
+        [false, false, false, false, false, false, false]
+    );
+    assert!(st.segment(&p, id("idle"), T0 + 8 * DAY));
+    apply(
+        &mut st,
+        T0 + DAY,
+        &format!(
+            "{{\"customer\": \"c1\", \"type\": \"$profile\", \"time\": \"{}\", \"data\": \
+             {{\"city\": \"Beijing\", \"level\": 2, \"score\": 2.5, \"since\": \"{}\"}}}}",
+            at(T0 + DAY),
+            at(T0 - 40 * DAY)
+        ),
+    );
+    for (d, amount, qty) in [(2, 70.0, 1), (3, 40.0, 2)] {
+        let t = T0 + d * DAY;
+        apply(
+            &mut st,
+            t,
+            &event(
+                "c1",
+                "purchase",
+                t,
+                &format!("{{\"amount\": {amount}, \"qty\": {qty}}}"),
+            ),
+        );
+    }
+    let t = T0 + 4 * DAY;
+    assert_eq!(all(&st, t), [true, true, true, true, false, true, false]);
+    // Forty days on, the 30-day windows are empty and the visit is old.
+    let later = T0 + 40 * DAY;
+    assert_eq!(
+        all(&st, later),
+        [false, true, true, true, true, false, false]
+    );
+}

@@ -11,6 +11,7 @@ pub use crate::program::{
 pub use expr::{CExpr, CmpOp, TagRef};
 
 use crate::check::{Derived, Symbols};
+use crate::eval::fast::Fast;
 use crate::syntax::ast::*;
 use crate::syntax::print_expr;
 use crate::zone::Zone;
@@ -63,6 +64,10 @@ pub struct Ir {
     /// Whether firings can change state that derived state or timers read,
     /// so that an instant may need more than one round.
     pub may_cascade: bool,
+    /// Fast forms (see [`Fast`]) of derived conditions, by derived slot.
+    pub fast_conds: Vec<Option<Fast>>,
+    /// Fast forms of rule guards, by rule.
+    pub fast_guards: Vec<Option<Fast>>,
 }
 
 /// A declared event type.
@@ -451,6 +456,8 @@ impl<'a> Builder<'a> {
                 ledgers_by_event: vec![Vec::new(); n],
                 quiet: None,
                 may_cascade: false,
+                fast_conds: Vec::new(),
+                fast_guards: Vec::new(),
             },
             derived_slot,
             agg_ids: IndexMap::new(),
@@ -598,6 +605,11 @@ impl<'a> Builder<'a> {
             self.ir.derived[i].reads = self.reads_of(i);
         }
         self.ir.may_cascade = self.cascades();
+        let ir = &self.ir;
+        let fast = |c: &Option<CExpr>| c.as_ref().map(|c| Fast::new(c, ir));
+        let conds = ir.derived.iter().map(|d| fast(&d.cond)).collect();
+        let guards = ir.rules.iter().map(|r| fast(&r.guard)).collect();
+        (self.ir.fast_conds, self.ir.fast_guards) = (conds, guards);
         self.ir
     }
 

@@ -109,7 +109,7 @@ impl Engine {
                 Clause::If(_) => {
                     let v = rule_ir.guard.as_ref().map_or(Json::Bool(true), |g| {
                         let cx = Ctx::new(ir, &st, now, zone, None);
-                        crate::eval::eval(g, &cx).v.to_json()
+                        crate::eval::value(g, &cx).to_json()
                     });
                     let reads_event = matches!(
                         rule_ir.trigger,

@@ -6,7 +6,7 @@ use super::action::Action;
 use super::calendar;
 use super::state::{CustomerState, Pending, StepReport};
 use crate::compile::{ActionIr, Ir, QuietIr, RuleIr, TriggerIr};
-use crate::eval::{Ctx, eval};
+use crate::eval::{self, Ctx};
 use crate::syntax::ast::QuietPolicy;
 use crate::value::Value;
 use crate::zone::Zone;
@@ -260,7 +260,7 @@ pub(super) fn fire(
     };
     let fields = c.fields.as_deref();
     let cx = Ctx::new(ir, st, tau, zone, fields);
-    if !rule.guard.as_ref().is_none_or(|g| cx.test(g)) {
+    if !ir.fast_guards[r].as_ref().is_none_or(|g| g.test(&cx)) {
         outcome(report, Verdict::GuardFalse);
         return false;
     }
@@ -326,7 +326,7 @@ fn emit(
                     .params
                     .iter()
                     .zip(args)
-                    .map(|(p, e)| (p.clone(), eval(e, &cx).v))
+                    .map(|(p, e)| (p.clone(), eval::value(e, &cx)))
                     .collect();
                 for (i, counts) in st.caps.iter_mut().enumerate() {
                     if cap_counts(ir, i, info.channel.as_deref()) {
@@ -359,7 +359,7 @@ fn emit(
             }
             ActionIr::Set { attr, value } => {
                 let cx = Ctx::new(ir, st, tau, zone, fields);
-                let v = eval(value, &cx).v;
+                let v = eval::value(value, &cx);
                 if st.profile[*attr] != v {
                     st.profile[*attr] = v.clone();
                     report.actions.push(Action {

@@ -10,7 +10,7 @@ pub use super::fire::{Outcome, Verdict};
 use crate::compile::{DerivedKind, Ir, TriggerIr};
 use crate::eval::aggregate::{AggState, Entry, LogEntry, prune_log};
 use crate::eval::ledger::{self, Credit};
-use crate::eval::{Ctx, FOREVER, eval};
+use crate::eval::{self, Ctx, FOREVER, eval};
 use crate::program::Program;
 use crate::value::Value;
 use crate::zone::Zone;
@@ -321,11 +321,10 @@ impl CustomerState {
     /// computed values.
     pub fn segment(&self, program: &Program, id: SegmentId, now: i64) -> bool {
         let ir = program.ir();
-        let Some(cond) = ir.derived.get(id.0).and_then(|n| n.cond.as_ref()) else {
+        let Some(cond) = ir.fast_conds.get(id.0).and_then(Option::as_ref) else {
             return false;
         };
-        let cx = Ctx::new(ir, self, now, self.zone(ir), None);
-        cx.test(cond)
+        cond.test(&Ctx::new(ir, self, now, self.zone(ir), None))
     }
 
     /// Works out each calendar trigger's next occurrence after what this
@@ -784,7 +783,7 @@ fn apply_ledgers(
     for &l in &ir.ledgers_by_event[event] {
         let spec = &ir.ledgers[l];
         let cx = Ctx::new(ir, st, tau, zone, Some(fields));
-        let amount = |e: &crate::compile::CExpr| eval(e, &cx).v.as_f64().filter(|a| *a > 0.0);
+        let amount = |e: &crate::compile::CExpr| eval::value(e, &cx).as_f64().filter(|a| *a > 0.0);
         let earned: Vec<f64> = spec
             .earn
             .iter()

@@ -58,10 +58,7 @@ pub enum AggState {
         last: Option<Entry>,
     },
     /// Matching entries inside the window, oldest first.
-    Window {
-        /// The entries.
-        entries: VecDeque<Entry>,
-    },
+    Window(Window),
     /// Computed from a raw log.
     Scan,
 }
@@ -79,9 +76,7 @@ impl AggState {
                 first: None,
                 last: None,
             },
-            AggMode::Window => AggState::Window {
-                entries: VecDeque::new(),
-            },
+            AggMode::Window => AggState::Window(Window::default()),
             AggMode::Scan(_) => AggState::Scan,
         }
     }
@@ -99,7 +94,13 @@ impl AggState {
                 first,
                 last,
             } => {
-                tally(count, sum, nonnull, min, max, &entry.v);
+                tally(count, sum, nonnull, &entry.v);
+                if extreme(min, &entry.v, Ordering::Less) {
+                    *min = entry.v.clone();
+                }
+                if extreme(max, &entry.v, Ordering::Greater) {
+                    *max = entry.v.clone();
+                }
                 if first
                     .as_ref()
                     .is_none_or(|f| (entry.t, entry.seq) < (f.t, f.seq))
@@ -113,13 +114,12 @@ impl AggState {
                     *last = Some(entry);
                 }
             }
-            AggState::Window { entries } => {
+            AggState::Window(w) => {
                 let window = spec.window.unwrap_or(i64::MAX);
                 if entry.t <= now.saturating_sub(window) {
                     return;
                 }
-                let at = entries.partition_point(|e| (e.t, e.seq) < (entry.t, entry.seq));
-                entries.insert(at, entry);
+                w.insert(entry);
             }
             AggState::Scan => {}
         }
@@ -127,45 +127,124 @@ impl AggState {
 
     /// Drops entries no window can see again at or after `now`.
     pub fn prune(&mut self, spec: &AggSpec, now: i64) {
-        if let (AggState::Window { entries }, Some(window)) = (self, spec.window) {
-            let horizon = now.saturating_sub(window);
-            while entries.front().is_some_and(|e| e.t <= horizon) {
-                entries.pop_front();
-            }
+        if let (AggState::Window(w), Some(window)) = (self, spec.window) {
+            w.expire(now.saturating_sub(window));
         }
     }
 
     /// Entries retained (for the per-customer limit).
     pub fn retained(&self) -> usize {
         match self {
-            AggState::Window { entries } => entries.len(),
+            AggState::Window(w) => w.entries.len(),
             _ => 0,
         }
     }
 }
 
 /// Counts one value into running totals: null fields count as events but
-/// not in sums, averages, minima or maxima (§3).
-fn tally(
-    count: &mut i64,
-    sum: &mut f64,
-    nonnull: &mut i64,
-    min: &mut Value,
-    max: &mut Value,
-    v: &Value,
-) {
+/// not in sums and averages (§3).
+fn tally(count: &mut i64, sum: &mut f64, nonnull: &mut i64, v: &Value) {
     *count += 1;
     if let Some(x) = v.as_f64() {
         *sum += x;
     }
     if !v.is_null() {
         *nonnull += 1;
-        if min.is_null() || v.compare(min) == Some(Ordering::Less) {
-            *min = v.clone();
+    }
+}
+
+/// Does `v` replace the extreme `current` (the minimum for `Less`)? Nulls
+/// never count.
+fn extreme(current: &Value, v: &Value, beyond: Ordering) -> bool {
+    !v.is_null() && (current.is_null() || v.compare(current) == Some(beyond))
+}
+
+/// A window's entries with running totals over all of them.
+///
+/// The totals equal folding the entries oldest first, bit for bit: an entry
+/// after the newest is added; anything else (an entry out of order, entries
+/// leaving) refolds. The engine drops leavers when it steps, so at the
+/// instants it evaluates, every entry is usually inside the window and
+/// count, sum and avg take O(1).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Window {
+    entries: VecDeque<Entry>,
+    sum: f64,
+    nonnull: i64,
+}
+
+impl Window {
+    fn insert(&mut self, entry: Entry) {
+        let at = self
+            .entries
+            .partition_point(|e| (e.t, e.seq) < (entry.t, entry.seq));
+        let newest = at == self.entries.len();
+        if newest {
+            let mut count = 0;
+            tally(&mut count, &mut self.sum, &mut self.nonnull, &entry.v);
         }
-        if max.is_null() || v.compare(max) == Some(Ordering::Greater) {
-            *max = v.clone();
+        self.entries.insert(at, entry);
+        if !newest {
+            self.refold();
         }
+    }
+
+    /// Drops the entries at or before `horizon`.
+    fn expire(&mut self, horizon: i64) {
+        let before = self.entries.len();
+        while self.entries.front().is_some_and(|e| e.t <= horizon) {
+            self.entries.pop_front();
+        }
+        if self.entries.len() != before {
+            self.refold();
+        }
+    }
+
+    /// Is every entry inside the window at `now`?
+    fn all_inside(&self, spec: &AggSpec, now: i64) -> bool {
+        match (self.entries.front(), spec.window) {
+            (Some(e), Some(w)) => e.t > now.saturating_sub(w),
+            _ => true,
+        }
+    }
+
+    fn refold(&mut self) {
+        let t = Tally::fold(false, self.entries.iter().map(|e| (e.t, &e.v)));
+        (self.sum, self.nonnull) = (t.sum, t.nonnull);
+    }
+}
+
+/// Snapshots and JSON states hold the entries only: the totals follow from
+/// them.
+#[derive(Serialize)]
+#[serde(rename = "Window")]
+struct WindowOut<'a> {
+    entries: &'a VecDeque<Entry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "Window")]
+struct WindowIn {
+    entries: VecDeque<Entry>,
+}
+
+impl Serialize for Window {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        WindowOut {
+            entries: &self.entries,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Window {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut w = Window {
+            entries: WindowIn::deserialize(d)?.entries,
+            ..Window::default()
+        };
+        w.refold();
+        Ok(w)
     }
 }
 
@@ -179,95 +258,137 @@ pub fn prune_log(log: &mut VecDeque<LogEntry>, retention: Option<i64>, now: i64)
     }
 }
 
-/// Folds matching values into an aggregate result.
-struct Fold {
+static NULL: Value = Value::Null;
+
+/// What the aggregate functions read of the matching entries, borrowed.
+struct Tally<'a> {
     count: i64,
     sum: f64,
     nonnull: i64,
-    min: Value,
-    max: Value,
-    first: Option<(i64, Value)>,
-    last: Option<(i64, Value)>,
+    min: &'a Value,
+    max: &'a Value,
+    first: Option<(i64, &'a Value)>,
+    last: Option<(i64, &'a Value)>,
 }
 
-impl Fold {
-    fn new() -> Fold {
-        Fold {
+impl<'a> Tally<'a> {
+    /// Folds entries given oldest first; minima and maxima are compared
+    /// only when `extremes` asks for them.
+    fn fold(extremes: bool, items: impl Iterator<Item = (i64, &'a Value)>) -> Tally<'a> {
+        let mut t = Tally {
             count: 0,
             sum: 0.0,
             nonnull: 0,
-            min: Value::Null,
-            max: Value::Null,
+            min: &NULL,
+            max: &NULL,
             first: None,
             last: None,
+        };
+        for (at, v) in items {
+            tally(&mut t.count, &mut t.sum, &mut t.nonnull, v);
+            if extremes {
+                if extreme(t.min, v, Ordering::Less) {
+                    t.min = v;
+                }
+                if extreme(t.max, v, Ordering::Greater) {
+                    t.max = v;
+                }
+            }
+            t.first = t.first.or(Some((at, v)));
+            t.last = Some((at, v));
         }
+        t
     }
 
-    /// Adds an entry; entries come oldest first.
-    fn add(&mut self, t: i64, v: &Value) {
-        tally(
-            &mut self.count,
-            &mut self.sum,
-            &mut self.nonnull,
-            &mut self.min,
-            &mut self.max,
-            v,
-        );
-        if self.first.is_none() {
-            self.first = Some((t, v.clone()));
+    fn result(&self, spec: &AggSpec) -> Value {
+        let pick = |e: Option<(i64, &Value)>| match (e, spec.field) {
+            (None, _) => Value::Null,
+            (Some((t, _)), None) => Value::Time(t),
+            (Some((_, v)), Some(_)) => v.clone(),
+        };
+        match spec.func {
+            AggFunc::Count => Value::Int(self.count),
+            AggFunc::Sum => Value::Number(self.sum),
+            AggFunc::Avg => {
+                if self.nonnull == 0 {
+                    Value::Null
+                } else {
+                    Value::Number(self.sum / self.nonnull as f64)
+                }
+            }
+            AggFunc::Min => self.min.clone(),
+            AggFunc::Max => self.max.clone(),
+            AggFunc::First => pick(self.first),
+            AggFunc::Last => pick(self.last),
         }
-        self.last = Some((t, v.clone()));
-    }
-
-    fn result(self, spec: &AggSpec) -> Value {
-        finish(
-            spec,
-            self.count,
-            self.sum,
-            self.nonnull,
-            self.min,
-            self.max,
-            self.first,
-            self.last,
-        )
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    spec: &AggSpec,
-    count: i64,
-    sum: f64,
-    nonnull: i64,
-    min: Value,
-    max: Value,
-    first: Option<(i64, Value)>,
-    last: Option<(i64, Value)>,
-) -> Value {
-    let pick = |e: Option<(i64, Value)>| match (e, spec.field) {
-        (None, _) => Value::Null,
-        (Some((t, _)), None) => Value::Time(t),
-        (Some((_, v)), Some(_)) => v,
-    };
-    match spec.func {
-        AggFunc::Count => Value::Int(count),
-        AggFunc::Sum => Value::Number(sum),
-        AggFunc::Avg => {
-            if nonnull == 0 {
-                Value::Null
-            } else {
-                Value::Number(sum / nonnull as f64)
-            }
-        }
-        AggFunc::Min => min,
-        AggFunc::Max => max,
-        AggFunc::First => pick(first),
-        AggFunc::Last => pick(last),
-    }
+fn ends(e: Option<&Entry>) -> Option<(i64, &Value)> {
+    e.map(|e| (e.t, &e.v))
+}
+
+fn wants_extremes(spec: &AggSpec) -> bool {
+    matches!(spec.func, AggFunc::Min | AggFunc::Max)
 }
 
 /// The value of aggregate `i` at `cx.now`, and how long it holds.
 pub fn value(i: usize, cx: &Ctx<'_>) -> R {
+    let (t, until) = read(i, cx);
+    R::fixed(t.result(&cx.ir.aggs[i]), until)
+}
+
+/// Aggregate `i` as a number, for the fast tier: no value is built.
+pub fn number(i: usize, cx: &Ctx<'_>) -> Option<f64> {
+    let spec = &cx.ir.aggs[i];
+    // The common case first: a window whose entries are all still inside.
+    if let AggState::Window(w) = &cx.st.aggs[i] {
+        if w.all_inside(spec, cx.now) {
+            match spec.func {
+                AggFunc::Count => return Some(w.entries.len() as f64),
+                AggFunc::Sum => return Some(w.sum),
+                _ => {}
+            }
+        }
+    }
+    let (t, _) = read(i, cx);
+    match spec.func {
+        AggFunc::Count => Some(t.count as f64),
+        AggFunc::Sum => Some(t.sum),
+        _ => t.result(spec).as_f64(),
+    }
+}
+
+/// Aggregate `i` as an int or time, for the fast tier.
+pub fn whole(i: usize, cx: &Ctx<'_>) -> Option<i64> {
+    let spec = &cx.ir.aggs[i];
+    match (&cx.st.aggs[i], spec.func) {
+        (AggState::Window(w), AggFunc::Count) if w.all_inside(spec, cx.now) => {
+            return Some(w.entries.len() as i64);
+        }
+        (AggState::Running { count, .. }, AggFunc::Count) => return Some(*count),
+        (AggState::Running { last, .. }, AggFunc::Last) if spec.field.is_none() => {
+            return last.as_ref().map(|e| e.t);
+        }
+        _ => {}
+    }
+    let (t, _) = read(i, cx);
+    match (spec.func, spec.field) {
+        (AggFunc::Count, _) => Some(t.count),
+        (AggFunc::First, None) => t.first.map(|(at, _)| at),
+        (AggFunc::Last, None) => t.last.map(|(at, _)| at),
+        _ => match t.result(spec) {
+            Value::Int(x) | Value::Time(x) | Value::Duration(x) => Some(x),
+            _ => None,
+        },
+    }
+}
+
+/// What aggregate `i` reads of the matching entries at `cx.now`, and the
+/// instant up to which that holds. Inlined: returned through memory, the
+/// borrowed tally costs a store-forwarding stall on every read.
+#[inline(always)]
+fn read<'a>(i: usize, cx: &'a Ctx<'_>) -> (Tally<'a>, i64) {
     let ir: &Ir = cx.ir;
     let spec = &ir.aggs[i];
     let horizon = spec.window.map(|w| cx.now.saturating_sub(w));
@@ -281,63 +402,74 @@ pub fn value(i: usize, cx: &Ctx<'_>) -> R {
             first,
             last,
         } => {
-            let entry = |e: &Option<Entry>| e.as_ref().map(|e| (e.t, e.v.clone()));
-            let v = finish(
-                spec,
-                *count,
-                *sum,
-                *nonnull,
-                min.clone(),
-                max.clone(),
-                entry(first),
-                entry(last),
-            );
-            R::fixed(v, FOREVER)
+            let t = Tally {
+                count: *count,
+                sum: *sum,
+                nonnull: *nonnull,
+                min,
+                max,
+                first: ends(first.as_ref()),
+                last: ends(last.as_ref()),
+            };
+            (t, FOREVER)
         }
-        AggState::Window { entries } => {
-            let start = horizon.map_or(0, |h| entries.partition_point(|e| e.t <= h));
-            let mut fold = Fold::new();
-            for e in entries.range(start..) {
-                fold.add(e.t, &e.v);
-            }
+        AggState::Window(w) => {
+            let entries = &w.entries;
+            let inside = |e: &Entry| horizon.is_none_or(|h| e.t > h);
+            let start = if entries.front().is_none_or(inside) {
+                0
+            } else {
+                entries.partition_point(|e| !inside(e))
+            };
+            let t = if start == 0 && !wants_extremes(spec) {
+                Tally {
+                    count: entries.len() as i64,
+                    sum: w.sum,
+                    nonnull: w.nonnull,
+                    min: &NULL,
+                    max: &NULL,
+                    first: ends(entries.front()),
+                    last: ends(entries.back()),
+                }
+            } else {
+                Tally::fold(
+                    wants_extremes(spec),
+                    entries.range(start..).map(|e| (e.t, &e.v)),
+                )
+            };
             // The oldest entry still inside is the next to leave.
             let until = match (entries.get(start), spec.window) {
                 (Some(e), Some(w)) => e.t.saturating_add(w),
                 _ => FOREVER,
             };
-            R::fixed(fold.result(spec), until)
+            (t, until)
         }
         AggState::Scan => {
             let AggMode::Scan(log) = spec.mode else {
-                return R::fixed(Value::Null, FOREVER);
+                return (Tally::fold(false, std::iter::empty()), FOREVER);
             };
-            let mut fold = Fold::new();
             let mut until = FOREVER;
-            for e in cx.st.logs[log]
+            let matching = cx.st.logs[log]
                 .iter()
                 .filter(|e| horizon.is_none_or(|h| e.t > h))
-            {
-                let matched = match &spec.filter {
-                    Some(f) => {
+                .filter_map(|e| {
+                    if let Some(f) = &spec.filter {
                         let r = super::eval(f, &cx.with_row(&e.fields));
                         until = until.min(r.until);
-                        r.v.truth().unwrap_or(false)
+                        if r.v.truth() != Some(true) {
+                            return None;
+                        }
                     }
-                    None => true,
-                };
-                if matched {
                     if let Some(w) = spec.window {
                         until = until.min(e.t.saturating_add(w));
                     }
-                    let v = spec
-                        .field
-                        .and_then(|f| e.fields.get(f))
-                        .cloned()
-                        .unwrap_or(Value::Null);
-                    fold.add(e.t, &v);
-                }
-            }
-            R::fixed(fold.result(spec), until)
+                    Some((
+                        e.t,
+                        spec.field.and_then(|f| e.fields.get(f)).unwrap_or(&NULL),
+                    ))
+                });
+            let t = Tally::fold(wants_extremes(spec), matching);
+            (t, until)
         }
     }
 }

@@ -10,6 +10,7 @@
 //! time-driven change happens at its exact second without any polling.
 
 pub mod aggregate;
+pub mod fast;
 pub mod ledger;
 
 use crate::compile::{CExpr, CmpOp, Ir, TagRef};
@@ -99,7 +100,7 @@ impl<'a> Ctx<'a> {
 
     /// Evaluates a condition: `null` counts as false.
     pub fn test(&self, e: &CExpr) -> bool {
-        eval(e, self).v.truth().unwrap_or(false)
+        value(e, self).truth().unwrap_or(false)
     }
 }
 
@@ -107,8 +108,22 @@ fn time_or_null(t: Option<i64>) -> Value {
     t.map_or(Value::Null, Value::Time)
 }
 
-/// Evaluates an expression at `cx.now`.
+/// Evaluates an expression at `cx.now`, with how long its value holds.
 pub fn eval(e: &CExpr, cx: &Ctx<'_>) -> R {
+    run::<true>(e, cx)
+}
+
+/// Evaluates an expression at `cx.now` only. Guards, action arguments and
+/// host queries need no horizon, and skipping it skips solving comparisons
+/// for their flip second and finding calendar boundaries.
+pub fn value(e: &CExpr, cx: &Ctx<'_>) -> Value {
+    run::<false>(e, cx).v
+}
+
+/// The evaluator; the horizon (`rate` and `until`) is exact when `H`, and
+/// left at "forever" where working it out costs more than a comparison
+/// otherwise.
+fn run<const H: bool>(e: &CExpr, cx: &Ctx<'_>) -> R {
     match e {
         CExpr::Const(v) => R::fixed(v.clone(), FOREVER),
         CExpr::Now => R {
@@ -149,12 +164,12 @@ pub fn eval(e: &CExpr, cx: &Ctx<'_>) -> R {
             R::fixed(Value::Bool(cx.st.tags.contains(tag)), FOREVER)
         }
         CExpr::Not(a) => {
-            let a = eval(a, cx);
+            let a = run::<H>(a, cx);
             let v = a.v.truth().map_or(Value::Null, |b| Value::Bool(!b));
             R::fixed(v, a.until)
         }
         CExpr::Neg(a) => {
-            let a = eval(a, cx);
+            let a = run::<H>(a, cx);
             let v = match a.v {
                 Value::Int(i) => i.checked_neg().map_or(Value::Null, Value::Int),
                 Value::Number(n) => Value::Number(-n),
@@ -167,14 +182,14 @@ pub fn eval(e: &CExpr, cx: &Ctx<'_>) -> R {
                 until: a.until,
             }
         }
-        CExpr::And(a, b) => logic(a, b, false, cx),
-        CExpr::Or(a, b) => logic(a, b, true, cx),
-        CExpr::Cmp(op, a, b) => compare(*op, &eval(a, cx), &eval(b, cx), cx.now),
-        CExpr::Arith(op, a, b) => arith(*op, eval(a, cx), eval(b, cx), cx.now),
+        CExpr::And(a, b) => logic::<H>(a, b, false, cx),
+        CExpr::Or(a, b) => logic::<H>(a, b, true, cx),
+        CExpr::Cmp(op, a, b) => compare::<H>(*op, &run::<H>(a, cx), &run::<H>(b, cx), cx.now),
+        CExpr::Arith(op, a, b) => arith(*op, run::<H>(a, cx), run::<H>(b, cx), cx.now),
         CExpr::Coalesce(a, b) => {
-            let a = eval(a, cx);
+            let a = run::<H>(a, cx);
             if a.v.is_null() {
-                let b = eval(b, cx);
+                let b = run::<H>(b, cx);
                 R {
                     until: a.until.min(b.until),
                     ..b
@@ -189,12 +204,12 @@ pub fn eval(e: &CExpr, cx: &Ctx<'_>) -> R {
             if let (Some(xv), Some(lv)) = (stored(x, cx), stored(list, cx)) {
                 return R::fixed(member(xv, lv), FOREVER);
             }
-            let (x, list) = (eval(x, cx), eval(list, cx));
+            let (x, list) = (run::<H>(x, cx), run::<H>(list, cx));
             let until = x.until.min(list.until).min(moving(&x, cx.now));
             R::fixed(member(&x.v, &list.v), until)
         }
         CExpr::IsNull(a, negated) => {
-            let a = eval(a, cx);
+            let a = run::<H>(a, cx);
             R::fixed(Value::Bool(a.v.is_null() != *negated), a.until)
         }
         CExpr::List(items) => {
@@ -202,14 +217,14 @@ pub fn eval(e: &CExpr, cx: &Ctx<'_>) -> R {
             let values = items
                 .iter()
                 .map(|i| {
-                    let r = eval(i, cx);
+                    let r = run::<H>(i, cx);
                     until = until.min(r.until).min(moving(&r, cx.now));
                     r.v
                 })
                 .collect();
             R::fixed(Value::List(values), until)
         }
-        CExpr::Call(f, args) => call(*f, args, cx),
+        CExpr::Call(f, args) => call::<H>(*f, args, cx),
         CExpr::Agg(i) => aggregate::value(*i, cx),
         CExpr::Balance(l) => ledger::balance(&cx.st.ledgers[*l], cx.now),
         CExpr::Expiring(l, horizon) => ledger::expiring(&cx.st.ledgers[*l], cx.now, *horizon),
@@ -259,13 +274,13 @@ fn member(x: &Value, list: &Value) -> Value {
 
 /// Kleene `and` (`or` when `is_or`), short-circuit. The horizon is that of
 /// the operand that decides the result when one does.
-fn logic(a: &CExpr, b: &CExpr, is_or: bool, cx: &Ctx<'_>) -> R {
+fn logic<const H: bool>(a: &CExpr, b: &CExpr, is_or: bool, cx: &Ctx<'_>) -> R {
     let decisive = is_or;
-    let a = eval(a, cx);
+    let a = run::<H>(a, cx);
     if a.v.truth() == Some(decisive) {
         return a;
     }
-    let b = eval(b, cx);
+    let b = run::<H>(b, cx);
     if b.v.truth() == Some(decisive) {
         return b;
     }
@@ -286,7 +301,7 @@ fn scalar(v: &Value) -> Option<f64> {
     }
 }
 
-fn holds(op: CmpOp, ord: Ordering) -> bool {
+pub(crate) fn holds(op: CmpOp, ord: Ordering) -> bool {
     match op {
         CmpOp::Eq => ord == Ordering::Equal,
         CmpOp::Ne => ord != Ordering::Equal,
@@ -297,14 +312,14 @@ fn holds(op: CmpOp, ord: Ordering) -> bool {
     }
 }
 
-fn compare(op: CmpOp, a: &R, b: &R, now: i64) -> R {
+fn compare<const H: bool>(op: CmpOp, a: &R, b: &R, now: i64) -> R {
     let until = a.until.min(b.until);
     let Some(ord) = a.v.compare(&b.v) else {
         return R::null(until);
     };
     let now_holds = holds(op, ord);
     let rate = a.rate - b.rate;
-    let until = if rate == 0.0 {
+    let until = if !H || rate == 0.0 {
         until
     } else {
         match (scalar(&a.v), scalar(&b.v)) {
@@ -449,9 +464,9 @@ fn arith(op: BinaryOp, a: R, b: R, now: i64) -> R {
     R { v, rate, until }
 }
 
-fn call(f: Func, args: &[CExpr], cx: &Ctx<'_>) -> R {
+fn call<const H: bool>(f: Func, args: &[CExpr], cx: &Ctx<'_>) -> R {
     let now = cx.now;
-    let arg = |i: usize| args.get(i).map_or(R::null(FOREVER), |a| eval(a, cx));
+    let arg = |i: usize| args.get(i).map_or(R::null(FOREVER), |a| run::<H>(a, cx));
     let x = arg(0);
     let until = x.until;
     match f {
@@ -486,16 +501,20 @@ fn call(f: Func, args: &[CExpr], cx: &Ctx<'_>) -> R {
         },
         Func::Date | Func::Hour | Func::Weekday => match x.v {
             Value::Time(t) => {
-                let (v, boundary) = match f {
-                    Func::Date => (Value::Date(cx.zone.date(t)), cx.zone.next_midnight(t)),
-                    Func::Hour => (Value::Int(cx.zone.hour(t)), cx.zone.next_hour(t)),
-                    _ => (Value::Int(cx.zone.weekday(t)), cx.zone.next_midnight(t)),
+                let v = match f {
+                    Func::Date => Value::Date(cx.zone.date(t)),
+                    Func::Hour => Value::Int(cx.zone.hour(t)),
+                    _ => Value::Int(cx.zone.weekday(t)),
                 };
                 // A time moving with the clock reaches the boundary after
                 // the same span; a fixed one never does.
-                let until = if x.rate == 0.0 {
+                let until = if !H || x.rate == 0.0 {
                     until
                 } else if x.rate == 1.0 {
+                    let boundary = match f {
+                        Func::Hour => cx.zone.next_hour(t),
+                        _ => cx.zone.next_midnight(t),
+                    };
                     until.min(now.saturating_add(boundary - t))
                 } else {
                     until.min(now.saturating_add(1))
@@ -522,13 +541,14 @@ fn call(f: Func, args: &[CExpr], cx: &Ctx<'_>) -> R {
                 _ => Value::Null,
             };
             let zero = scalar(&x.v)
+                .filter(|_| H && x.rate != 0.0)
                 .and_then(|s| flip_after(CmpOp::Lt, s, x.rate, s < 0.0))
                 .map_or(FOREVER, |dt| now.saturating_add(dt));
             let rate = if negative { -x.rate } else { x.rate };
             R {
                 v,
                 rate,
-                until: until.min(if x.rate == 0.0 { FOREVER } else { zero }),
+                until: until.min(zero),
             }
         }
         Func::Min | Func::Max => {
@@ -539,7 +559,7 @@ fn call(f: Func, args: &[CExpr], cx: &Ctx<'_>) -> R {
             };
             let take_x = (ord != Ordering::Greater) == (f == Func::Min);
             let crossing = match (scalar(&x.v), scalar(&y.v)) {
-                (Some(a), Some(b)) if x.rate != y.rate => {
+                (Some(a), Some(b)) if H && x.rate != y.rate => {
                     flip_after(CmpOp::Le, a - b, x.rate - y.rate, a <= b)
                         .map_or(FOREVER, |dt| now.saturating_add(dt))
                 }
