@@ -37,9 +37,13 @@ pub fn next_anniversary(
     before: i64,
     at: TimeOfDay,
 ) -> Option<i64> {
-    let year = zone.date(after).year();
-    (year - 1..=year + 2)
+    let today = zone.date(after);
+    (today.year() - 1..=today.year() + 2)
         .filter_map(|y| anniversary_in(date, y))
+        // An anniversary three days before `after`'s date cannot occur
+        // after it: `before` only moves it earlier, snapping to `at` at most
+        // a day (and a DST gap) later. Skipping it saves zone conversions.
+        .filter(|d| before < 0 || *d + Duration::days(3) > today)
         .map(|d| {
             let base = zone
                 .instant(d.and_time(NaiveTime::MIN))
@@ -102,6 +106,33 @@ mod tests {
         assert_eq!(next, Some(at("2026-02-28T09:00:00Z")));
         let next = next_anniversary(utc, at("2027-06-01T00:00:00Z"), leap, 0, tod(9, 0));
         assert_eq!(next, Some(at("2028-02-29T09:00:00Z")));
+    }
+
+    /// Around the turn of the year, where the skip of early candidates is
+    /// closest to the answer: the occurrence found from `after` is the one
+    /// reached by walking occurrences from well before it.
+    #[test]
+    fn anniversaries_next_to_after_are_never_skipped() {
+        for zone in ["UTC", "Asia/Shanghai", "America/New_York", "-09:30"] {
+            let zone = Zone::parse(zone).unwrap(); // valid names
+            for (m, d) in [(12, 30), (12, 31), (1, 1), (1, 2), (2, 29)] {
+                let date = NaiveDate::from_ymd_opt(2000, m, d).unwrap(); // real dates
+                for before in [0, 3600, 86_400, 3 * 86_400] {
+                    for at_time in [tod(0, 0), tod(23, 30)] {
+                        let start = at("2026-12-25T00:00:00Z");
+                        for step in 0..60 {
+                            let after = start + step * 7 * 3600;
+                            let mut walk =
+                                next_anniversary(zone, after - 400 * 86_400, date, before, at_time);
+                            while let Some(t) = walk.filter(|t| *t <= after) {
+                                walk = next_anniversary(zone, t, date, before, at_time);
+                            }
+                            assert_eq!(next_anniversary(zone, after, date, before, at_time), walk);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -703,7 +703,14 @@ fn rounds(
             }
         }
         transitions(ir, &changes, &mut candidates);
-        due_timers(ir, st, tau, zone, round == 1, &mut candidates);
+        // The occurrences cached at the end of the last instant still hold
+        // if nothing they read has changed since: the clock moved on and no
+        // event touched the profile (dates, zone) or first_seen.
+        let cached = round == 1
+            && !touched.profile
+            && !touched.first_seen
+            && st.clock.is_some_and(|c| c < tau);
+        due_timers(ir, st, tau, zone, round == 1, cached, &mut candidates);
         if candidates.is_empty() {
             return Ok(());
         }
@@ -1085,12 +1092,17 @@ fn transitions(ir: &Ir, changes: &[(usize, DVal, DVal)], out: &mut Vec<Candidate
 /// Timers due at or before `tau`: `no … for` and calendars (first round
 /// only, once per anchor or occurrence) and scheduled `after` firings,
 /// which are consumed.
+///
+/// With `cached`, a calendar's occurrence cached after the customer's last
+/// instant (the first after a point no later than `tau - 1`) answers when
+/// it is not before `tau`: it is then also the first after `tau - 1`.
 fn due_timers(
     ir: &Ir,
     st: &mut CustomerState,
     tau: i64,
     zone: Zone,
     first_round: bool,
+    cached: bool,
     out: &mut Vec<Candidate>,
 ) {
     let first_seen = st.first_seen.unwrap_or(tau);
@@ -1101,7 +1113,11 @@ fn due_timers(
                 TriggerIr::Every { .. } | TriggerIr::Anniversary { .. }
             )
         {
-            if let Some(due) = st.calendar_due(&rule.trigger, &st.rules[r], zone, tau) {
+            let due = match st.rules[r].calendar.filter(|c| cached && *c >= tau) {
+                Some(c) => Some(c),
+                None => st.calendar_due(&rule.trigger, &st.rules[r], zone, tau),
+            };
+            if let Some(due) = due {
                 if due <= tau {
                     st.rules[r].fired = Some(due);
                     out.push(Candidate {
@@ -1156,7 +1172,7 @@ pub(crate) fn skip_to(program: &Program, st: &mut CustomerState, w: i64) {
     let zone = st.zone(ir);
     reevaluate(ir, st, w, zone, Touched::ALL);
     let mut due = Vec::new();
-    due_timers(ir, st, w, zone, true, &mut due);
+    due_timers(ir, st, w, zone, true, false, &mut due);
     for c in due {
         if let Some(anchor) = c.no_anchor {
             st.rules[c.rule].fired = Some(anchor);
