@@ -328,16 +328,23 @@ impl CustomerState {
     }
 
     /// Works out each calendar trigger's next occurrence after what this
-    /// customer has lived through (see [`RuleState::calendar`]).
-    pub(crate) fn refresh_calendars(&mut self, ir: &Ir) {
+    /// customer has lived through (see [`RuleState::calendar`]). With
+    /// `reuse`, nothing the occurrences read has changed since they were
+    /// worked out, so one still after the clock and the last firing stands.
+    pub(crate) fn refresh_calendars(&mut self, ir: &Ir, reuse: bool) {
         let zone = self.zone(ir);
+        let from = self.clock.map_or(i64::MIN, |c| c.saturating_add(1));
         for (r, rule) in ir.rules.iter().enumerate() {
             if matches!(
                 rule.trigger,
                 TriggerIr::Every { .. } | TriggerIr::Anniversary { .. }
             ) {
-                let from = self.clock.map_or(i64::MIN, |c| c.saturating_add(1));
-                let due = self.calendar_due(&rule.trigger, &self.rules[r], zone, from);
+                let rs = &self.rules[r];
+                let lived = from.saturating_sub(1).max(rs.fired.unwrap_or(i64::MIN));
+                if reuse && rs.calendar.is_some_and(|c| c > lived) {
+                    continue;
+                }
+                let due = self.calendar_due(&rule.trigger, rs, zone, from);
                 self.rules[r].calendar = due;
             }
         }
@@ -630,13 +637,16 @@ fn instant(
     for credits in &mut st.ledgers {
         ledger::prune(credits, tau);
     }
+    let unread = !touched.profile && !touched.first_seen;
     let result = rounds(ir, st, tau, ev, event_fields, touched, report);
     st.clock = Some(st.clock.map_or(tau, |c| c.max(tau)));
-    st.refresh_calendars(ir);
-    result
+    // Nothing a calendar reads changed unless the event touched the profile
+    // or first_seen, or a firing changed state.
+    st.refresh_calendars(ir, unread && result == Ok(false));
+    result.map(|_| ())
 }
 
-/// The cascade rounds of one instant.
+/// The cascade rounds of one instant; whether a firing changed state.
 #[allow(clippy::too_many_arguments)]
 fn rounds(
     ir: &Ir,
@@ -646,8 +656,9 @@ fn rounds(
     event_fields: Option<(usize, &[Value])>,
     touched: Touched,
     report: &mut StepReport,
-) -> Result<(), StepError> {
+) -> Result<bool, StepError> {
     let mut round = 0;
+    let mut changed_any = false;
     loop {
         round += 1;
         if round > MAX_ROUNDS {
@@ -712,7 +723,7 @@ fn rounds(
             && st.clock.is_some_and(|c| c < tau);
         due_timers(ir, st, tau, zone, round == 1, cached, &mut candidates);
         if candidates.is_empty() {
-            return Ok(());
+            return Ok(changed_any);
         }
         candidates.sort_by(|a, b| {
             let (ra, rb) = (&ir.rules[a.rule], &ir.rules[b.rule]);
@@ -728,8 +739,9 @@ fn rounds(
             changed |= fire(ir, st, tau, zone, &c, report);
         }
         if !changed {
-            return Ok(());
+            return Ok(changed_any);
         }
+        changed_any = true;
     }
 }
 
@@ -1179,5 +1191,5 @@ pub(crate) fn skip_to(program: &Program, st: &mut CustomerState, w: i64) {
         }
     }
     st.clock = Some(st.clock.map_or(w, |c| c.max(w)));
-    st.refresh_calendars(ir);
+    st.refresh_calendars(ir, false);
 }

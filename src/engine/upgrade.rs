@@ -222,7 +222,7 @@ fn migrate(plan: &Plan, new: &Program, old: &CustomerState, wake_at: i64) -> Cus
     carry::<RuleState>(&plan.rules, &old.rules, &mut st.rules);
     carry(&plan.ledgers, &old.ledgers, &mut st.ledgers);
     carry::<VecDeque<i64>>(&plan.caps, &old.caps, &mut st.caps);
-    st.refresh_calendars(new.ir());
+    st.refresh_calendars(new.ir(), false);
     if st.first_seen.is_some() {
         // Re-evaluate everything derived at the next instant.
         for d in &mut st.derived {
