@@ -17,9 +17,11 @@ use crate::syntax::ast::{AggFunc, BinaryOp, Func, Type};
 use crate::value::Value;
 use std::fmt;
 
-type BoolFn = Box<dyn Fn(&Ctx<'_>) -> Option<bool> + Send + Sync>;
-type IntFn = Box<dyn Fn(&Ctx<'_>) -> Option<i64> + Send + Sync>;
-type NumFn = Box<dyn Fn(&Ctx<'_>) -> Option<f64> + Send + Sync>;
+/// A compiled node yielding a `T` or null.
+type NodeFn<T> = Box<dyn Fn(&Ctx<'_>) -> Option<T> + Send + Sync>;
+type BoolFn = NodeFn<bool>;
+type IntFn = NodeFn<i64>;
+type NumFn = NodeFn<f64>;
 type TextFn = Box<dyn for<'c> Fn(&'c Ctx<'_>) -> Option<&'c str> + Send + Sync>;
 
 /// A condition in its fast form.
@@ -128,10 +130,15 @@ fn kind(e: &CExpr, ir: &Ir) -> Kind {
     }
 }
 
-/// The general evaluator, for a node outside the typed subset.
-fn general(e: &CExpr) -> impl Fn(&Ctx<'_>) -> Value + Send + Sync + 'static {
+/// The general evaluator, for a node outside the typed subset, with its
+/// value read as the type the parent wants.
+fn general<T: 'static>(e: &CExpr, read: fn(Value) -> Option<T>) -> NodeFn<T> {
     let e = e.clone();
-    move |cx| run::<false>(&e, cx).v
+    Box::new(move |cx| read(run::<false>(&e, cx).v))
+}
+
+fn truth(v: Value) -> Option<bool> {
+    v.truth()
 }
 
 fn cond(e: &CExpr, ir: &Ir) -> BoolFn {
@@ -180,15 +187,9 @@ fn cond(e: &CExpr, ir: &Ir) -> BoolFn {
                     Some(items.iter().any(|i| i == x))
                 })
             }
-            _ => {
-                let g = general(e);
-                Box::new(move |cx| g(cx).truth())
-            }
+            _ => general(e, truth),
         },
-        _ => {
-            let g = general(e);
-            Box::new(move |cx| g(cx).truth())
-        }
+        _ => general(e, truth),
     }
 }
 
@@ -215,8 +216,10 @@ fn comparison(op: CmpOp, a: &CExpr, b: &CExpr, ir: &Ir) -> BoolFn {
         let y = num(b, ir);
         return Box::new(move |cx| Some(holds(op, x(cx)?.partial_cmp(&y(cx)?)?)));
     }
-    let g = general(&CExpr::Cmp(op, Box::new(a.clone()), Box::new(b.clone())));
-    Box::new(move |cx| g(cx).truth())
+    general(
+        &CExpr::Cmp(op, Box::new(a.clone()), Box::new(b.clone())),
+        truth,
+    )
 }
 
 /// A string read in place from the state, if `e` is one.
@@ -270,10 +273,7 @@ fn int(e: &CExpr, ir: &Ir) -> IntFn {
             };
             Box::new(move |cx| f(a(cx)?, b(cx)?))
         }
-        _ => {
-            let g = general(e);
-            Box::new(move |cx| whole(g(cx)))
-        }
+        _ => general(e, whole),
     }
 }
 
@@ -292,9 +292,6 @@ fn num(e: &CExpr, ir: &Ir) -> NumFn {
             let i = int(e, ir);
             Box::new(move |cx| i(cx).map(|i| i as f64))
         }
-        _ => {
-            let g = general(e);
-            Box::new(move |cx| g(cx).as_f64())
-        }
+        _ => general(e, |v| v.as_f64()),
     }
 }
