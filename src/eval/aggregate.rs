@@ -166,11 +166,28 @@ fn extreme(current: &Value, v: &Value, beyond: Ordering) -> bool {
 /// leaving) refolds. The engine drops leavers when it steps, so at the
 /// instants it evaluates, every entry is usually inside the window and
 /// count, sum and avg take O(1).
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// The oldest entry's time is kept beside them too: the engine asks whether
+/// anything has left at every step of the customer, and answering from the
+/// state itself, not the entries' buffer, spares a cache miss per window
+/// when states are many.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Window {
     entries: VecDeque<Entry>,
     sum: f64,
     nonnull: i64,
+    oldest: i64,
+}
+
+impl Default for Window {
+    fn default() -> Window {
+        Window {
+            entries: VecDeque::new(),
+            sum: 0.0,
+            nonnull: 0,
+            oldest: FOREVER,
+        }
+    }
 }
 
 impl Window {
@@ -183,6 +200,7 @@ impl Window {
             let mut count = 0;
             tally(&mut count, &mut self.sum, &mut self.nonnull, &entry.v);
         }
+        self.oldest = self.oldest.min(entry.t);
         self.entries.insert(at, entry);
         if !newest {
             self.refold();
@@ -191,6 +209,9 @@ impl Window {
 
     /// Drops the entries at or before `horizon`.
     fn expire(&mut self, horizon: i64) {
+        if self.oldest > horizon {
+            return;
+        }
         let before = self.entries.len();
         while self.entries.front().is_some_and(|e| e.t <= horizon) {
             self.entries.pop_front();
@@ -202,15 +223,14 @@ impl Window {
 
     /// Is every entry inside the window at `now`?
     fn all_inside(&self, spec: &AggSpec, now: i64) -> bool {
-        match (self.entries.front(), spec.window) {
-            (Some(e), Some(w)) => e.t > now.saturating_sub(w),
-            _ => true,
-        }
+        spec.window
+            .is_none_or(|w| self.oldest > now.saturating_sub(w))
     }
 
     fn refold(&mut self) {
         let t = Tally::fold(false, self.entries.iter().map(|e| (e.t, &e.v)));
         (self.sum, self.nonnull) = (t.sum, t.nonnull);
+        self.oldest = t.first.map_or(FOREVER, |(at, _)| at);
     }
 }
 
@@ -415,11 +435,9 @@ fn read<'a>(i: usize, cx: &'a Ctx<'_>) -> (Tally<'a>, i64) {
         }
         AggState::Window(w) => {
             let entries = &w.entries;
-            let inside = |e: &Entry| horizon.is_none_or(|h| e.t > h);
-            let start = if entries.front().is_none_or(inside) {
-                0
-            } else {
-                entries.partition_point(|e| !inside(e))
+            let start = match horizon {
+                Some(h) if !w.all_inside(spec, cx.now) => entries.partition_point(|e| e.t <= h),
+                _ => 0,
             };
             let t = if start == 0 && !wants_extremes(spec) {
                 Tally {
