@@ -361,7 +361,7 @@ fn emit(
                 let cx = Ctx::new(ir, st, tau, zone, fields);
                 let v = eval::value(value, &cx);
                 if st.profile[*attr] != v {
-                    st.profile[*attr] = v.clone();
+                    st.set_profile(ir, *attr, v.clone());
                     report.actions.push(Action {
                         at: tau,
                         customer: st.id.clone(),

@@ -192,6 +192,22 @@ pub struct CustomerState {
     pub(crate) tag_occ: BTreeMap<String, (i64, u32)>,
     /// Per ledger: unspent credits, oldest first.
     pub(crate) ledgers: Vec<VecDeque<Credit>>,
+    /// The zone attribute as last written, parsed: found per step and per
+    /// firing, a zone is otherwise a name look-up each time.
+    #[serde(skip)]
+    zone_memo: ZoneMemo,
+}
+
+/// `profile[attr]` parses to this zone (`None`: not a valid zone). It
+/// follows from the profile, so it takes no part in equality and is not
+/// stored; a state without it parses again.
+#[derive(Clone, Debug, Default)]
+struct ZoneMemo(Option<(usize, Option<Zone>)>);
+
+impl PartialEq for ZoneMemo {
+    fn eq(&self, _: &ZoneMemo) -> bool {
+        true
+    }
 }
 
 /// What a step did besides its actions, for metrics.
@@ -248,7 +264,19 @@ impl CustomerState {
             caps: vec![VecDeque::new(); ir.caps.len()],
             tag_occ: BTreeMap::new(),
             ledgers: vec![VecDeque::new(); ir.ledgers.len()],
+            zone_memo: ZoneMemo::default(),
         }
+    }
+
+    /// Writes a profile attribute (the one place that does, so the zone
+    /// memo follows it).
+    pub(crate) fn set_profile(&mut self, ir: &Ir, attr: usize, v: Value) {
+        self.zone_memo.0 = if ir.customer_zone == Some(attr) {
+            Some((attr, parse_zone(&v)))
+        } else {
+            self.zone_memo.0.filter(|(a, _)| *a != attr)
+        };
+        self.profile[attr] = v;
     }
 
     /// The customer id.
@@ -379,9 +407,9 @@ impl CustomerState {
     /// the program's.
     fn zone(&self, ir: &Ir) -> Zone {
         ir.customer_zone
-            .and_then(|i| match &self.profile[i] {
-                Value::Str(s) => Zone::parse(s),
-                _ => None,
+            .and_then(|i| match self.zone_memo.0 {
+                Some((attr, zone)) if attr == i => zone,
+                _ => parse_zone(&self.profile[i]),
             })
             .unwrap_or(ir.zone)
     }
@@ -608,7 +636,7 @@ fn instant(
                     }
                     EventKind::Profile(attrs) => {
                         for (i, v) in attrs {
-                            st.profile[*i] = v.clone();
+                            st.set_profile(ir, *i, v.clone());
                         }
                         touched.profile = true;
                     }
@@ -644,6 +672,13 @@ fn instant(
     // or first_seen, or a firing changed state.
     st.refresh_calendars(ir, unread && result == Ok(false));
     result.map(|_| ())
+}
+
+fn parse_zone(v: &Value) -> Option<Zone> {
+    match v {
+        Value::Str(s) => Zone::parse(s),
+        _ => None,
+    }
 }
 
 /// The cascade rounds of one instant; whether a firing changed state.
