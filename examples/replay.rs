@@ -92,7 +92,8 @@ fn main() -> ExitCode {
     let mut write = |actions: Vec<siyu::Action>| {
         for a in actions {
             // A closed stdout (e.g. piped into `head`) ends the output.
-            let _ = writeln!(out, "{}", a.to_json());
+            let _ = serde_json::to_writer(&mut out, &a);
+            let _ = writeln!(out);
         }
     };
     for (n, line) in events.lines().enumerate() {

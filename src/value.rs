@@ -5,6 +5,27 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
+/// A value serialized as action-argument JSON (HOST.md): times as RFC 3339
+/// text, dates as `YYYY-MM-DD`, durations as seconds. Writing it straight
+/// to the output spares building a `serde_json::Value` per action.
+pub struct AsJson<'a>(pub &'a Value);
+
+impl Serialize for AsJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) | Value::Duration(i) => s.serialize_i64(*i),
+            Value::Number(n) if n.is_finite() => s.serialize_f64(*n),
+            Value::Number(_) => s.serialize_unit(),
+            Value::Str(x) => s.serialize_str(x),
+            Value::Date(d) => s.collect_str(&d.format("%Y-%m-%d")),
+            Value::Time(t) => s.serialize_str(&format_time(*t)),
+            Value::List(items) => s.collect_seq(items.iter().map(AsJson)),
+        }
+    }
+}
+
 /// A value an expression evaluates to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Value {
@@ -69,19 +90,9 @@ impl Value {
 
     /// The value as action-argument JSON.
     pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            Value::Null => serde_json::Value::Null,
-            Value::Bool(b) => (*b).into(),
-            Value::Int(i) => (*i).into(),
-            Value::Number(n) => {
-                serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, Into::into)
-            }
-            Value::Str(s) => s.as_str().into(),
-            Value::Date(d) => d.format("%Y-%m-%d").to_string().into(),
-            Value::Time(t) => format_time(*t).into(),
-            Value::Duration(d) => (*d).into(),
-            Value::List(items) => items.iter().map(Value::to_json).collect(),
-        }
+        // Infallible: every key is a string and every number is written as
+        // JSON allows (a non-finite one as null).
+        serde_json::to_value(AsJson(self)).unwrap_or(serde_json::Value::Null)
     }
 
     /// Decodes a JSON value as the declared type; `Err` names what was

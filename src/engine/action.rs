@@ -1,7 +1,9 @@
 //! Actions out (HOST.md): what the host should do, and when.
 
-use crate::value::{Value, format_time};
-use serde_json::{Map, Value as Json};
+use crate::value::{AsJson, Value, format_time};
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde_json::Value as Json;
 
 /// One action for the host to carry out.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,29 +30,31 @@ pub struct Action {
 impl Action {
     /// The action as its JSON object (keys in HOST.md's order).
     pub fn to_json(&self) -> Json {
-        let mut obj = Map::new();
-        obj.insert("at".into(), format_time(self.at).into());
-        obj.insert("customer".into(), self.customer.as_str().into());
-        obj.insert(
-            "rule".into(),
-            self.rule.as_deref().map_or(Json::Null, Into::into),
-        );
-        obj.insert("action".into(), self.action.as_str().into());
-        let args: Map<String, Json> = self
-            .args
-            .iter()
-            .map(|(k, v)| (k.clone(), v.to_json()))
-            .collect();
-        obj.insert("args".into(), Json::Object(args));
-        if let Some(v) = &self.variant {
-            obj.insert("variant".into(), v.as_str().into());
-        }
-        obj.insert("id".into(), self.id.as_str().into());
-        Json::Object(obj)
+        // Infallible: see `Value::to_json`.
+        serde_json::to_value(self).unwrap_or(Json::Null)
     }
 }
 
-/// Actions as a JSON array.
-pub fn to_json_array(actions: &[Action]) -> Json {
-    Json::Array(actions.iter().map(Action::to_json).collect())
+/// HOST.md's action object, keys in its order; `serde_json::to_writer` puts
+/// it straight on the host's output.
+impl Serialize for Action {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Args<'a>(&'a [(String, Value)]);
+        impl Serialize for Args<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_map(self.0.iter().map(|(k, v)| (k, AsJson(v))))
+            }
+        }
+        let mut m = s.serialize_map(Some(6 + usize::from(self.variant.is_some())))?;
+        m.serialize_entry("at", &format_time(self.at))?;
+        m.serialize_entry("customer", &self.customer)?;
+        m.serialize_entry("rule", &self.rule)?;
+        m.serialize_entry("action", &self.action)?;
+        m.serialize_entry("args", &Args(&self.args))?;
+        if let Some(v) = &self.variant {
+            m.serialize_entry("variant", v)?;
+        }
+        m.serialize_entry("id", &self.id)?;
+        m.end()
+    }
 }

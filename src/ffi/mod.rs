@@ -167,7 +167,8 @@ unsafe fn put_actions(out: *mut *mut c_char, actions: &[crate::Action]) -> Resul
     if out.is_null() {
         return Err(Failure(SIYU_ERR_NULL, "actions_json is NULL".into()));
     }
-    let json = crate::engine::action::to_json_array(actions).to_string();
+    // Infallible: actions serialize to JSON without error (see `Action`).
+    let json = serde_json::to_string(actions).unwrap_or_default();
     // SAFETY: checked non-NULL; the caller guarantees it is writable.
     unsafe { put(out, json) };
     Ok(())
