@@ -192,20 +192,25 @@ pub struct CustomerState {
     pub(crate) tag_occ: BTreeMap<String, (i64, u32)>,
     /// Per ledger: unspent credits, oldest first.
     pub(crate) ledgers: Vec<VecDeque<Credit>>,
-    /// The zone attribute as last written, parsed: found per step and per
-    /// firing, a zone is otherwise a name look-up each time.
+    /// The zone attribute as last written, parsed: `profile[attr]` is this
+    /// zone (`None`: not a valid one). Found per step and per firing, a
+    /// zone is otherwise a name look-up each time.
     #[serde(skip)]
-    zone_memo: ZoneMemo,
+    zone_memo: Memo<Option<(usize, Option<Zone>)>>,
+    /// No window entry, logged event or credit leaves before this instant,
+    /// so a step before it has nothing to prune (`None`: unknown).
+    #[serde(skip)]
+    leaves: Memo<Option<i64>>,
 }
 
-/// `profile[attr]` parses to this zone (`None`: not a valid zone). It
-/// follows from the profile, so it takes no part in equality and is not
-/// stored; a state without it parses again.
+/// What follows from the rest of the state and is kept only to save work:
+/// not stored, no part in equality. A state without it (new, restored,
+/// upgraded) works it out again.
 #[derive(Clone, Debug, Default)]
-struct ZoneMemo(Option<(usize, Option<Zone>)>);
+struct Memo<T>(T);
 
-impl PartialEq for ZoneMemo {
-    fn eq(&self, _: &ZoneMemo) -> bool {
+impl<T> PartialEq for Memo<T> {
+    fn eq(&self, _: &Memo<T>) -> bool {
         true
     }
 }
@@ -264,7 +269,8 @@ impl CustomerState {
             caps: vec![VecDeque::new(); ir.caps.len()],
             tag_occ: BTreeMap::new(),
             ledgers: vec![VecDeque::new(); ir.ledgers.len()],
-            zone_memo: ZoneMemo::default(),
+            zone_memo: Memo::default(),
+            leaves: Memo::default(),
         }
     }
 
@@ -376,6 +382,29 @@ impl CustomerState {
                 self.rules[r].calendar = due;
             }
         }
+    }
+
+    /// The first instant a window entry, a logged event or a credit leaves
+    /// (a spent credit: at once).
+    fn next_leave(&self, ir: &Ir) -> i64 {
+        let aggs = ir
+            .aggs
+            .iter()
+            .zip(&self.aggs)
+            .filter_map(|(spec, a)| a.leaves(spec));
+        let logs = ir
+            .logs
+            .iter()
+            .zip(&self.logs)
+            .filter_map(|(spec, l)| Some(l.front()?.t.saturating_add(spec.retention?)));
+        let credits = self.ledgers.iter().flatten().map(|c| {
+            if c.remaining > 0.0 {
+                c.expires
+            } else {
+                i64::MIN
+            }
+        });
+        aggs.chain(logs).chain(credits).min().unwrap_or(FOREVER)
     }
 
     /// The customer's zone under a program.
@@ -629,6 +658,9 @@ fn instant(
                         // A customer event leaves the profile, hence the
                         // zone, as it was.
                         let zone = st.zone(ir);
+                        // Entries and credits come in (or are spent): prune
+                        // below, and work out when the next one leaves.
+                        st.leaves.0 = None;
                         apply_event(ir, st, zone, *event, fields, ev.time, tau);
                         apply_ledgers(ir, st, zone, *event, fields, ev.time, tau, report);
                         event_fields = Some((*event, fields));
@@ -656,14 +688,17 @@ fn instant(
     if st.first_seen.is_none() {
         return Ok(());
     }
-    for (spec, agg) in ir.aggs.iter().zip(st.aggs.iter_mut()) {
-        agg.prune(spec, tau);
-    }
-    for (spec, log) in ir.logs.iter().zip(st.logs.iter_mut()) {
-        prune_log(log, spec.retention, tau);
-    }
-    for credits in &mut st.ledgers {
-        ledger::prune(credits, tau);
+    if st.leaves.0.is_none_or(|at| tau >= at) {
+        for (spec, agg) in ir.aggs.iter().zip(st.aggs.iter_mut()) {
+            agg.prune(spec, tau);
+        }
+        for (spec, log) in ir.logs.iter().zip(st.logs.iter_mut()) {
+            prune_log(log, spec.retention, tau);
+        }
+        for credits in &mut st.ledgers {
+            ledger::prune(credits, tau);
+        }
+        st.leaves.0 = Some(st.next_leave(ir));
     }
     let unread = !touched.profile && !touched.first_seen;
     let result = rounds(ir, st, tau, ev, event_fields, touched, report);

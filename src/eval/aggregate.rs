@@ -132,6 +132,16 @@ impl AggState {
         }
     }
 
+    /// The instant the oldest window entry leaves, if any.
+    pub fn leaves(&self, spec: &AggSpec) -> Option<i64> {
+        match (self, spec.window) {
+            (AggState::Window(w), Some(window)) if !w.entries.is_empty() => {
+                Some(w.oldest.saturating_add(window))
+            }
+            _ => None,
+        }
+    }
+
     /// Entries retained (for the per-customer limit).
     pub fn retained(&self) -> usize {
         match self {
