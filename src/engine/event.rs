@@ -3,6 +3,21 @@
 use crate::compile::Ir;
 use crate::value::{Value, parse_time};
 use serde_json::{Map, Value as Json};
+use std::borrow::Cow;
+
+/// An event line as its keys' JSON types say it should be.
+#[derive(serde::Deserialize)]
+struct Raw<'a> {
+    #[serde(borrow)]
+    customer: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    time: Cow<'a, str>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    data: Option<Map<String, Json>>,
+}
 
 /// Why an event was rejected. Each message names the offending field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -87,6 +102,23 @@ impl Event {
     }
 
     pub(crate) fn parse(ir: &Ir, text: &str) -> Result<Event, EventError> {
+        // A well-formed line takes a typed parse that borrows its strings
+        // and builds no tree; anything else (a wrong type, a duplicate key,
+        // not an object) takes the general one, which says what is wrong.
+        if let Ok(raw) = serde_json::from_str::<Raw<'_>>(text) {
+            let time =
+                parse_time(&raw.time).ok_or_else(|| EventError::BadTime(raw.time.to_string()))?;
+            let empty = Map::new();
+            let data = raw.data.as_ref().unwrap_or(&empty);
+            return Event::build(
+                ir,
+                &raw.kind,
+                time,
+                raw.id.as_deref(),
+                raw.customer.as_deref(),
+                data,
+            );
+        }
         let json: Json =
             serde_json::from_str(text).map_err(|e| EventError::NotJson(e.to_string()))?;
         Event::from_json(ir, &json)
@@ -103,7 +135,7 @@ impl Event {
             parse_time(time_text).ok_or_else(|| EventError::BadTime(time_text.to_string()))?;
         let id = match obj.get("id") {
             None | Some(Json::Null) => None,
-            Some(Json::String(s)) => Some(s.clone()),
+            Some(Json::String(s)) => Some(s.as_str()),
             Some(_) => return Err(EventError::Missing("id")),
         };
         let empty = Map::new();
@@ -114,8 +146,25 @@ impl Event {
         };
         let customer = match obj.get("customer") {
             None | Some(Json::Null) => None,
-            Some(Json::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(Json::String(s)) => Some(s.as_str()),
             Some(_) => return Err(EventError::Missing("customer")),
+        };
+        Event::build(ir, kind_name, time, id, customer, data)
+    }
+
+    /// The event from its parts, every one of the right JSON type.
+    fn build(
+        ir: &Ir,
+        kind_name: &str,
+        time: i64,
+        id: Option<&str>,
+        customer: Option<&str>,
+        data: &Map<String, Json>,
+    ) -> Result<Event, EventError> {
+        let id = id.map(str::to_string);
+        let customer = match customer {
+            Some("") => return Err(EventError::Missing("customer")),
+            c => c.map(str::to_string),
         };
         let kind = match kind_name {
             "$profile" => {
@@ -213,4 +262,54 @@ fn fields(ir: &Ir, event: usize, data: &Map<String, Json>) -> Result<Vec<Value>,
             }),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed parse and the general one agree, on good lines and bad.
+    #[test]
+    fn typed_and_general_parses_agree() {
+        let program = crate::compile(
+            "event purchase { amount: number }\nbroadcast restock {}\nprofile { city: string }",
+        )
+        .expect("compiles");
+        let ir = program.ir();
+        let t = "\"time\": \"2026-01-01T00:00:00+08:00\"";
+        let lines = [
+            format!(
+                "{{\"customer\": \"c1\", \"type\": \"purchase\", {t}, \"data\": {{\"amount\": 5}}}}"
+            ),
+            format!(
+                "{{\"customer\": \"c\\u0031\", \"type\": \"purchase\", {t}, \"id\": \"e1\", \"data\": null}}"
+            ),
+            format!("{{\"type\": \"restock\", {t}}}"),
+            format!(
+                "{{\"customer\": \"c1\", \"type\": \"$profile\", {t}, \"data\": {{\"city\": \"SH\"}}}}"
+            ),
+            format!(
+                "{{\"customer\": \"c1\", \"type\": \"$tag\", {t}, \"data\": {{\"tag\": \"x\"}}, \"extra\": 1}}"
+            ),
+            format!("{{\"customer\": \"\", \"type\": \"purchase\", {t}}}"),
+            format!("{{\"customer\": 7, \"type\": \"purchase\", {t}}}"),
+            format!("{{\"customer\": \"c1\", \"type\": \"purchase\", {t}, \"id\": 3}}"),
+            format!("{{\"customer\": \"c1\", \"type\": \"purchase\", {t}, \"data\": []}}"),
+            r#"{"customer": "c1", "type": "purchase", "time": "yesterday"}"#.to_string(),
+            format!("{{\"customer\": \"c1\", \"type\": \"purchase\", \"type\": \"visit\", {t}}}"),
+            format!("{{\"customer\": \"c1\", {t}}}"),
+            format!(
+                "{{\"customer\": \"c1\", \"type\": \"purchase\", {t}, \"data\": {{\"amount\": \"x\"}}}}"
+            ),
+            format!("{{\"type\": \"purchase\", {t}}}"),
+            format!("{{\"customer\": \"c1\", \"type\": \"restock\", {t}}}"),
+            "[1, 2]".to_string(),
+        ];
+        for line in &lines {
+            let general = serde_json::from_str::<Json>(line)
+                .map_err(|e| EventError::NotJson(e.to_string()))
+                .and_then(|json| Event::from_json(ir, &json));
+            assert_eq!(Event::parse(ir, line), general, "{line}");
+        }
+    }
 }
