@@ -147,20 +147,22 @@ fn cond(e: &CExpr, ir: &Ir) -> BoolFn {
             let v = v.truth();
             Box::new(move |_| v)
         }
-        CExpr::And(a, b) | CExpr::Or(a, b) => {
-            // Kleene logic, short-circuit: the decisive value wins.
+        CExpr::And(..) | CExpr::Or(..) => {
+            // A chain of one operator is one loop: Kleene logic, left to
+            // right, the first decisive operand wins.
             let decisive = matches!(e, CExpr::Or(..));
-            let (a, b) = (cond(a, ir), cond(b, ir));
+            let mut parts = Vec::new();
+            chain(e, decisive, ir, &mut parts);
             Box::new(move |cx| {
-                let x = a(cx);
-                if x == Some(decisive) {
-                    return x;
+                let mut unknown = false;
+                for p in &parts {
+                    match p(cx) {
+                        Some(x) if x == decisive => return Some(x),
+                        None => unknown = true,
+                        _ => {}
+                    }
                 }
-                let y = b(cx);
-                if y == Some(decisive) {
-                    return y;
-                }
-                x.and(y).map(|_| !decisive)
+                (!unknown).then_some(!decisive)
             })
         }
         CExpr::Not(a) => {
@@ -193,11 +195,31 @@ fn cond(e: &CExpr, ir: &Ir) -> BoolFn {
     }
 }
 
+/// The operands of a chain of `and` (or of `or`, when `is_or`).
+fn chain(e: &CExpr, is_or: bool, ir: &Ir, out: &mut Vec<BoolFn>) {
+    match e {
+        CExpr::And(a, b) if !is_or => {
+            chain(a, is_or, ir, out);
+            chain(b, is_or, ir, out);
+        }
+        CExpr::Or(a, b) if is_or => {
+            chain(a, is_or, ir, out);
+            chain(b, is_or, ir, out);
+        }
+        _ => out.push(cond(e, ir)),
+    }
+}
+
 fn comparison(op: CmpOp, a: &CExpr, b: &CExpr, ir: &Ir) -> BoolFn {
     let (ka, kb) = (kind(a, ir), kind(b, ir));
     // A constant right side (`x >= 5000`, the usual shape) is captured
-    // rather than called.
+    // rather than called, and an aggregate against a constant (the most
+    // common segment condition) is one closure.
     if ka.whole() && ka == kb {
+        if let (CExpr::Agg(i), CExpr::Const(v)) = (a, b) {
+            let (i, y) = (*i, whole(v.clone()));
+            return Box::new(move |cx| Some(holds(op, aggregate::whole(i, cx)?.cmp(&y?))));
+        }
         let x = int(a, ir);
         if let CExpr::Const(v) = b {
             let y = whole(v.clone());
@@ -208,6 +230,12 @@ fn comparison(op: CmpOp, a: &CExpr, b: &CExpr, ir: &Ir) -> BoolFn {
     }
     let numeric = |k: Kind| matches!(k, Kind::Int | Kind::Number);
     if numeric(ka) && numeric(kb) {
+        if let (CExpr::Agg(i), CExpr::Const(v)) = (a, b) {
+            let (i, y) = (*i, v.as_f64());
+            return Box::new(move |cx| {
+                Some(holds(op, aggregate::number(i, cx)?.partial_cmp(&y?)?))
+            });
+        }
         let x = num(a, ir);
         if let CExpr::Const(v) = b {
             let y = v.as_f64();
