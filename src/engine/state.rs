@@ -700,7 +700,7 @@ fn instant(
         }
         st.leaves.0 = Some(st.next_leave(ir));
     }
-    let unread = !touched.profile && !touched.first_seen;
+    let unread = touched.calendars_unread();
     let result = rounds(ir, st, tau, ev, event_fields, touched, report);
     st.clock = Some(st.clock.map_or(tau, |c| c.max(tau)));
     // Nothing a calendar reads changed unless the event touched the profile
@@ -787,10 +787,7 @@ fn rounds(
         // The occurrences cached at the end of the last instant still hold
         // if nothing they read has changed since: the clock moved on and no
         // event touched the profile (dates, zone) or first_seen.
-        let cached = round == 1
-            && !touched.profile
-            && !touched.first_seen
-            && st.clock.is_some_and(|c| c < tau);
+        let cached = round == 1 && touched.calendars_unread() && st.clock.is_some_and(|c| c < tau);
         due_timers(ir, st, tau, zone, round == 1, cached, &mut candidates);
         if candidates.is_empty() {
             return Ok(changed_any);
@@ -930,6 +927,12 @@ impl Touched {
         last_seen: true,
         all: true,
     };
+
+    /// Nothing a calendar occurrence reads (the profile's dates and zone,
+    /// first_seen) was touched.
+    fn calendars_unread(&self) -> bool {
+        !self.profile && !self.first_seen
+    }
 }
 
 /// Re-evaluates derived state in dependency order; returns what changed as
@@ -1195,10 +1198,10 @@ fn due_timers(
                 TriggerIr::Every { .. } | TriggerIr::Anniversary { .. }
             )
         {
-            let due = match st.rules[r].calendar.filter(|c| cached && *c >= tau) {
-                Some(c) => Some(c),
-                None => st.calendar_due(&rule.trigger, &st.rules[r], zone, tau),
-            };
+            let due = st.rules[r]
+                .calendar
+                .filter(|c| cached && *c >= tau)
+                .or_else(|| st.calendar_due(&rule.trigger, &st.rules[r], zone, tau));
             if let Some(due) = due {
                 if due <= tau {
                     st.rules[r].fired = Some(due);
