@@ -333,7 +333,8 @@ fn segment_queries_cover_the_typed_shapes() {
          segment level = profile.level in [2, 3] and profile.score >= profile.level\n\
          segment idle = since(last(visit)) > 7d or last(visit) is null\n\
          segment tenure = now - profile.since >= 30d and max(purchase.qty in 30d) >= 2\n\
-         segment unknown = not (profile.score > 1)",
+         segment unknown = not (profile.score > 1)\n\
+         segment settled = until(first(visit)) <= -3d and sum(purchase.amount) >= 110 and count(purchase) == 2",
     );
     let id = |name: &str| p.segment_id(name).expect("declared");
     let mut st = CustomerState::new(&p, "c1");
@@ -351,6 +352,7 @@ fn segment_queries_cover_the_typed_shapes() {
             "idle",
             "tenure",
             "unknown",
+            "settled",
         ]
         .map(|n| st.segment(&p, id(n), t))
     };
@@ -358,7 +360,7 @@ fn segment_queries_cover_the_typed_shapes() {
     apply(&mut st, T0, &event("c1", "visit", T0, "{}"));
     assert_eq!(
         all(&st, T0),
-        [false, false, false, false, false, false, false]
+        [false, false, false, false, false, false, false, false]
     );
     assert!(st.segment(&p, id("idle"), T0 + 8 * DAY));
     apply(
@@ -385,11 +387,14 @@ fn segment_queries_cover_the_typed_shapes() {
         );
     }
     let t = T0 + 4 * DAY;
-    assert_eq!(all(&st, t), [true, true, true, true, false, true, false]);
+    assert_eq!(
+        all(&st, t),
+        [true, true, true, true, false, true, false, true]
+    );
     // Forty days on, the 30-day windows are empty and the visit is old.
     let later = T0 + 40 * DAY;
     assert_eq!(
         all(&st, later),
-        [false, true, true, true, true, false, false]
+        [false, true, true, true, true, false, false, true]
     );
 }

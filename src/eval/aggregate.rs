@@ -232,6 +232,7 @@ impl Window {
     }
 
     /// Is every entry inside the window at `now`?
+    #[inline(always)]
     fn all_inside(&self, spec: &AggSpec, now: i64) -> bool {
         spec.window
             .is_none_or(|w| self.oldest > now.saturating_sub(w))
@@ -368,19 +369,85 @@ pub fn value(i: usize, cx: &Ctx<'_>) -> R {
     R::fixed(t.result(&cx.ir.aggs[i]), until)
 }
 
-/// Aggregate `i` as a number, for the fast tier: no value is built.
-pub fn number(i: usize, cx: &Ctx<'_>) -> Option<f64> {
-    let spec = &cx.ir.aggs[i];
-    // The common case first: a window whose entries are all still inside.
-    if let AggState::Window(w) = &cx.st.aggs[i] {
-        if w.all_inside(spec, cx.now) {
-            match spec.func {
-                AggFunc::Count => return Some(w.entries.len() as f64),
-                AggFunc::Sum => return Some(w.sum),
-                _ => {}
+/// How the fast tier reads an aggregate, worked out when the program is
+/// compiled: the common shapes are read in place (a window whose entries
+/// are all still inside, running totals), inlined into the caller, and
+/// everything else takes one call to the general read. No value is built.
+#[derive(Clone, Copy, Debug)]
+pub struct Quick {
+    agg: usize,
+    shape: Shape,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Shape {
+    /// `count` or `sum` of a window this long: the entries' length or
+    /// running sum while the oldest is inside.
+    WindowCount(i64),
+    WindowSum(i64),
+    /// Running totals over all history.
+    Count,
+    Sum,
+    /// The time of the latest event, over all history.
+    LastTime,
+    /// Anything else.
+    Read,
+}
+
+impl Quick {
+    /// The reading of aggregate `agg` of program `ir`.
+    pub fn new(agg: usize, ir: &Ir) -> Quick {
+        let spec = &ir.aggs[agg];
+        let shape = match (spec.mode, spec.func, spec.window, spec.field) {
+            (AggMode::Window, AggFunc::Count, Some(w), _) => Shape::WindowCount(w),
+            (AggMode::Window, AggFunc::Sum, Some(w), _) => Shape::WindowSum(w),
+            (AggMode::Running, AggFunc::Count, _, _) => Shape::Count,
+            (AggMode::Running, AggFunc::Sum, _, _) => Shape::Sum,
+            (AggMode::Running, AggFunc::Last, _, None) => Shape::LastTime,
+            _ => Shape::Read,
+        };
+        Quick { agg, shape }
+    }
+
+    /// The aggregate as a number.
+    #[inline(always)]
+    pub fn number(self, cx: &Ctx<'_>) -> Option<f64> {
+        match (self.shape, &cx.st.aggs[self.agg]) {
+            (Shape::WindowCount(w), AggState::Window(win))
+                if win.oldest > cx.now.saturating_sub(w) =>
+            {
+                Some(win.entries.len() as f64)
             }
+            (Shape::WindowSum(w), AggState::Window(win))
+                if win.oldest > cx.now.saturating_sub(w) =>
+            {
+                Some(win.sum)
+            }
+            (Shape::Count, AggState::Running { count, .. }) => Some(*count as f64),
+            (Shape::Sum, AggState::Running { sum, .. }) => Some(*sum),
+            _ => number_read(self.agg, cx),
         }
     }
+
+    /// The aggregate as an int or time.
+    #[inline(always)]
+    pub fn whole(self, cx: &Ctx<'_>) -> Option<i64> {
+        match (self.shape, &cx.st.aggs[self.agg]) {
+            (Shape::WindowCount(w), AggState::Window(win))
+                if win.oldest > cx.now.saturating_sub(w) =>
+            {
+                Some(win.entries.len() as i64)
+            }
+            (Shape::Count, AggState::Running { count, .. }) => Some(*count),
+            (Shape::LastTime, AggState::Running { last, .. }) => last.as_ref().map(|e| e.t),
+            _ => whole_read(self.agg, cx),
+        }
+    }
+}
+
+#[inline(never)]
+fn number_read(i: usize, cx: &Ctx<'_>) -> Option<f64> {
+    let spec = &cx.ir.aggs[i];
     let (t, _) = read(i, cx);
     match spec.func {
         AggFunc::Count => Some(t.count as f64),
@@ -389,19 +456,9 @@ pub fn number(i: usize, cx: &Ctx<'_>) -> Option<f64> {
     }
 }
 
-/// Aggregate `i` as an int or time, for the fast tier.
-pub fn whole(i: usize, cx: &Ctx<'_>) -> Option<i64> {
+#[inline(never)]
+fn whole_read(i: usize, cx: &Ctx<'_>) -> Option<i64> {
     let spec = &cx.ir.aggs[i];
-    match (&cx.st.aggs[i], spec.func) {
-        (AggState::Window(w), AggFunc::Count) if w.all_inside(spec, cx.now) => {
-            return Some(w.entries.len() as i64);
-        }
-        (AggState::Running { count, .. }, AggFunc::Count) => return Some(*count),
-        (AggState::Running { last, .. }, AggFunc::Last) if spec.field.is_none() => {
-            return last.as_ref().map(|e| e.t);
-        }
-        _ => {}
-    }
     let (t, _) = read(i, cx);
     match (spec.func, spec.field) {
         (AggFunc::Count, _) => Some(t.count),

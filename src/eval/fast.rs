@@ -10,7 +10,8 @@
 //! evaluator, so every condition has a fast form with the same meaning;
 //! property tests hold the two to agreement.
 
-use super::{Ctx, aggregate, holds, run};
+use super::aggregate::Quick;
+use super::{Ctx, holds, run};
 use crate::compile::{CExpr, CmpOp, Ir, TagRef};
 use crate::engine::state::DVal;
 use crate::syntax::ast::{AggFunc, BinaryOp, Func, Type};
@@ -26,7 +27,7 @@ type TextFn = Box<dyn for<'c> Fn(&'c Ctx<'_>) -> Option<&'c str> + Send + Sync>;
 
 /// A condition in its fast form.
 pub struct Fast {
-    run: BoolFn,
+    run: Chain,
     /// Debug builds check every evaluation against the general evaluator,
     /// so the whole test suite is an agreement test.
     #[cfg(debug_assertions)]
@@ -43,7 +44,7 @@ impl Fast {
     /// Compiles a condition of program `ir`.
     pub fn new(e: &CExpr, ir: &Ir) -> Fast {
         Fast {
-            run: cond(e, ir),
+            run: Chain::new(e, ir),
             #[cfg(debug_assertions)]
             expr: e.clone(),
         }
@@ -51,7 +52,7 @@ impl Fast {
 
     /// Evaluates it: `null` counts as false.
     pub fn test(&self, cx: &Ctx<'_>) -> bool {
-        let v = (self.run)(cx);
+        let v = self.run.eval(cx);
         #[cfg(debug_assertions)]
         assert_eq!(
             v,
@@ -141,113 +142,251 @@ fn truth(v: Value) -> Option<bool> {
     v.truth()
 }
 
-fn cond(e: &CExpr, ir: &Ir) -> BoolFn {
-    match e {
-        CExpr::Const(v) => {
-            let v = v.truth();
-            Box::new(move |_| v)
-        }
-        CExpr::And(..) | CExpr::Or(..) => {
-            // A chain of one operator is one loop: Kleene logic, left to
-            // right, the first decisive operand wins.
-            let decisive = matches!(e, CExpr::Or(..));
-            let mut parts = Vec::new();
-            chain(e, decisive, ir, &mut parts);
-            Box::new(move |cx| {
-                let mut unknown = false;
-                for p in &parts {
-                    match p(cx) {
-                        Some(x) if x == decisive => return Some(x),
-                        None => unknown = true,
-                        _ => {}
-                    }
-                }
-                (!unknown).then_some(!decisive)
-            })
-        }
-        CExpr::Not(a) => {
-            let a = cond(a, ir);
-            Box::new(move |cx| a(cx).map(|x| !x))
-        }
-        CExpr::Segment(slot) | CExpr::HasTag(TagRef::Auto(slot)) => {
-            let slot = *slot;
-            Box::new(move |cx| Some(cx.st.derived[slot].value == DVal::Bool(true)))
-        }
-        CExpr::Cmp(op, a, b) => comparison(*op, a, b, ir),
-        CExpr::In(x, list) | CExpr::Contains(list, x) => match (text(x, ir), &**list) {
-            (Some(x), CExpr::Const(Value::List(items))) => {
-                // Only equal strings are members (§2: no conversions).
-                let items: Vec<String> = items
-                    .iter()
-                    .filter_map(|i| match i {
-                        Value::Str(s) => Some(s.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                Box::new(move |cx| {
-                    let x = x(cx)?;
-                    Some(items.iter().any(|i| i == x))
-                })
+/// A leaf of a chain. The shapes segment conditions are made of are
+/// matched in place, inlined into the chain's loop; anything else is a
+/// closure.
+enum Test {
+    /// A number aggregate against a constant (`sum(…) >= 5000`).
+    Number { agg: Quick, op: CmpOp, y: f64 },
+    /// An int or time aggregate against a constant (`count(…) >= 3`).
+    Whole { agg: Quick, op: CmpOp, y: i64 },
+    /// `since(agg) op y` (`until` when `until`): how long ago an aggregated
+    /// instant was, against a constant duration.
+    Since {
+        agg: Quick,
+        until: bool,
+        op: CmpOp,
+        y: i64,
+    },
+    /// A profile string in a list of strings (only equal strings are
+    /// members, §2: no conversions).
+    Member { slot: usize, items: Box<[Box<str>]> },
+    /// A segment's or automatic tag's current value.
+    Flag(usize),
+    /// Anything else.
+    Dyn(BoolFn),
+}
+
+impl Test {
+    #[inline(always)]
+    fn eval(&self, cx: &Ctx<'_>) -> Option<bool> {
+        match self {
+            Test::Number { agg, op, y } => Some(holds(*op, agg.number(cx)?.partial_cmp(y)?)),
+            Test::Whole { agg, op, y } => Some(holds(*op, agg.whole(cx)?.cmp(y))),
+            Test::Since { agg, until, op, y } => {
+                let at = agg.whole(cx)?;
+                let d = if *until {
+                    at.checked_sub(cx.now)
+                } else {
+                    cx.now.checked_sub(at)
+                };
+                Some(holds(*op, d?.cmp(y)))
             }
-            _ => general(e, truth),
-        },
-        _ => general(e, truth),
+            Test::Member { slot, items } => match cx.st.profile.get(*slot) {
+                Some(Value::Str(s)) => Some(items.iter().any(|i| same(i.as_bytes(), s.as_bytes()))),
+                _ => None,
+            },
+            Test::Flag(slot) => Some(cx.st.derived[*slot].value == DVal::Bool(true)),
+            Test::Dyn(f) => f(cx),
+        }
+    }
+
+    fn boxed(self) -> BoolFn {
+        match self {
+            Test::Dyn(f) => f,
+            t => Box::new(move |cx| t.eval(cx)),
+        }
+    }
+}
+
+/// A chain of one operator (`and`, or `or` when `decisive`), flattened into
+/// one loop: Kleene logic, left to right, the first decisive operand wins.
+/// Any other condition is a chain of one.
+struct Chain {
+    decisive: bool,
+    tests: Box<[Test]>,
+}
+
+impl Chain {
+    fn new(e: &CExpr, ir: &Ir) -> Chain {
+        let decisive = matches!(e, CExpr::Or(..));
+        let mut tests = Vec::new();
+        flatten(e, decisive, ir, &mut tests);
+        Chain {
+            decisive,
+            tests: tests.into(),
+        }
+    }
+
+    fn eval(&self, cx: &Ctx<'_>) -> Option<bool> {
+        let mut unknown = false;
+        for t in &*self.tests {
+            match t.eval(cx) {
+                Some(x) if x == self.decisive => return Some(x),
+                None => unknown = true,
+                _ => {}
+            }
+        }
+        (!unknown).then_some(!self.decisive)
     }
 }
 
 /// The operands of a chain of `and` (or of `or`, when `is_or`).
-fn chain(e: &CExpr, is_or: bool, ir: &Ir, out: &mut Vec<BoolFn>) {
+fn flatten(e: &CExpr, is_or: bool, ir: &Ir, out: &mut Vec<Test>) {
     match e {
         CExpr::And(a, b) if !is_or => {
-            chain(a, is_or, ir, out);
-            chain(b, is_or, ir, out);
+            flatten(a, is_or, ir, out);
+            flatten(b, is_or, ir, out);
         }
         CExpr::Or(a, b) if is_or => {
-            chain(a, is_or, ir, out);
-            chain(b, is_or, ir, out);
+            flatten(a, is_or, ir, out);
+            flatten(b, is_or, ir, out);
         }
-        _ => out.push(cond(e, ir)),
+        _ => out.push(test(e, ir)),
     }
 }
 
-fn comparison(op: CmpOp, a: &CExpr, b: &CExpr, ir: &Ir) -> BoolFn {
+fn cond(e: &CExpr, ir: &Ir) -> BoolFn {
+    test(e, ir).boxed()
+}
+
+fn test(e: &CExpr, ir: &Ir) -> Test {
+    match e {
+        CExpr::Const(v) => {
+            let v = v.truth();
+            Test::Dyn(Box::new(move |_| v))
+        }
+        CExpr::And(..) | CExpr::Or(..) => {
+            let chain = Chain::new(e, ir);
+            Test::Dyn(Box::new(move |cx| chain.eval(cx)))
+        }
+        CExpr::Not(a) => {
+            let a = cond(a, ir);
+            Test::Dyn(Box::new(move |cx| a(cx).map(|x| !x)))
+        }
+        CExpr::Segment(slot) | CExpr::HasTag(TagRef::Auto(slot)) => Test::Flag(*slot),
+        CExpr::Cmp(op, a, b) => comparison(*op, a, b, ir),
+        CExpr::In(x, list) | CExpr::Contains(list, x) => match (&**x, &**list) {
+            (CExpr::Profile(slot), CExpr::Const(Value::List(items)))
+                if ir
+                    .profile
+                    .get(*slot)
+                    .is_some_and(|(_, t)| *t == Type::String) =>
+            {
+                Test::Member {
+                    slot: *slot,
+                    items: strings(items),
+                }
+            }
+            _ => match (text(x, ir), &**list) {
+                (Some(x), CExpr::Const(Value::List(items))) => {
+                    let items = strings(items);
+                    Test::Dyn(Box::new(move |cx| {
+                        let x = x(cx)?;
+                        Some(items.iter().any(|i| **i == *x))
+                    }))
+                }
+                _ => Test::Dyn(general(e, truth)),
+            },
+        },
+        _ => Test::Dyn(general(e, truth)),
+    }
+}
+
+/// String equality without a call to `memcmp`, which costs more than the
+/// comparison itself for the short strings lists hold: two overlapping
+/// loads of the first and last bytes cover any length up to 16.
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    // Each slice below has exactly the array's length, so the conversions
+    // cannot fail.
+    let four = |s: &[u8], at: usize| s[at..at + 4].try_into().map_or(0, u32::from_ne_bytes);
+    let eight = |s: &[u8], at: usize| s[at..at + 8].try_into().map_or(0, u64::from_ne_bytes);
+    match n {
+        0 => true,
+        1..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=8 => four(a, 0) == four(b, 0) && four(a, n - 4) == four(b, n - 4),
+        9..=16 => eight(a, 0) == eight(b, 0) && eight(a, n - 8) == eight(b, n - 8),
+        _ => a == b,
+    }
+}
+
+/// The strings of a constant list: nothing else can equal a string.
+fn strings(items: &[Value]) -> Box<[Box<str>]> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            Value::Str(s) => Some(s.as_str().into()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn comparison(op: CmpOp, a: &CExpr, b: &CExpr, ir: &Ir) -> Test {
     let (ka, kb) = (kind(a, ir), kind(b, ir));
     // A constant right side (`x >= 5000`, the usual shape) is captured
-    // rather than called, and an aggregate against a constant (the most
-    // common segment condition) is one closure.
+    // rather than called.
     if ka.whole() && ka == kb {
-        if let (CExpr::Agg(i), CExpr::Const(v)) = (a, b) {
-            let (i, y) = (*i, whole(v.clone()));
-            return Box::new(move |cx| Some(holds(op, aggregate::whole(i, cx)?.cmp(&y?))));
-        }
-        let x = int(a, ir);
         if let CExpr::Const(v) = b {
-            let y = whole(v.clone());
-            return Box::new(move |cx| Some(holds(op, x(cx)?.cmp(&y?))));
+            // A null constant makes every comparison null.
+            let Some(y) = whole(v.clone()) else {
+                return Test::Dyn(Box::new(|_| None));
+            };
+            match a {
+                CExpr::Agg(agg) => {
+                    return Test::Whole {
+                        agg: Quick::new(*agg, ir),
+                        op,
+                        y,
+                    };
+                }
+                CExpr::Call(f @ (Func::Since | Func::Until), args) => {
+                    if let [CExpr::Agg(agg)] = args.as_slice() {
+                        return Test::Since {
+                            agg: Quick::new(*agg, ir),
+                            until: *f == Func::Until,
+                            op,
+                            y,
+                        };
+                    }
+                }
+                _ => {}
+            }
+            let x = int(a, ir);
+            return Test::Dyn(Box::new(move |cx| Some(holds(op, x(cx)?.cmp(&y)))));
         }
-        let y = int(b, ir);
-        return Box::new(move |cx| Some(holds(op, x(cx)?.cmp(&y(cx)?))));
+        let (x, y) = (int(a, ir), int(b, ir));
+        return Test::Dyn(Box::new(move |cx| Some(holds(op, x(cx)?.cmp(&y(cx)?)))));
     }
     let numeric = |k: Kind| matches!(k, Kind::Int | Kind::Number);
     if numeric(ka) && numeric(kb) {
-        if let (CExpr::Agg(i), CExpr::Const(v)) = (a, b) {
-            let (i, y) = (*i, v.as_f64());
-            return Box::new(move |cx| {
-                Some(holds(op, aggregate::number(i, cx)?.partial_cmp(&y?)?))
-            });
-        }
-        let x = num(a, ir);
         if let CExpr::Const(v) = b {
-            let y = v.as_f64();
-            return Box::new(move |cx| Some(holds(op, x(cx)?.partial_cmp(&y?)?)));
+            let Some(y) = v.as_f64() else {
+                return Test::Dyn(Box::new(|_| None));
+            };
+            if let CExpr::Agg(agg) = a {
+                return Test::Number {
+                    agg: Quick::new(*agg, ir),
+                    op,
+                    y,
+                };
+            }
+            let x = num(a, ir);
+            return Test::Dyn(Box::new(move |cx| Some(holds(op, x(cx)?.partial_cmp(&y)?))));
         }
-        let y = num(b, ir);
-        return Box::new(move |cx| Some(holds(op, x(cx)?.partial_cmp(&y(cx)?)?)));
+        let (x, y) = (num(a, ir), num(b, ir));
+        return Test::Dyn(Box::new(move |cx| {
+            Some(holds(op, x(cx)?.partial_cmp(&y(cx)?)?))
+        }));
     }
-    general(
+    Test::Dyn(general(
         &CExpr::Cmp(op, Box::new(a.clone()), Box::new(b.clone())),
         truth,
-    )
+    ))
 }
 
 /// A string read in place from the state, if `e` is one.
@@ -281,8 +420,8 @@ fn int(e: &CExpr, ir: &Ir) -> IntFn {
         }
         CExpr::Now => Box::new(|cx| Some(cx.now)),
         CExpr::Agg(i) => {
-            let i = *i;
-            Box::new(move |cx| aggregate::whole(i, cx))
+            let agg = Quick::new(*i, ir);
+            Box::new(move |cx| agg.whole(cx))
         }
         CExpr::Call(f @ (Func::Since | Func::Until), args) if args.len() == 1 => {
             let x = int(&args[0], ir);
@@ -313,13 +452,44 @@ fn num(e: &CExpr, ir: &Ir) -> NumFn {
             Box::new(move |_| v)
         }
         CExpr::Agg(i) => {
-            let i = *i;
-            Box::new(move |cx| aggregate::number(i, cx))
+            let agg = Quick::new(*i, ir);
+            Box::new(move |cx| agg.number(cx))
         }
         e if kind(e, ir) == Kind::Int => {
             let i = int(e, ir);
             Box::new(move |cx| i(cx).map(|i| i as f64))
         }
         _ => general(e, |v| v.as_f64()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same;
+
+    #[test]
+    fn same_is_string_equality_at_every_length() {
+        let words: Vec<String> = (0..=20)
+            .flat_map(|n| {
+                let base: String = "abcdefghijklmnopqrstu".chars().take(n).collect();
+                // The same length, differing first, in the middle, last.
+                let mut variants = vec![base.clone()];
+                for at in [0, n / 2, n.saturating_sub(1)] {
+                    if n > 0 {
+                        let mut b = base.clone().into_bytes();
+                        b[at] = b'Z';
+                        variants.push(String::from_utf8(b).unwrap_or_default());
+                    }
+                }
+                variants
+            })
+            .collect();
+        for a in &words {
+            for b in &words {
+                assert_eq!(same(a.as_bytes(), b.as_bytes()), a == b, "{a:?} {b:?}");
+            }
+        }
+        assert!(same("上海".as_bytes(), "上海".as_bytes()));
+        assert!(!same("上海".as_bytes(), "北京".as_bytes()));
     }
 }
