@@ -947,7 +947,16 @@ fn reevaluate(
     touched: Touched,
 ) -> Vec<(usize, DVal, DVal)> {
     let mut changes = Vec::new();
-    let mut fresh = vec![false; ir.derived.len()];
+    // Which nodes were worked out again, on the stack for the usual few (a
+    // heap allocation here would come with every step).
+    let (mut small, mut large) = ([false; 32], Vec::new());
+    let fresh: &mut [bool] = match small.get_mut(..ir.derived.len()) {
+        Some(s) => s,
+        None => {
+            large.resize(ir.derived.len(), false);
+            &mut large
+        }
+    };
     for (slot, node) in ir.derived.iter().enumerate() {
         let (d, r) = (&st.derived[slot], &node.reads);
         let stale = touched.all
