@@ -47,6 +47,41 @@ fn advance_cost_follows_due_timers_not_population() {
     assert_eq!(steps, vec![100, 100]);
 }
 
+/// A wake-up that events keep moving later is stepped once, at its final
+/// instant: the entry queued for the first one re-queues it, and nothing is
+/// stepped at the instants it has moved away from.
+#[test]
+fn a_wake_up_moved_later_is_stepped_once() {
+    let p = program(
+        "event visit {}
+action push(content: string)
+         rule miss { when no visit for 3d do push(content: \"miss you\") }",
+    );
+    let mut engine = Engine::new(&p);
+    for (c, days) in [("a", 0), ("a", 1), ("a", 2), ("b", 0)] {
+        engine
+            .process(&event(c, "visit", T0 + days * DAY, "{}"))
+            .expect("valid");
+    }
+    // `b` is due at day 3; `a` was, before its later visits.
+    let out = engine.advance_to(T0 + 4 * DAY);
+    assert_eq!(
+        out.iter()
+            .map(|a| (a.customer.as_str(), a.at))
+            .collect::<Vec<_>>(),
+        [("b", T0 + 3 * DAY)]
+    );
+    assert_eq!(engine.timer_steps(), 1);
+    let out = engine.advance_to(T0 + 6 * DAY);
+    assert_eq!(
+        out.iter()
+            .map(|a| (a.customer.as_str(), a.at))
+            .collect::<Vec<_>>(),
+        [("a", T0 + 5 * DAY)]
+    );
+    assert_eq!(engine.timer_steps(), 2);
+}
+
 /// A one-year jump fires every transition at its own instant, in order.
 #[test]
 fn a_year_in_one_jump() {

@@ -191,8 +191,12 @@ pub struct Engine {
     limits: StateLimits,
     customers: Vec<Option<CustomerState>>,
     index: HashMap<String, usize>,
-    /// The wake-up each customer is queued for.
+    /// Each customer's next wake-up.
     wake: Vec<Option<i64>>,
+    /// The queue entry that stands for each customer: at or before its
+    /// wake-up, which is queued when this entry is popped if it has moved
+    /// later since. Entries at any other time are stale and skipped.
+    queued: Vec<Option<i64>>,
     queue: BinaryHeap<Reverse<(i64, usize)>>,
     clock: Option<i64>,
     metrics: Metrics,
@@ -244,6 +248,7 @@ impl Engine {
             customers: Vec::new(),
             index: HashMap::new(),
             wake: Vec::new(),
+            queued: Vec::new(),
             queue: BinaryHeap::new(),
             clock: None,
             metrics: Metrics {
@@ -363,6 +368,7 @@ impl Engine {
         self.index.insert(st.id().to_string(), slot);
         self.customers.push(Some(st));
         self.wake.push(None);
+        self.queued.push(None);
         self.reschedule(slot);
         slot
     }
@@ -421,12 +427,22 @@ impl Engine {
                 break;
             }
             self.queue.pop();
-            if self.wake[slot] != Some(w) {
+            if self.queued[slot] != Some(w) {
                 continue;
             }
             if Some(slot) == skip {
                 skipped.push(Reverse((w, slot)));
                 continue;
+            }
+            self.queued[slot] = None;
+            match self.wake[slot] {
+                Some(due) if due == w => {}
+                Some(later) => {
+                    self.queued[slot] = Some(later);
+                    self.queue.push(Reverse((later, slot)));
+                    continue;
+                }
+                None => continue,
             }
             self.timer_steps += 1;
             let Some(st) = self.customers[slot].as_mut() else {
@@ -454,14 +470,18 @@ impl Engine {
         let next = self.customers[slot]
             .as_ref()
             .and_then(|st| st.next_wakeup(&self.program));
-        if self.wake[slot] != next {
-            self.wake[slot] = next;
-            if let Some(w) = next {
+        self.wake[slot] = next;
+        // A wake-up moved later (what most events do) waits for the entry
+        // already queued; only an earlier one needs an entry of its own.
+        if let Some(w) = next {
+            if self.queued[slot].is_none_or(|q| w < q) {
+                self.queued[slot] = Some(w);
                 self.queue.push(Reverse((w, slot)));
             }
         }
         // Stale entries are skipped when popped; rebuild when they dominate.
         if self.queue.len() > 4 * self.customers.len() + 1024 {
+            self.queued.clone_from(&self.wake);
             self.queue = self
                 .wake
                 .iter()
