@@ -1,8 +1,45 @@
 //! Bytes of state per customer (issue 8): replays RULES over EVENTS and
-//! reports the snapshot size per customer, and which part of a customer's
-//! state takes the most.
+//! reports the snapshot size per customer, which part of a customer's
+//! state takes the most, and what the engine holds in memory per customer.
 //!
 //! `cargo run --release --example state_size -- RULES.siyu EVENTS.jsonl`
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+/// The system allocator, counting the bytes and blocks live.
+struct Counting;
+
+static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
+static LIVE_BLOCKS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed unchanged to the system allocator; the
+// counters are only read.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size(), Relaxed);
+        LIVE_BLOCKS.fetch_add(1, Relaxed);
+        // SAFETY: the caller's contract is the system allocator's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size(), Relaxed);
+        LIVE_BLOCKS.fetch_sub(1, Relaxed);
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
+        LIVE_BYTES.fetch_add(size, Relaxed);
+        LIVE_BYTES.fetch_sub(layout.size(), Relaxed);
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -12,19 +49,25 @@ fn main() {
     });
     let source = std::fs::read_to_string(&rules).unwrap_or_else(|e| panic!("{rules}: {e}"));
     let program = siyu::compile(&source).unwrap_or_else(|e| panic!("{}", e.render(&rules)));
-    let mut engine = siyu::Engine::new(&program);
     let text = std::fs::read_to_string(&events).unwrap_or_else(|e| panic!("{events}: {e}"));
-    let mut ids = std::collections::BTreeSet::new();
+    let ids: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter_map(|line| {
+            let j = serde_json::from_str::<serde_json::Value>(line).ok()?;
+            j.get("customer")?.as_str().map(String::from)
+        })
+        .collect();
+    let before = (LIVE_BYTES.load(Relaxed), LIVE_BLOCKS.load(Relaxed));
+    let mut engine = siyu::Engine::new(&program);
     for line in text.lines() {
         let _ = engine.replay_line(line);
-        if let Some(c) = serde_json::from_str::<serde_json::Value>(line)
-            .ok()
-            .and_then(|j| j.get("customer").and_then(|c| c.as_str()).map(String::from))
-        {
-            ids.insert(c);
-        }
     }
     let _ = engine.replay_end(None);
+    // Before anything below allocates: the engine is all that was added.
+    let held = (
+        LIVE_BYTES.load(Relaxed).saturating_sub(before.0),
+        LIVE_BLOCKS.load(Relaxed).saturating_sub(before.1),
+    );
     let snapshot = engine.snapshot().len();
     let customers = engine.len().max(1);
     // Each part of the state, as JSON, summed over customers.
@@ -44,6 +87,16 @@ fn main() {
     println!(
         "{customers} customers: snapshot {snapshot} bytes, {} bytes per customer (postcard)",
         snapshot / customers
+    );
+    println!(
+        "  in memory: {} bytes per customer in {} heap blocks (whole engine: states, \
+         index, timer queue); inline per rule {} bytes, per aggregate {} bytes, \
+         per window entry {} bytes",
+        held.0 / customers,
+        held.1 / customers,
+        std::mem::size_of::<siyu::engine::state::RuleState>(),
+        std::mem::size_of::<siyu::eval::aggregate::AggState>(),
+        std::mem::size_of::<siyu::eval::aggregate::Entry>(),
     );
     let mut parts: Vec<_> = parts.into_iter().collect();
     parts.sort_by_key(|p| std::cmp::Reverse(p.1));
