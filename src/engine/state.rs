@@ -323,7 +323,7 @@ impl CustomerState {
         for (i, (spec, agg)) in ir.aggs.iter().zip(&self.aggs).enumerate() {
             let fits = matches!(
                 (spec.mode, agg),
-                (crate::compile::AggMode::Running, AggState::Running { .. })
+                (crate::compile::AggMode::Running, AggState::Running(_))
                     | (crate::compile::AggMode::Window, AggState::Window { .. })
                     | (crate::compile::AggMode::Scan(_), AggState::Scan)
             );

@@ -40,34 +40,40 @@ pub struct LogEntry {
 /// The state of one aggregate for one customer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum AggState {
-    /// All-history running values.
-    Running {
-        /// Matching events.
-        count: i64,
-        /// Sum of non-null fields.
-        sum: f64,
-        /// Non-null fields.
-        nonnull: i64,
-        /// Smallest non-null field.
-        min: Value,
-        /// Largest non-null field.
-        max: Value,
-        /// Earliest matching event.
-        first: Option<Entry>,
-        /// Latest matching event.
-        last: Option<Entry>,
-    },
+    /// All-history running values. Boxed: a program has few of them, and
+    /// inline they would make every aggregate's state, in every customer,
+    /// three times the size of a window's.
+    Running(Box<Running>),
     /// Matching entries inside the window, oldest first.
     Window(Window),
     /// Computed from a raw log.
     Scan,
 }
 
+/// An aggregate's running values over all history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Running {
+    /// Matching events.
+    pub count: i64,
+    /// Sum of non-null fields.
+    pub sum: f64,
+    /// Non-null fields.
+    pub nonnull: i64,
+    /// Smallest non-null field.
+    pub min: Value,
+    /// Largest non-null field.
+    pub max: Value,
+    /// Earliest matching event.
+    pub first: Option<Entry>,
+    /// Latest matching event.
+    pub last: Option<Entry>,
+}
+
 impl AggState {
     /// The empty state for an aggregate.
     pub fn new(spec: &AggSpec) -> AggState {
         match spec.mode {
-            AggMode::Running => AggState::Running {
+            AggMode::Running => AggState::Running(Box::new(Running {
                 count: 0,
                 sum: 0.0,
                 nonnull: 0,
@@ -75,7 +81,7 @@ impl AggState {
                 max: Value::Null,
                 first: None,
                 last: None,
-            },
+            })),
             AggMode::Window => AggState::Window(Window::default()),
             AggMode::Scan(_) => AggState::Scan,
         }
@@ -85,15 +91,16 @@ impl AggState {
     /// applied at: an entry already outside the window is dropped.
     pub fn insert(&mut self, spec: &AggSpec, entry: Entry, now: i64) {
         match self {
-            AggState::Running {
-                count,
-                sum,
-                nonnull,
-                min,
-                max,
-                first,
-                last,
-            } => {
+            AggState::Running(r) => {
+                let Running {
+                    count,
+                    sum,
+                    nonnull,
+                    min,
+                    max,
+                    first,
+                    last,
+                } = &mut **r;
                 tally(count, sum, nonnull, &entry.v);
                 if extreme(min, &entry.v, Ordering::Less) {
                     *min = entry.v.clone();
@@ -423,8 +430,8 @@ impl Quick {
             {
                 Some(win.sum)
             }
-            (Shape::Count, AggState::Running { count, .. }) => Some(*count as f64),
-            (Shape::Sum, AggState::Running { sum, .. }) => Some(*sum),
+            (Shape::Count, AggState::Running(r)) => Some(r.count as f64),
+            (Shape::Sum, AggState::Running(r)) => Some(r.sum),
             _ => number_read(self.agg, cx),
         }
     }
@@ -438,8 +445,8 @@ impl Quick {
             {
                 Some(win.entries.len() as i64)
             }
-            (Shape::Count, AggState::Running { count, .. }) => Some(*count),
-            (Shape::LastTime, AggState::Running { last, .. }) => last.as_ref().map(|e| e.t),
+            (Shape::Count, AggState::Running(r)) => Some(r.count),
+            (Shape::LastTime, AggState::Running(r)) => r.last.as_ref().map(|e| e.t),
             _ => whole_read(self.agg, cx),
         }
     }
@@ -480,23 +487,15 @@ fn read<'a>(i: usize, cx: &'a Ctx<'_>) -> (Tally<'a>, i64) {
     let spec = &ir.aggs[i];
     let horizon = spec.window.map(|w| cx.now.saturating_sub(w));
     match &cx.st.aggs[i] {
-        AggState::Running {
-            count,
-            sum,
-            nonnull,
-            min,
-            max,
-            first,
-            last,
-        } => {
+        AggState::Running(r) => {
             let t = Tally {
-                count: *count,
-                sum: *sum,
-                nonnull: *nonnull,
-                min,
-                max,
-                first: ends(first.as_ref()),
-                last: ends(last.as_ref()),
+                count: r.count,
+                sum: r.sum,
+                nonnull: r.nonnull,
+                min: &r.min,
+                max: &r.max,
+                first: ends(r.first.as_ref()),
+                last: ends(r.last.as_ref()),
             };
             (t, FOREVER)
         }
