@@ -110,7 +110,7 @@ fn main() -> ExitCode {
     }
     write(engine.replay_end(args.until));
     if args.summary {
-        eprint!("{}", summary(engine.metrics()));
+        eprint!("{}", summary(engine.metrics(), engine.timer_steps()));
     }
     ExitCode::SUCCESS
 }
@@ -149,7 +149,9 @@ fn run_quietly(program: &siyu::Program, events: &str, until: Option<i64>) -> Vec
     out
 }
 
-fn summary(m: &Metrics) -> String {
+/// The metrics' table, and the customer steps timers took (beside one per
+/// event, what a replay's cost is made of).
+fn summary(m: &Metrics, timer_steps: u64) -> String {
     let width = m
         .rules
         .keys()
@@ -212,8 +214,8 @@ fn summary(m: &Metrics) -> String {
         }
     }
     s.push_str(&format!(
-        "\nevents {}  duplicates {}  rejected {}  ignored {}  faults {}  shortfalls {}\n",
-        m.events, m.duplicates, m.rejected, m.ignored, m.faults, m.shortfalls
+        "\nevents {}  duplicates {}  rejected {}  ignored {}  faults {}  shortfalls {}  timer steps {}\n",
+        m.events, m.duplicates, m.rejected, m.ignored, m.faults, m.shortfalls, timer_steps
     ));
     s
 }
