@@ -241,8 +241,13 @@ impl Window {
     /// Is every entry inside the window at `now`?
     #[inline(always)]
     fn all_inside(&self, spec: &AggSpec, now: i64) -> bool {
-        spec.window
-            .is_none_or(|w| self.oldest > now.saturating_sub(w))
+        spec.window.is_none_or(|w| self.holds_all(w, now))
+    }
+
+    /// Is every entry inside a window of length `window` at `now`?
+    #[inline(always)]
+    fn holds_all(&self, window: i64, now: i64) -> bool {
+        self.oldest > now.saturating_sub(window)
     }
 
     fn refold(&mut self) {
@@ -420,18 +425,11 @@ impl Quick {
     #[inline(always)]
     pub fn number(self, cx: &Ctx<'_>) -> Option<f64> {
         match (self.shape, &cx.st.aggs[self.agg]) {
-            (Shape::WindowCount(w), AggState::Window(win))
-                if win.oldest > cx.now.saturating_sub(w) =>
-            {
-                Some(win.entries.len() as f64)
-            }
-            (Shape::WindowSum(w), AggState::Window(win))
-                if win.oldest > cx.now.saturating_sub(w) =>
-            {
+            (Shape::WindowSum(w), AggState::Window(win)) if win.holds_all(w, cx.now) => {
                 Some(win.sum)
             }
-            (Shape::Count, AggState::Running(r)) => Some(r.count as f64),
             (Shape::Sum, AggState::Running(r)) => Some(r.sum),
+            (Shape::WindowCount(_) | Shape::Count, _) => self.whole(cx).map(|n| n as f64),
             _ => number_read(self.agg, cx),
         }
     }
@@ -440,9 +438,7 @@ impl Quick {
     #[inline(always)]
     pub fn whole(self, cx: &Ctx<'_>) -> Option<i64> {
         match (self.shape, &cx.st.aggs[self.agg]) {
-            (Shape::WindowCount(w), AggState::Window(win))
-                if win.oldest > cx.now.saturating_sub(w) =>
-            {
+            (Shape::WindowCount(w), AggState::Window(win)) if win.holds_all(w, cx.now) => {
                 Some(win.entries.len() as i64)
             }
             (Shape::Count, AggState::Running(r)) => Some(r.count),
