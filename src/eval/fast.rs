@@ -23,7 +23,6 @@ type NodeFn<T> = Box<dyn Fn(&Ctx<'_>) -> Option<T> + Send + Sync>;
 type BoolFn = NodeFn<bool>;
 type IntFn = NodeFn<i64>;
 type NumFn = NodeFn<f64>;
-type TextFn = Box<dyn for<'c> Fn(&'c Ctx<'_>) -> Option<&'c str> + Send + Sync>;
 
 /// A condition in its fast form.
 pub struct Fast {
@@ -266,28 +265,22 @@ fn test(e: &CExpr, ir: &Ir) -> Test {
         }
         CExpr::Segment(slot) | CExpr::HasTag(TagRef::Auto(slot)) => Test::Flag(*slot),
         CExpr::Cmp(op, a, b) => comparison(*op, a, b, ir),
-        CExpr::In(x, list) | CExpr::Contains(list, x) => match (&**x, &**list) {
-            (CExpr::Profile(slot), CExpr::Const(Value::List(items)))
-                if ir
-                    .profile
-                    .get(*slot)
-                    .is_some_and(|(_, t)| *t == Type::String) =>
-            {
-                Test::Member {
-                    slot: *slot,
-                    items: strings(items),
-                }
-            }
-            _ => match (text(x, ir), &**list) {
-                (Some(x), CExpr::Const(Value::List(items))) => {
-                    let items = strings(items);
-                    Test::Dyn(Box::new(move |cx| {
-                        let x = x(cx)?;
-                        Some(items.iter().any(|i| **i == *x))
-                    }))
-                }
-                _ => Test::Dyn(general(e, truth)),
+        CExpr::In(x, list) | CExpr::Contains(list, x) => match (&**list, string_attr(x, ir)) {
+            (CExpr::Const(Value::List(items)), Some(slot)) => Test::Member {
+                slot,
+                items: strings(items),
             },
+            (CExpr::Const(Value::List(items)), None) if matches!(**x, CExpr::CustomerId) => {
+                let items = strings(items);
+                Test::Dyn(Box::new(move |cx| {
+                    Some(
+                        items
+                            .iter()
+                            .any(|i| same(i.as_bytes(), cx.st.id.as_bytes())),
+                    )
+                }))
+            }
+            _ => Test::Dyn(general(e, truth)),
         },
         _ => Test::Dyn(general(e, truth)),
     }
@@ -389,17 +382,12 @@ fn comparison(op: CmpOp, a: &CExpr, b: &CExpr, ir: &Ir) -> Test {
     ))
 }
 
-/// A string read in place from the state, if `e` is one.
-fn text(e: &CExpr, ir: &Ir) -> Option<TextFn> {
+/// The profile attribute `e` is, if it is one declared a string.
+fn string_attr(e: &CExpr, ir: &Ir) -> Option<usize> {
     match e {
         CExpr::Profile(i) if ir.profile.get(*i).is_some_and(|(_, t)| *t == Type::String) => {
-            let i = *i;
-            Some(Box::new(move |cx| match cx.st.profile.get(i) {
-                Some(Value::Str(s)) => Some(s),
-                _ => None,
-            }))
+            Some(*i)
         }
-        CExpr::CustomerId => Some(Box::new(|cx| Some(&cx.st.id))),
         _ => None,
     }
 }
