@@ -64,6 +64,14 @@ impl Value {
         }
     }
 
+    /// The whole seconds or integer of an int, time or duration value.
+    pub fn as_whole(&self) -> Option<i64> {
+        match self {
+            Value::Int(x) | Value::Time(x) | Value::Duration(x) => Some(*x),
+            _ => None,
+        }
+    }
+
     /// Three-valued truth: `None` for null (and, defensively, non-bools).
     pub fn truth(&self) -> Option<bool> {
         match self {

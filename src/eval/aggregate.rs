@@ -448,30 +448,16 @@ impl Quick {
     }
 }
 
+/// The general reads behind [`Quick`], out of line: the value as the
+/// aggregate functions define it, taken as a number or whole seconds.
 #[inline(never)]
 fn number_read(i: usize, cx: &Ctx<'_>) -> Option<f64> {
-    let spec = &cx.ir.aggs[i];
-    let (t, _) = read(i, cx);
-    match spec.func {
-        AggFunc::Count => Some(t.count as f64),
-        AggFunc::Sum => Some(t.sum),
-        _ => t.result(spec).as_f64(),
-    }
+    read(i, cx).0.result(&cx.ir.aggs[i]).as_f64()
 }
 
 #[inline(never)]
 fn whole_read(i: usize, cx: &Ctx<'_>) -> Option<i64> {
-    let spec = &cx.ir.aggs[i];
-    let (t, _) = read(i, cx);
-    match (spec.func, spec.field) {
-        (AggFunc::Count, _) => Some(t.count),
-        (AggFunc::First, None) => t.first.map(|(at, _)| at),
-        (AggFunc::Last, None) => t.last.map(|(at, _)| at),
-        _ => match t.result(spec) {
-            Value::Int(x) | Value::Time(x) | Value::Duration(x) => Some(x),
-            _ => None,
-        },
-    }
+    read(i, cx).0.result(&cx.ir.aggs[i]).as_whole()
 }
 
 /// What aggregate `i` reads of the matching entries at `cx.now`, and the

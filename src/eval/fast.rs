@@ -326,7 +326,7 @@ fn comparison(op: CmpOp, a: &CExpr, b: &CExpr, ir: &Ir) -> Test {
     if ka.whole() && ka == kb {
         if let CExpr::Const(v) = b {
             // A null constant makes every comparison null.
-            let Some(y) = whole(v.clone()) else {
+            let Some(y) = v.as_whole() else {
                 return Test::Dyn(Box::new(|_| None));
             };
             match a {
@@ -392,18 +392,11 @@ fn string_attr(e: &CExpr, ir: &Ir) -> Option<usize> {
     }
 }
 
-fn whole(v: Value) -> Option<i64> {
-    match v {
-        Value::Int(i) | Value::Time(i) | Value::Duration(i) => Some(i),
-        _ => None,
-    }
-}
-
 /// An int, time or duration as `i64`.
 fn int(e: &CExpr, ir: &Ir) -> IntFn {
     match e {
         CExpr::Const(v) => {
-            let v = whole(v.clone());
+            let v = v.as_whole();
             Box::new(move |_| v)
         }
         CExpr::Now => Box::new(|cx| Some(cx.now)),
@@ -428,7 +421,7 @@ fn int(e: &CExpr, ir: &Ir) -> IntFn {
             };
             Box::new(move |cx| f(a(cx)?, b(cx)?))
         }
-        _ => general(e, whole),
+        _ => general(e, |v| v.as_whole()),
     }
 }
 
