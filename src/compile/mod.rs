@@ -379,6 +379,15 @@ impl TriggerIr {
             _ => None,
         }
     }
+
+    /// A calendar trigger (`every`, `anniversary`): due by the clock at
+    /// occurrences the customer's zone places.
+    pub fn is_calendar(&self) -> bool {
+        matches!(
+            self,
+            TriggerIr::Every { .. } | TriggerIr::Anniversary { .. }
+        )
+    }
 }
 
 /// Compiles a checked module.
@@ -817,10 +826,7 @@ impl<'a> Builder<'a> {
             row: None,
             trigger: trigger_event,
         };
-        let calendar = matches!(
-            trigger,
-            Some(TriggerIr::Every { .. } | TriggerIr::Anniversary { .. })
-        );
+        let calendar = trigger.as_ref().is_some_and(TriggerIr::is_calendar);
         let (mut at, mut limit, mut quiet, mut split, mut holdout, mut goal) =
             (None, None, None, None, None, None);
         for c in &r.clauses {

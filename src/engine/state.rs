@@ -369,10 +369,7 @@ impl CustomerState {
         let zone = self.zone(ir);
         let from = self.clock.map_or(i64::MIN, |c| c.saturating_add(1));
         for (r, rule) in ir.rules.iter().enumerate() {
-            if matches!(
-                rule.trigger,
-                TriggerIr::Every { .. } | TriggerIr::Anniversary { .. }
-            ) {
+            if rule.trigger.is_calendar() {
                 let rs = &self.rules[r];
                 let lived = from.saturating_sub(1).max(rs.fired.unwrap_or(i64::MIN));
                 if reuse && rs.calendar.is_some_and(|c| c > lived) {
@@ -1201,12 +1198,7 @@ fn due_timers(
 ) {
     let first_seen = st.first_seen.unwrap_or(tau);
     for (r, rule) in ir.rules.iter().enumerate() {
-        if first_round
-            && matches!(
-                rule.trigger,
-                TriggerIr::Every { .. } | TriggerIr::Anniversary { .. }
-            )
-        {
+        if first_round && rule.trigger.is_calendar() {
             let due = st.rules[r]
                 .calendar
                 .filter(|c| cached && *c >= tau)
