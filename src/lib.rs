@@ -10,7 +10,7 @@
 //! 1. [`syntax`] — source text → typed AST (pest grammar in `grammar/`), and
 //!    the canonical pretty-printer;
 //! 2. [`check`] — names and types resolved, symbol tables built;
-//! 3. [`compile`] — the checked AST lowered to an evaluator IR, and the entry
+//! 3. [`compile`](mod@compile) — the checked AST lowered to an evaluator IR, and the entry
 //!    points that return a [`Program`] or every [`Diagnostic`] at once;
 //! 4. [`eval`] — expressions over a customer's state, with the instant up to
 //!    which each answer holds;

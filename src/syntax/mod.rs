@@ -2,7 +2,7 @@
 //!
 //! The grammar lives in `grammar/siyu.pest`; pest's parse tree is turned into
 //! the typed AST here, and pest's errors into siyu [`Diagnostic`]s, so that no
-//! pest type leaves this module. [`print`] is the inverse: the canonical
+//! pest type leaves this module. [`print()`] is the inverse: the canonical
 //! formatting of a module (`parse(print(m)) == m`).
 
 pub mod ast;
