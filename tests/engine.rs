@@ -430,3 +430,33 @@ fn segment_queries_cover_the_typed_shapes() {
         [false, true, true, true, true, false, false, true]
     );
 }
+
+/// A segment query at a later instant than the customer's last step reads
+/// the segments it refers to as they are at that instant, not as the step
+/// left them.
+#[test]
+fn segment_queries_see_referenced_segments_at_the_instant_asked() {
+    let p = program(
+        "event purchase {}\nprofile { city: string }\n\
+         segment recent = count(purchase in 7d) >= 1\n\
+         segment local_recent = recent and profile.city == \"Shanghai\"\n\
+         stage heat {\n hot when recent\n cold otherwise\n }\n\
+         segment cooled = heat is cold\n\
+         tag \"recent\" when recent\n\
+         segment tagged = has tag \"recent\"",
+    );
+    let id = |name: &str| p.segment_id(name).expect("declared");
+    let mut st = CustomerState::new(&p, "c1");
+    for (t, json) in [
+        (T0, event("c1", "$profile", T0, "{\"city\": \"Shanghai\"}")),
+        (T0 + 1, event("c1", "purchase", T0 + 1, "{}")),
+    ] {
+        let ev = Event::parse_for(&p, &json).expect("valid");
+        step(&p, &mut st, Input::Event(&ev), t, &StateLimits::default()).expect("steps");
+    }
+    let ask =
+        |t: i64| ["recent", "local_recent", "cooled", "tagged"].map(|n| st.segment(&p, id(n), t));
+    assert_eq!(ask(T0 + DAY), [true, true, false, true]);
+    // Eight days on, the purchase has left the window.
+    assert_eq!(ask(T0 + 8 * DAY), [false, false, true, false]);
+}

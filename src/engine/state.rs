@@ -351,14 +351,56 @@ impl CustomerState {
 
     /// Evaluates segment `id` (from [`Program::segment_id`]) for this
     /// customer at `now`, from the state as it is (for hosts that query
-    /// membership, and for benchmarks). Segments it reads keep their last
-    /// computed values.
+    /// membership, and for benchmarks). `now` is at or after the instant
+    /// the state was last stepped to: the history before it is no longer
+    /// all there. Segments, tags and stages it reads are taken at `now`
+    /// too. A query runs no rules: what timers due before `now` would do
+    /// to tags or the profile is seen once the state is stepped there.
     pub fn segment(&self, program: &Program, id: SegmentId, now: i64) -> bool {
         let ir = program.ir();
         let Some(cond) = ir.fast_conds.get(id.0).and_then(Option::as_ref) else {
             return false;
         };
+        if self.reads_lapsed(ir, id.0, now) {
+            // A segment, tag or stage it reads may have changed since the
+            // last step: work them out at `now` on a copy, as explain does.
+            let mut st = self.clone();
+            st.refresh(program, now);
+            return cond.test(&Ctx::new(ir, &st, now, st.zone(ir), None));
+        }
         cond.test(&Ctx::new(ir, self, now, self.zone(ir), None))
+    }
+
+    /// Has a derived value that node `slot` reads, directly or through
+    /// others, reached the instant up to which it was known to hold?
+    fn reads_lapsed(&self, ir: &Ir, slot: usize, now: i64) -> bool {
+        let reads = |s: usize| ir.derived.get(s).map_or(&[][..], |n| &n.reads.slots[..]);
+        if reads(slot).is_empty() {
+            return false;
+        }
+        // A node reads only nodes before it (the checker's dependency
+        // order), so one sweep down from `slot` meets every node it reads
+        // after the nodes that read it.
+        let mut needed = vec![false; slot];
+        let mark = |needed: &mut [bool], s: usize| {
+            if let Some(n) = needed.get_mut(s) {
+                *n = true;
+            }
+        };
+        for &s in reads(slot) {
+            mark(&mut needed, s);
+        }
+        for s in (0..slot).rev() {
+            if needed[s] {
+                if self.derived.get(s).is_none_or(|d| d.until <= now) {
+                    return true;
+                }
+                for &r in reads(s) {
+                    mark(&mut needed, r);
+                }
+            }
+        }
+        false
     }
 
     /// Works out each calendar trigger's next occurrence after what this
