@@ -65,6 +65,55 @@ fn nine_am_local_on_both_sides_of_dst() {
     );
 }
 
+/// `at` snapping and quiet-hour deferral land on local times that a DST
+/// change skips or repeats (§6: a missing time moves forward by the gap, a
+/// repeated one takes the earlier offset).
+#[test]
+fn snapping_and_quiet_hours_across_dst() {
+    let src = "timezone profile.tz\nprofile { tz: string }\nevent ping {}\n\
+               action push(k: string)\nquiet 01:00-02:30 defer\n\
+               rule snap { when ping do push(k: \"snap\") at 02:15 quiet ignore }\n\
+               rule early { when ping do push(k: \"early\") at 01:30 quiet ignore }\n\
+               rule q { when ping do push(k: \"q\") }";
+    let mut e = engine(src);
+    let mut out = ev(
+        &mut e,
+        "ny",
+        "$profile",
+        "2026-03-07T12:00:00Z",
+        "{\"tz\": \"America/New_York\"}",
+    );
+    // 01:30 EST on the night New York springs forward (02:00 -> 03:00).
+    out.extend(ev(&mut e, "ny", "ping", "2026-03-08T06:30:00Z", "{}"));
+    // 01:30 EDT, the first pass through the hour repeated when it falls
+    // back (02:00 EDT -> 01:00 EST), then 01:30 EST, the second.
+    out.extend(ev(&mut e, "ny", "ping", "2026-11-01T05:30:00Z", "{}"));
+    out.extend(ev(&mut e, "ny", "ping", "2026-11-01T06:30:00Z", "{}"));
+    out.extend(e.advance_to(t("2026-11-02T12:00:00Z")));
+    let got: Vec<String> = out
+        .iter()
+        .map(|a| format!("{}@{}", a.rule.as_deref().unwrap_or(""), format_time(a.at)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            // 02:15 and 02:30 do not exist on 8 March: 03:15 and 03:30 EDT.
+            "early@2026-03-08T06:30:00Z",
+            "snap@2026-03-08T07:15:00Z",
+            "q@2026-03-08T07:30:00Z",
+            // 01:30 on 1 November is 01:30 EDT; 02:15 and 02:30 are EST,
+            // for both pings (their firings come out in `at` order).
+            "early@2026-11-01T05:30:00Z",
+            "snap@2026-11-01T07:15:00Z",
+            "snap@2026-11-01T07:15:00Z",
+            "q@2026-11-01T07:30:00Z",
+            "q@2026-11-01T07:30:00Z",
+            // At 01:30 EST, 01:30 (taken as EDT) has passed: the next day's.
+            "early@2026-11-02T06:30:00Z",
+        ]
+    );
+}
+
 #[test]
 fn calendars_reach_only_customers_first_seen_before() {
     let mut e = engine(
