@@ -176,6 +176,11 @@ pub struct Reference<'m> {
     channelled: BTreeSet<String>,
     caps: Vec<(u32, i64)>,
     quiet: Option<(i64, i64, QuietPolicy)>,
+    /// The program's zone as a UTC offset in seconds, and the profile
+    /// attribute naming each customer's own (only fixed offsets and zones
+    /// without daylight saving here: see [`offset_of`]).
+    zone: i64,
+    customer_zone: Option<String>,
     ledgers: BTreeMap<String, RefLedger<'m>>,
     customers: BTreeMap<String, Cust>,
     clock: Option<i64>,
@@ -213,6 +218,8 @@ impl<'m> Reference<'m> {
             channelled: BTreeSet::new(),
             caps: Vec::new(),
             quiet: None,
+            zone: 0,
+            customer_zone: None,
             ledgers: BTreeMap::new(),
             customers: BTreeMap::new(),
             clock: None,
@@ -269,6 +276,8 @@ impl<'m> Reference<'m> {
                     let policy = q.policy.as_ref().map_or(QuietPolicy::Defer, |p| p.node);
                     r.quiet = Some((q.start.node.seconds(), q.end.node.seconds(), policy));
                 }
+                Item::Timezone(z) => r.zone = offset_of(&z.node).unwrap_or(0),
+                Item::CustomerTimezone(attr) => r.customer_zone = Some(attr.node.clone()),
                 Item::Segment(s) => {
                     r.segments.insert(s.name.node.clone(), &s.cond);
                 }
@@ -285,7 +294,6 @@ impl<'m> Reference<'m> {
                     );
                 }
                 Item::Rule(rule) => r.rules.push(rule),
-                _ => {}
             }
         }
         r
@@ -293,6 +301,20 @@ impl<'m> Reference<'m> {
 
     pub fn output(&self) -> &[Json] {
         &self.out
+    }
+
+    /// Second `s` on the customer's wall clock, as seconds since
+    /// 1970-01-01T00:00 local: its own zone while the profile names a known
+    /// one, else the program's.
+    fn local(&self, c: &Cust, s: i64) -> i64 {
+        let own = self
+            .customer_zone
+            .as_ref()
+            .and_then(|a| match c.profile.get(a) {
+                Some(V::S(name)) => offset_of(name),
+                _ => None,
+            });
+        s + own.unwrap_or(self.zone)
     }
 
     // ---------------------------------------------------------------- input
@@ -526,16 +548,17 @@ impl<'m> Reference<'m> {
                 // Calendar triggers: this second is an occurrence, the
                 // customer was first seen before it, and it has not fired yet.
                 for (i, r) in self.rules.iter().enumerate() {
+                    let wall = self.local(c, s);
                     let occurs = match trigger(r) {
                         // `every … at`; 1970-01-01 was a Thursday (ISO 4).
                         Trigger::Every { day, at } => {
                             let weekday_ok = match day {
                                 Every::Day => true,
                                 Every::Weekday(w) => {
-                                    ((s.div_euclid(86_400) + 3).rem_euclid(7) + 1) as u8 == *w
+                                    ((wall.div_euclid(86_400) + 3).rem_euclid(7) + 1) as u8 == *w
                                 }
                             };
-                            weekday_ok && s.rem_euclid(86_400) == at.node.seconds()
+                            weekday_ok && wall.rem_euclid(86_400) == at.node.seconds()
                         }
                         // `anniversary of profile.F at HH:MM`: that time on the
                         // date's anniversary (29 February on the 28th in
@@ -550,7 +573,7 @@ impl<'m> Reference<'m> {
                                 Some(V::S(d)) => parse_date(d),
                                 _ => None,
                             };
-                            let (y, m, d) = civil(s.div_euclid(86_400));
+                            let (y, m, d) = civil(wall.div_euclid(86_400));
                             let hits = date.is_some_and(|(_, dm, dd)| {
                                 let dd = if dm == 2 && dd == 29 && !leap(y) {
                                     28
@@ -559,7 +582,7 @@ impl<'m> Reference<'m> {
                                 };
                                 (m, d) == (dm, dd)
                             });
-                            hits && s.rem_euclid(86_400) == at
+                            hits && wall.rem_euclid(86_400) == at
                         }
                         _ => false,
                     };
@@ -722,13 +745,14 @@ impl<'m> Reference<'m> {
             }
         }
         c.owed.retain(|o| o.due > s);
+        let wall = self.local(c, s).rem_euclid(86_400);
         for (i, r) in self.rules.iter().enumerate() {
             match trigger(r) {
-                Trigger::Every { at, .. } if s.rem_euclid(86_400) == at.node.seconds() => {
+                Trigger::Every { at, .. } if wall == at.node.seconds() => {
                     c.calendar_fired.insert((i, s));
                 }
                 Trigger::Anniversary { at, .. }
-                    if s.rem_euclid(86_400) == at.as_ref().map_or(0, |a| a.node.seconds()) =>
+                    if wall == at.as_ref().map_or(0, |a| a.node.seconds()) =>
                 {
                     c.calendar_fired.insert((i, s));
                 }
@@ -745,14 +769,15 @@ impl<'m> Reference<'m> {
             // Where the firing lands: the next `at` time, then out of quiet
             // hours; scanned second by second.
             let mut x = s;
+            let wall = |x: i64| self.local(c, x).rem_euclid(86_400);
             if let Some(at) = clause_at(r) {
-                while x.rem_euclid(86_400) != at {
+                while wall(x) != at {
                     x += 1;
                 }
             }
             if let Some((start, end, program_policy)) = self.quiet {
                 let policy = clause_quiet(r).unwrap_or(program_policy);
-                let secs = x.rem_euclid(86_400);
+                let secs = wall(x);
                 let inside = if start <= end {
                     start <= secs && secs < end
                 } else {
@@ -763,7 +788,7 @@ impl<'m> Reference<'m> {
                 }
                 if inside && policy == QuietPolicy::Defer {
                     x += 1;
-                    while x.rem_euclid(86_400) != end {
+                    while wall(x) != end {
                         x += 1;
                     }
                 }
@@ -1340,6 +1365,29 @@ fn tag_json(s: i64, customer: &str, rule: Option<&str>, added: bool, tag: &str) 
 
 /// The order derived changes are reported in: dependency order, as names
 /// the reference understands.
+/// The UTC offset of a zone name, in seconds: `±HH:MM`, `UTC`, or one of
+/// the zones without daylight saving the property tests use; anything else
+/// is not a zone (the program's zone applies).
+fn offset_of(name: &str) -> Option<i64> {
+    let fixed = |sign: i64, hm: &str| {
+        let (h, m) = hm
+            .split_once(':')
+            .filter(|(h, m)| h.len() == 2 && m.len() == 2)?;
+        let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(sign * (h * 3600 + m * 60))
+    };
+    match name {
+        "UTC" => Some(0),
+        "Asia/Kolkata" => Some(19_800),
+        "Asia/Kathmandu" => Some(20_700),
+        _ => match name.split_at_checked(1) {
+            Some(("+", hm)) => fixed(1, hm),
+            Some(("-", hm)) => fixed(-1, hm),
+            _ => None,
+        },
+    }
+}
+
 pub fn derived_order(program: &siyu::Program) -> Vec<String> {
     use siyu::check::Derived;
     program
