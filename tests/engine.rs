@@ -460,3 +460,37 @@ fn segment_queries_see_referenced_segments_at_the_instant_asked() {
     // Eight days on, the purchase has left the window.
     assert_eq!(ask(T0 + 8 * DAY), [false, false, true, false]);
 }
+
+/// A host stepping stored states itself can hand a broadcast to every one
+/// of them: `step` leaves out customers first seen at or after it.
+#[test]
+fn step_leaves_out_customers_a_broadcast_does_not_reach() {
+    let p = program(
+        "event visit {}\nbroadcast restock { x: int }\naction push(k: string)\n\
+         rule notify { when restock do push(k: \"restock\") }",
+    );
+    let limits = StateLimits::default();
+    let restock = |t: i64| {
+        let json = format!(
+            "{{\"type\": \"restock\", \"time\": \"{}\", \"data\": {{\"x\": 1}}}}",
+            format_time(t)
+        );
+        Event::parse_for(&p, &json).expect("valid")
+    };
+    let mut st = CustomerState::new(&p, "c1");
+    let before = st.clone();
+    let r = step(&p, &mut st, Input::Event(&restock(T0)), T0, &limits).expect("steps");
+    assert!(r.actions.is_empty());
+    assert_eq!(st, before, "a customer never seen is not reached");
+    let visit = Event::parse_for(&p, &event("c1", "visit", T0, "{}")).expect("valid");
+    step(&p, &mut st, Input::Event(&visit), T0, &limits).expect("steps");
+    let seen = st.clone();
+    let r = step(&p, &mut st, Input::Event(&restock(T0)), T0, &limits).expect("steps");
+    assert!(r.actions.is_empty());
+    assert_eq!(
+        st, seen,
+        "first seen at the broadcast's instant: not reached"
+    );
+    let r = step(&p, &mut st, Input::Event(&restock(T0 + 1)), T0 + 1, &limits).expect("steps");
+    assert_eq!(r.actions.len(), 1, "first seen before it: reached");
+}

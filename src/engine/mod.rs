@@ -385,9 +385,7 @@ impl Engine {
             let Some(st) = self.customers[slot].as_mut() else {
                 continue;
             };
-            if st.first_seen().is_none_or(|f| f >= ev.time) {
-                continue;
-            }
+            // `step` leaves out customers the broadcast does not reach.
             match step(&self.program, st, Input::Event(ev), tau, &self.limits) {
                 Ok(report) => {
                     self.record(&report);

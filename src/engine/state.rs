@@ -237,7 +237,8 @@ pub struct StepReport {
 /// One input to a step.
 #[derive(Clone, Copy, Debug)]
 pub enum Input<'a> {
-    /// An event for this customer (or a broadcast it receives).
+    /// An event for this customer, or a broadcast (which reaches it only
+    /// if it was first seen strictly before the broadcast's time).
     Event(&'a Event),
     /// The clock reached this instant.
     Tick(i64),
@@ -560,6 +561,12 @@ pub fn step(
         }
         Input::Event(ev) => {
             let tau = ev.time.max(now).max(clock);
+            // A broadcast reaches only customers first seen strictly before
+            // it (HOST.md); anyone else is not sent it, and nothing changes.
+            let broadcast = matches!(&ev.kind, EventKind::Declared { event, .. } if ir.events[*event].broadcast);
+            if broadcast && st.first_seen.is_none_or(|f| f >= ev.time) {
+                return Ok(report);
+            }
             if let Some(id) = &ev.id {
                 if st
                     .ids
