@@ -164,6 +164,8 @@ impl Cust {
 
 pub struct Reference<'m> {
     events: BTreeMap<String, Vec<(String, Type)>>,
+    /// The event types above that are broadcasts.
+    broadcasts: BTreeSet<String>,
     profile: BTreeMap<String, Type>,
     actions: BTreeMap<String, Vec<String>>,
     segments: BTreeMap<String, &'m Expr>,
@@ -208,6 +210,7 @@ impl<'m> Reference<'m> {
     pub fn new(m: &'m Module, derived_order: &[String]) -> Reference<'m> {
         let mut r = Reference {
             events: BTreeMap::new(),
+            broadcasts: BTreeSet::new(),
             profile: BTreeMap::new(),
             actions: BTreeMap::new(),
             segments: BTreeMap::new(),
@@ -229,6 +232,9 @@ impl<'m> Reference<'m> {
         for item in &m.items {
             match item {
                 Item::Event(e) => {
+                    if e.broadcast {
+                        r.broadcasts.insert(e.name.node.clone());
+                    }
                     r.events.insert(
                         e.name.node.clone(),
                         e.fields
@@ -330,8 +336,7 @@ impl<'m> Reference<'m> {
             }
             return;
         }
-        let (Some(customer), Some(kind), Some(time)) = (
-            j.get("customer").and_then(Json::as_str),
+        let (Some(kind), Some(time)) = (
             j.get("type").and_then(Json::as_str),
             j.get("time")
                 .and_then(Json::as_str)
@@ -344,6 +349,12 @@ impl<'m> Reference<'m> {
             .and_then(Json::as_object)
             .cloned()
             .unwrap_or_default();
+        let Some(customer) = j.get("customer").and_then(Json::as_str) else {
+            if self.broadcasts.contains(kind) {
+                self.broadcast(kind, time, &data);
+            }
+            return;
+        };
         let id = j.get("id").and_then(Json::as_str).map(String::from);
         self.event(customer, kind, time, &data, id);
     }
@@ -363,6 +374,45 @@ impl<'m> Reference<'m> {
             self.ticks(&mut c, t);
             self.customers.insert(id, c);
         }
+    }
+
+    /// Broadcast `kind` at `t`: a trigger, at the clock if later, for every
+    /// customer first seen strictly before `t`; no customer's history or
+    /// first/last seen changes.
+    fn broadcast(&mut self, kind: &str, t: i64, data: &Map<String, Json>) {
+        let tau = self.clock.map_or(t, |c| c.max(t));
+        let fields: BTreeMap<String, V> = self.events[kind]
+            .iter()
+            .map(|(name, ty)| {
+                let v = data.get(name).map_or(V::Null, |v| V::from_json(v, *ty));
+                (name.clone(), v)
+            })
+            .collect();
+        let before = if self.closed.is_some_and(|cl| cl >= tau) {
+            tau
+        } else {
+            tau - 1
+        };
+        let ids: Vec<String> = self.customers.keys().cloned().collect();
+        for id in ids {
+            let mut c = self.customers.remove(&id).expect("known customer");
+            if c.first_seen.is_some_and(|f| f < t) {
+                self.ticks(&mut c, before);
+                let backup = c.clone();
+                let out_len = self.out.len();
+                // Rejected for this customer alone, as if never sent to it:
+                // its second `tau` is still to come.
+                match self.instant(&mut c, tau, Some((kind, t, fields.clone()))) {
+                    Step::Cascade => {
+                        self.out.truncate(out_len);
+                        c = backup;
+                    }
+                    Step::Ok => c.processed = Some(c.processed.map_or(tau, |p| p.max(tau))),
+                }
+            }
+            self.customers.insert(id, c);
+        }
+        self.clock = Some(tau);
     }
 
     fn event(
@@ -530,7 +580,9 @@ impl<'m> Reference<'m> {
             let mut cands: Vec<Cand> = Vec::new();
             if round == 1 {
                 if let Some((kind, t, fields)) = &ev {
-                    self.arrive(c, s, kind, *t, fields);
+                    if !self.broadcasts.contains(*kind) {
+                        self.arrive(c, s, kind, *t, fields);
+                    }
                     for (i, r) in self.rules.iter().enumerate() {
                         if let Trigger::Event(f) = trigger(r) {
                             if f.event.node == *kind && self.filter(c, s, f, fields, Some(fields)) {
