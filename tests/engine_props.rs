@@ -492,20 +492,57 @@ proptest! {
     }
 }
 
-/// The same stream through an engine that is snapshotted and restored after
-/// every `cut`-th line gives byte-identical actions, ids included.
-fn snapshot_run(source: &str, lines: &[String], cut: usize) -> Result<(), TestCaseError> {
+/// How a run is interrupted: the engine goes through a snapshot and
+/// restore, or is upgraded to the same source compiled again.
+#[derive(Clone, Copy, Debug)]
+enum Break {
+    Snapshot,
+    Upgrade,
+}
+
+impl Break {
+    fn apply(
+        self,
+        program: &siyu::Program,
+        source: &str,
+        engine: Engine,
+    ) -> Result<Engine, TestCaseError> {
+        match self {
+            Break::Snapshot => Engine::restore(program, &engine.snapshot())
+                .map_err(|e| TestCaseError::fail(e.to_string())),
+            Break::Upgrade => {
+                let mut engine = engine;
+                let again =
+                    compile(source).map_err(|e| TestCaseError::fail(e.render("gen.siyu")))?;
+                let report = engine.upgrade(&again);
+                prop_assert!(
+                    report.rules_reset.is_empty()
+                        && report.rules_dropped.is_empty()
+                        && report.aggregates_new.is_empty(),
+                    "the same program must keep everything: {:?}",
+                    report
+                );
+                Ok(engine)
+            }
+        }
+    }
+}
+
+/// The same stream through an engine interrupted after every `cut`-th line
+/// (and before the end) gives byte-identical actions, ids included.
+fn interrupted_run(
+    source: &str,
+    lines: &[String],
+    cut: usize,
+    how: Break,
+) -> Result<(), TestCaseError> {
     let program = compile(source).map_err(|e| TestCaseError::fail(e.render("gen.siyu")))?;
     let run = |cut: Option<usize>| -> Result<Vec<String>, TestCaseError> {
         let mut engine = Engine::new(&program);
         let mut out = Vec::new();
         for (i, line) in lines.iter().enumerate() {
-            if let Some(cut) = cut {
-                if i % cut == 0 {
-                    let bytes = engine.snapshot();
-                    engine = Engine::restore(&program, &bytes)
-                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
-                }
+            if cut.is_some_and(|cut| i % cut == 0) {
+                engine = how.apply(&program, source, engine)?;
             }
             out.extend(
                 engine
@@ -516,8 +553,7 @@ fn snapshot_run(source: &str, lines: &[String], cut: usize) -> Result<(), TestCa
             );
         }
         if cut.is_some() {
-            engine = Engine::restore(&program, &engine.snapshot())
-                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            engine = how.apply(&program, source, engine)?;
         }
         out.extend(
             engine
@@ -684,7 +720,7 @@ proptest! {
 
     #[test]
     fn snapshot_and_restore_anywhere_change_nothing(source in program(false), inputs in inputs(false), cut in 1usize..6) {
-        snapshot_run(&source, &lines(&inputs, false), cut)?;
+        interrupted_run(&source, &lines(&inputs, false), cut, Break::Snapshot)?;
     }
 
     #[test]
@@ -697,7 +733,12 @@ proptest! {
     /// stored states too).
     #[test]
     fn snapshot_and_restore_wide(source in program(true), inputs in inputs(true), cut in 1usize..6) {
-        snapshot_run(&source, &lines(&inputs, true), cut)?;
+        interrupted_run(&source, &lines(&inputs, true), cut, Break::Snapshot)?;
+    }
+
+    #[test]
+    fn upgrading_to_the_same_program_anywhere_changes_nothing(source in program(true), inputs in inputs(true), cut in 1usize..6) {
+        interrupted_run(&source, &lines(&inputs, true), cut, Break::Upgrade)?;
     }
 
     #[test]
