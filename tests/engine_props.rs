@@ -592,18 +592,22 @@ fn stateless_run(source: &str, lines: &[String]) -> Result<(), TestCaseError> {
     let mut store: BTreeMap<String, String> = BTreeMap::new();
     let mut got: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut clock: Option<i64> = None;
-    let tick_all =
-        |store: &mut BTreeMap<String, String>, got: &mut BTreeMap<String, Vec<String>>, t: i64| {
-            for (id, json) in store.iter_mut() {
-                let mut st: CustomerState = serde_json::from_str(json).expect("stored state");
-                if let Ok(r) = step(&program, &mut st, Input::Tick(t), t, &limits) {
-                    got.entry(id.clone())
-                        .or_default()
-                        .extend(r.actions.iter().map(|a| a.to_json().to_string()));
-                }
+    // Every stored customer stepped with one input (a failed step leaves
+    // the state as it was).
+    let step_all = |store: &mut BTreeMap<String, String>,
+                    got: &mut BTreeMap<String, Vec<String>>,
+                    input: Input<'_>,
+                    now: i64| {
+        for (id, json) in store.iter_mut() {
+            let mut st: CustomerState = serde_json::from_str(json).expect("stored state");
+            if let Ok(r) = step(&program, &mut st, input, now, &limits) {
+                got.entry(id.clone())
+                    .or_default()
+                    .extend(r.actions.iter().map(|a| a.to_json().to_string()));
                 *json = serde_json::to_string(&st).expect("serializes");
             }
-        };
+        }
+    };
     for line in lines {
         let json: Json = serde_json::from_str(line).expect("generated JSON");
         if let Some(t) = json
@@ -613,7 +617,7 @@ fn stateless_run(source: &str, lines: &[String]) -> Result<(), TestCaseError> {
         {
             let t = clock.map_or(t, |c| c.max(t));
             clock = Some(t);
-            tick_all(&mut store, &mut got, t);
+            step_all(&mut store, &mut got, Input::Tick(t), t);
             continue;
         }
         let Ok(ev) = Event::parse_for(&program, line) else {
@@ -623,15 +627,7 @@ fn stateless_run(source: &str, lines: &[String]) -> Result<(), TestCaseError> {
             // A broadcast: the host steps every stored customer with it,
             // and `step` leaves out those it does not reach.
             let now = clock.map_or(ev.time, |c| c.max(ev.time));
-            for (id, json) in store.iter_mut() {
-                let mut st: CustomerState = serde_json::from_str(json).expect("stored state");
-                if let Ok(r) = step(&program, &mut st, Input::Event(&ev), now, &limits) {
-                    got.entry(id.clone())
-                        .or_default()
-                        .extend(r.actions.iter().map(|a| a.to_json().to_string()));
-                    *json = serde_json::to_string(&st).expect("serializes");
-                }
-            }
+            step_all(&mut store, &mut got, Input::Event(&ev), now);
             clock = Some(now);
             continue;
         };
@@ -651,7 +647,7 @@ fn stateless_run(source: &str, lines: &[String]) -> Result<(), TestCaseError> {
         }
     }
     if let Some(t) = clock {
-        tick_all(&mut store, &mut got, t);
+        step_all(&mut store, &mut got, Input::Tick(t), t);
     }
     got.retain(|_, v| !v.is_empty());
     prop_assert_eq!(got, want);
