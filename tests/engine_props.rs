@@ -445,16 +445,29 @@ fn run_both(source: &str, lines: &[String]) -> Result<(), TestCaseError> {
     };
     let mut engine = Engine::new(&program);
     let mut got = Vec::new();
-    for line in lines {
-        got.extend(
-            engine
-                .replay_line(line)
-                .unwrap_or_default()
-                .iter()
-                .map(without_id),
+    // HOST.md: each call's actions come out in `at` order, and an action's
+    // id is unique within its customer's history.
+    let mut ids = std::collections::BTreeSet::new();
+    let mut check = |actions: Vec<siyu::Action>| -> Result<(), TestCaseError> {
+        prop_assert!(
+            actions.windows(2).all(|w| w[0].at <= w[1].at),
+            "one call's actions out of `at` order: {:?}",
+            actions
         );
+        for a in &actions {
+            prop_assert!(
+                ids.insert((a.customer.clone(), a.id.clone())),
+                "action id used twice: {:?}",
+                a
+            );
+        }
+        got.extend(actions.iter().map(without_id));
+        Ok(())
+    };
+    for line in lines {
+        check(engine.replay_line(line).unwrap_or_default())?;
     }
-    got.extend(engine.replay_end(None).iter().map(without_id));
+    check(engine.replay_end(None))?;
     let order = reference::derived_order(&program);
     let mut r = reference::Reference::new(program.module(), &order);
     for line in lines {
