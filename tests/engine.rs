@@ -309,6 +309,27 @@ fn forget_erases_state_timers_and_dedup_ids() {
     )
     .expect("steps");
     assert_eq!(st, CustomerState::new(&p, "c1"));
+    // What fell due before the request still fires, in both, as the
+    // engine fires every timer before an event's instant first.
+    let mut engine = Engine::new(&p);
+    engine.process(&line("e3", T0)).expect("valid");
+    let late = event("c1", "$forget", T0 + 2 * DAY, "{}");
+    let fired = engine.process(&late).expect("valid");
+    assert_eq!(fired.len(), 1, "`tips` fell due a day before the request");
+    let mut st = CustomerState::new(&p, "c1");
+    let ev = Event::parse_for(&p, &line("e3", T0)).expect("valid");
+    step(&p, &mut st, Input::Event(&ev), T0, &StateLimits::default()).expect("steps");
+    let forget = Event::parse_for(&p, &late).expect("valid");
+    let r = step(
+        &p,
+        &mut st,
+        Input::Event(&forget),
+        T0 + 2 * DAY,
+        &StateLimits::default(),
+    )
+    .expect("steps");
+    assert_eq!(r.actions, fired);
+    assert_eq!(st, CustomerState::new(&p, "c1"));
 }
 
 /// `replay --diff`: what changes when a rule changes, per rule.

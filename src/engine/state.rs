@@ -556,7 +556,10 @@ pub fn step(
             st.clock = Some(clock.max(target));
         }
         Input::Event(ev) if ev.kind == EventKind::Forget => {
-            // Right to be forgotten: nothing of the customer is kept.
+            // What fell due before the request still happens, as in the
+            // engine (which fires every timer before an event's instant
+            // first); then nothing of the customer is kept.
+            catch_up(program, st, ev.time.max(now).max(clock), false, &mut report);
             *st = CustomerState::new(program, &st.id.clone());
         }
         Input::Event(ev) => {
