@@ -332,9 +332,12 @@ enum In {
 }
 
 fn inputs(wide: bool) -> impl Strategy<Value = Vec<In>> {
+    // Kinds: a, b, an undeclared type, `$profile`, `$tag`/`$untag`, and
+    // in wide runs `$forget`.
+    let kinds = if wide { 9 } else { 8 };
     let event = (
         0u8..3,
-        0u8..8,
+        0u8..kinds,
         0i64..40,
         prop_oneof![4 => Just(0i64), 1 => 1i64..60],
         0i64..6,
@@ -407,7 +410,8 @@ fn lines(inputs: &[In], wide: bool) -> Vec<String> {
                         };
                         ("$profile", format!("{{\"p\": {x}, \"bd\": \"{bd}\"{tz}}}"))
                     }
-                    _ => (if x % 2 == 0 { "$tag" } else { "$untag" }, "{\"tag\": \"m\"}".to_string()),
+                    7 => (if x % 2 == 0 { "$tag" } else { "$untag" }, "{\"tag\": \"m\"}".to_string()),
+                    _ => ("$forget", "{}".to_string()),
                 };
                 format!("{{{id}\"customer\": \"c{customer}\", \"type\": \"{kind}\", \"time\": \"{at}\", \"data\": {data}}}")
             }
@@ -446,9 +450,10 @@ fn run_both(source: &str, lines: &[String]) -> Result<(), TestCaseError> {
     let mut engine = Engine::new(&program);
     let mut got = Vec::new();
     // HOST.md: each call's actions come out in `at` order, and an action's
-    // id is unique within its customer's history.
+    // id is unique within its customer's history (which `$forget` ends:
+    // nothing is kept to tell a later life of the same id apart).
     let mut ids = std::collections::BTreeSet::new();
-    let mut check = |actions: Vec<siyu::Action>| -> Result<(), TestCaseError> {
+    let mut check = |actions: Vec<siyu::Action>, forgotten: Option<&str>| {
         prop_assert!(
             actions.windows(2).all(|w| w[0].at <= w[1].at),
             "one call's actions out of `at` order: {:?}",
@@ -462,12 +467,20 @@ fn run_both(source: &str, lines: &[String]) -> Result<(), TestCaseError> {
             );
         }
         got.extend(actions.iter().map(without_id));
+        // What a `$forget` returns fell due before it, in the old life.
+        if let Some(customer) = forgotten {
+            ids.retain(|(c, _): &(String, String)| c != customer);
+        }
         Ok(())
     };
     for line in lines {
-        check(engine.replay_line(line).unwrap_or_default())?;
+        let json: Json = serde_json::from_str(line).expect("generated JSON");
+        let forgotten = (json["type"] == "$forget")
+            .then(|| json["customer"].as_str())
+            .flatten();
+        check(engine.replay_line(line).unwrap_or_default(), forgotten)?;
     }
-    check(engine.replay_end(None))?;
+    check(engine.replay_end(None), None)?;
     let order = reference::derived_order(&program);
     let mut r = reference::Reference::new(program.module(), &order);
     for line in lines {

@@ -388,11 +388,7 @@ impl<'m> Reference<'m> {
                 (name.clone(), v)
             })
             .collect();
-        let before = if self.closed.is_some_and(|cl| cl >= tau) {
-            tau
-        } else {
-            tau - 1
-        };
+        let before = self.before(tau);
         let ids: Vec<String> = self.customers.keys().cloned().collect();
         for id in ids {
             let mut c = self.customers.remove(&id).expect("known customer");
@@ -430,6 +426,13 @@ impl<'m> Reference<'m> {
         });
         let backup = c.clone();
         let out_len = self.out.len();
+        if kind == "$forget" {
+            // Right to be forgotten: what fell due before it still fires,
+            // then the customer is gone (a later event starts afresh).
+            self.ticks(&mut c, self.before(tau));
+            self.clock = Some(tau);
+            return;
+        }
         if let Some(id) = &id {
             if c.ids.get(id).is_some_and(|t0| t - t0 <= 7 * 86_400) {
                 self.customers.insert(customer.to_string(), c);
@@ -440,16 +443,9 @@ impl<'m> Reference<'m> {
         if c.processed.is_none() {
             c.processed = Some(tau - 1);
         }
-        // Seconds before the event (or up to the clock, if the event is
-        // late and the clock's second is already closed).
-        let before = if self.closed.is_some_and(|cl| cl >= tau) {
-            tau
-        } else {
-            tau - 1
-        };
         // Seconds before the event pass (a second whose cascade does not
         // settle is skipped); only the event's own second can reject it.
-        self.ticks(&mut c, before);
+        self.ticks(&mut c, self.before(tau));
         let ok = matches!(self.apply(&mut c, kind, t, tau, data), Step::Ok);
         if !ok {
             self.out.truncate(out_len);
@@ -463,6 +459,17 @@ impl<'m> Reference<'m> {
         c.processed = Some(c.processed.map_or(tau, |p| p.max(tau)));
         self.clock = Some(tau);
         self.customers.insert(customer.to_string(), c);
+    }
+
+    /// The last second that passes before an input at `tau`: the one
+    /// before it, or `tau` itself when an advance has already closed it
+    /// (the input is late).
+    fn before(&self, tau: i64) -> i64 {
+        if self.closed.is_some_and(|cl| cl >= tau) {
+            tau
+        } else {
+            tau - 1
+        }
     }
 
     /// Runs every second after the last processed one up to `t`; a second
