@@ -732,8 +732,77 @@ fn segment_run(source: &str, lines: &[String]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Lines the engine must reject, each naming its customer and time (a
+/// later one than anything in the stream, so that a rejected line that
+/// moved the clock would show).
+fn bad_line(kind: u8, customer: u8) -> String {
+    let t = "\"2026-01-02T00:00:00Z\"";
+    match kind % 8 {
+        0 => format!(
+            "{{\"customer\": \"c{customer}\", \"type\": \"a\", \"time\": {t}, \"data\": {{\"x\": \"one\"}}}}"
+        ),
+        1 => format!(
+            "{{\"customer\": \"c{customer}\", \"type\": \"b\", \"time\": {t}, \"data\": {{\"x\": 1, \"y\": 2}}}}"
+        ),
+        2 => format!("{{\"customer\": \"c{customer}\", \"type\": \"a\", \"time\": \"yesterday\"}}"),
+        3 => format!("{{\"customer\": \"c{customer}\", \"type\": "),
+        4 => format!("{{\"type\": \"a\", \"time\": {t}, \"data\": {{\"x\": {customer}}}}}"),
+        5 => format!("{{\"type\": \"restock\", \"time\": {t}, \"data\": {{\"x\": 1.5}}}}"),
+        6 => format!(
+            "{{\"customer\": \"c{customer}\", \"type\": \"$profile\", \"time\": {t}, \"data\": {{\"vip\": true}}}}"
+        ),
+        _ => format!(
+            "{{\"customer\": \"c{customer}\", \"type\": \"$tag\", \"time\": {t}, \"data\": {{}}}}"
+        ),
+    }
+}
+
+/// HOST.md: a rejected line has no effect at all, not even on the clock;
+/// the stream with bad lines spliced in gives the same actions, ids
+/// included, and counts each bad line as rejected.
+fn rejected_run(
+    source: &str,
+    lines: &[String],
+    bad: &[(usize, u8, u8)],
+) -> Result<(), TestCaseError> {
+    let program = compile(source).map_err(|e| TestCaseError::fail(e.render("gen.siyu")))?;
+    let run = |lines: &[String]| {
+        let mut engine = Engine::new(&program);
+        let mut out: Vec<String> = Vec::new();
+        for line in lines {
+            let actions = engine.replay_line(line).unwrap_or_default();
+            out.extend(actions.iter().map(|a| a.to_json().to_string()));
+        }
+        out.extend(
+            engine
+                .replay_end(None)
+                .iter()
+                .map(|a| a.to_json().to_string()),
+        );
+        (out, engine.metrics().rejected)
+    };
+    let (want, rejected) = run(lines);
+    let mut spliced = lines.to_vec();
+    for &(at, kind, customer) in bad.iter().rev() {
+        spliced.insert(at.min(spliced.len()), bad_line(kind, customer));
+    }
+    let (got, rejected_now) = run(&spliced);
+    prop_assert_eq!(got, want);
+    prop_assert_eq!(rejected_now, rejected + bad.len() as u64);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(200), max_shrink_iters: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn rejected_lines_change_nothing(
+        source in program(true),
+        inputs in inputs(true),
+        bad in prop::collection::vec((0usize..25, 0u8..8, 0u8..3), 1..6),
+    ) {
+        rejected_run(&source, &lines(&inputs, true), &bad)?;
+    }
 
     #[test]
     fn segment_queries_later_match_stepping_there(source in program(false), inputs in inputs(false)) {
