@@ -566,8 +566,7 @@ pub fn step(
             let tau = ev.time.max(now).max(clock);
             // A broadcast reaches only customers first seen strictly before
             // it (HOST.md); anyone else is not sent it, and nothing changes.
-            let broadcast = matches!(&ev.kind, EventKind::Declared { event, .. } if ir.events[*event].broadcast);
-            if broadcast && st.first_seen.is_none_or(|f| f >= ev.time) {
+            if ev.is_broadcast() && st.first_seen.is_none_or(|f| f >= ev.time) {
                 return Ok(report);
             }
             if let Some(id) = &ev.id {
