@@ -382,14 +382,15 @@ impl CustomerState {
         // A node reads only nodes before it (the checker's dependency
         // order), so one sweep down from `slot` meets every node it reads
         // after the nodes that read it.
-        let mut needed = vec![false; slot];
+        let mut marks = Marks::default();
+        let needed = marks.of(slot);
         let mark = |needed: &mut [bool], s: usize| {
             if let Some(n) = needed.get_mut(s) {
                 *n = true;
             }
         };
         for &s in reads(slot) {
-            mark(&mut needed, s);
+            mark(needed, s);
         }
         for s in (0..slot).rev() {
             if needed[s] {
@@ -397,7 +398,7 @@ impl CustomerState {
                     return true;
                 }
                 for &r in reads(s) {
-                    mark(&mut needed, r);
+                    mark(needed, r);
                 }
             }
         }
@@ -983,6 +984,25 @@ impl Touched {
     }
 }
 
+/// One flag per derived node, on the stack for the usual few: the marks
+/// are wanted at every step, and a heap allocation would come with each.
+#[derive(Default)]
+struct Marks {
+    small: [bool; 32],
+    large: Vec<bool>,
+}
+
+impl Marks {
+    /// `n` flags, all false when first asked for.
+    fn of(&mut self, n: usize) -> &mut [bool] {
+        if n <= self.small.len() {
+            return &mut self.small[..n];
+        }
+        self.large.resize(n, false);
+        &mut self.large
+    }
+}
+
 /// Re-evaluates derived state in dependency order; returns what changed as
 /// (slot, old, new). A value is recomputed only when its horizon has come,
 /// or something it reads changed: an event feeding its aggregates, the
@@ -995,16 +1015,9 @@ fn reevaluate(
     touched: Touched,
 ) -> Vec<(usize, DVal, DVal)> {
     let mut changes = Vec::new();
-    // Which nodes were worked out again, on the stack for the usual few (a
-    // heap allocation here would come with every step).
-    let (mut small, mut large) = ([false; 32], Vec::new());
-    let fresh: &mut [bool] = match small.get_mut(..ir.derived.len()) {
-        Some(s) => s,
-        None => {
-            large.resize(ir.derived.len(), false);
-            &mut large
-        }
-    };
+    // Which nodes were worked out again.
+    let mut marks = Marks::default();
+    let fresh = marks.of(ir.derived.len());
     for (slot, node) in ir.derived.iter().enumerate() {
         let (d, r) = (&st.derived[slot], &node.reads);
         let stale = touched.all
