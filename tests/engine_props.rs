@@ -531,13 +531,12 @@ impl Break {
         self,
         program: &siyu::Program,
         source: &str,
-        engine: Engine,
+        mut engine: Engine,
     ) -> Result<Engine, TestCaseError> {
         match self {
             Break::Snapshot => Engine::restore(program, &engine.snapshot())
                 .map_err(|e| TestCaseError::fail(e.to_string())),
             Break::Upgrade => {
-                let mut engine = engine;
                 let again =
                     compile(source).map_err(|e| TestCaseError::fail(e.render("gen.siyu")))?;
                 let report = engine.upgrade(&again);
