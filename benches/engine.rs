@@ -111,7 +111,7 @@ fn compiling(c: &mut Criterion) {
     let mut g = c.benchmark_group("compile");
     g.sample_size(20);
     g.bench_function("1000_rules", |b| {
-        b.iter(|| compile(black_box(&source)).map(|p| p.symbols().rules.len()))
+        b.iter(|| compile(black_box(&source)).map(|p| p.fingerprint()))
     });
     g.finish();
 }

@@ -90,13 +90,9 @@ fn main() {
     );
     println!(
         "  in memory: {} bytes per customer in {} heap blocks (whole engine: states, \
-         index, timer queue); inline per rule {} bytes, per aggregate {} bytes, \
-         per window entry {} bytes",
+         index, timer queue)",
         held.0 / customers,
         held.1 / customers,
-        std::mem::size_of::<siyu::engine::state::RuleState>(),
-        std::mem::size_of::<siyu::eval::aggregate::AggState>(),
-        std::mem::size_of::<siyu::eval::aggregate::Entry>(),
     );
     let mut parts: Vec<_> = parts.into_iter().collect();
     parts.sort_by_key(|p| std::cmp::Reverse(p.1));

@@ -9,10 +9,12 @@
 //!
 //! 1. [`syntax`] — source text → typed AST (pest grammar in `grammar/`), and
 //!    the canonical pretty-printer;
-//! 2. [`check`] — names and types resolved, symbol tables built;
-//! 3. [`compile`](mod@compile) — the checked AST lowered to an evaluator IR, and the entry
-//!    points that return a [`Program`] or every [`Diagnostic`] at once;
-//! 4. [`eval`] — expressions over a customer's state, with the instant up to
+//! 2. `check` — names and types resolved: the checked program, in which
+//!    every name is the index of what it names;
+//! 3. [`compile`](mod@compile) — the checked program lowered to the
+//!    evaluator's IR, and the entry points that return a [`Program`] or
+//!    every [`Diagnostic`] at once;
+//! 4. `eval` — expressions over a customer's state, with the instant up to
 //!    which each answer holds;
 //! 5. [`engine`] — the stateless step over one [`CustomerState`], and the
 //!    in-memory [`Engine`] with one timer queue for all customers;
@@ -36,26 +38,25 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod check;
+pub(crate) mod check;
 pub mod compile;
 pub mod diagnostic;
 pub mod engine;
-pub mod eval;
+pub(crate) mod eval;
 pub mod ffi;
 mod limits;
-mod program;
 pub mod syntax;
 pub mod value;
 mod zone;
 
+pub use compile::{
+    CompileError, DefinitionKind, Program, SegmentId, compile, compile_bytes, compile_with,
+};
 pub use diagnostic::{Diagnostic, Severity, Span};
 pub use engine::action::Action;
 pub use engine::event::{Event, EventError};
-pub use engine::state::{
-    CustomerState, Input, SegmentId, StateLimits, StepError, StepReport, step,
-};
+pub use engine::state::{CustomerState, Input, StepError, StepReport, step};
 pub use engine::{Engine, Error as EngineError, Explanation, Metrics, RuleMetrics, SnapshotError};
-pub use limits::Limits;
-pub use program::{CompileError, Program, compile, compile_bytes, compile_with};
+pub use limits::{Limits, MAX_ROUNDS, StateLimits};
 pub use value::Value;
 pub use zone::Zone;

@@ -1,5 +1,13 @@
 //! Resource limits: every input siyu accepts is bounded, so that no source
 //! text, event or snapshot can exhaust the host's stack or memory.
+//!
+//! [`Limits`] bound what the compiler accepts, [`StateLimits`] what one
+//! customer's state may hold, and [`MAX_ROUNDS`] the cascade of one
+//! instant.
+
+/// Cascade rounds allowed at one instant (§6): an event whose instant does
+/// not settle within them is rejected; a timer instant is passed.
+pub const MAX_ROUNDS: usize = 16;
 
 /// Configurable limits, with the defaults documented on each field.
 ///
@@ -28,6 +36,27 @@ impl Default for Limits {
             max_nesting: 48,
             max_expr_depth: 256,
             max_rules: 10_000,
+        }
+    }
+}
+
+/// Limits of one customer's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateLimits {
+    /// Dedup horizon in seconds (default 7 days).
+    pub dedup_horizon: i64,
+    /// Entries kept in windows and logs (default 100,000).
+    pub max_retained: usize,
+    /// Pending `after` timers (default 10,000).
+    pub max_pending: usize,
+}
+
+impl Default for StateLimits {
+    fn default() -> Self {
+        StateLimits {
+            dedup_horizon: 7 * 86_400,
+            max_retained: 100_000,
+            max_pending: 10_000,
         }
     }
 }

@@ -77,7 +77,7 @@ fn keywords_are_whole_words_and_contextual() {
         }
         "#,
     );
-    assert_eq!(p.symbols().events.len(), 3);
+    assert_eq!(p.event_types().count(), 3);
     assert_eq!(
         first_error("event not {}"),
         "`not` is a keyword and cannot name an event"
@@ -93,7 +93,7 @@ fn unicode_identifiers() {
         tag "高消费群体" when 高价值
         "#,
     );
-    assert!(p.symbols().segments.contains_key("高价值"));
+    assert!(p.segment_id("高价值").is_some());
 }
 
 fn segment_expr(program: &siyu::Program, name: &str) -> ExprKind {
@@ -360,13 +360,13 @@ fn derived_state_is_ordered_by_dependency() {
         segment early = count(e) > 0
         "#,
     );
-    use siyu::check::Derived;
+    use siyu::DefinitionKind;
     assert_eq!(
-        p.symbols().derived,
+        p.definitions().collect::<Vec<_>>(),
         vec![
-            Derived::Segment("early".into()),
-            Derived::Tag("t".into()),
-            Derived::Segment("late".into())
+            (DefinitionKind::Segment, "early"),
+            (DefinitionKind::Tag, "t"),
+            (DefinitionKind::Segment, "late")
         ]
     );
 }

@@ -19,9 +19,9 @@ fn names(actions: &[Action]) -> Vec<String> {
 /// host in another language can check its FNV-1a and bucket ranges.
 #[test]
 fn split_and_holdout_vectors() {
-    let held_out = |c: &str| fnv1a64(&format!("holdout:welcome:{c}")) % 10_000 < 2000;
+    let held_out = |c: &str| fnv1a64(format!("holdout:welcome:{c}")) % 10_000 < 2000;
     let variant = |c: &str| {
-        if fnv1a64(&format!("copy:{c}")) % 10_000 < 5000 {
+        if fnv1a64(format!("copy:{c}")) % 10_000 < 5000 {
             "a"
         } else {
             "b"

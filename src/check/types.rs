@@ -29,8 +29,6 @@ pub enum Ty {
     List(Box<Ty>),
     /// A bare stage name, only meaningful left of `is` / `in`.
     Stage(String),
-    /// A stage label inside `STAGE in [...]`.
-    Label,
 }
 
 impl Ty {
@@ -93,7 +91,6 @@ impl fmt::Display for Ty {
             Ty::Duration => f.write_str("duration"),
             Ty::List(t) => write!(f, "list<{t}>"),
             Ty::Stage(s) => write!(f, "stage `{s}`"),
-            Ty::Label => f.write_str("stage label"),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Events in (HOST.md): JSON validated against the program's declarations.
 
-use crate::compile::Ir;
+use crate::compile::{Ir, Program};
 use crate::value::{Value, parse_time};
 use serde_json::{Map, Value as Json};
 use std::borrow::Cow;
@@ -97,7 +97,7 @@ pub struct Event {
 
 impl Event {
     /// Parses and validates one JSON event against a program.
-    pub fn parse_for(program: &crate::Program, text: &str) -> Result<Event, EventError> {
+    pub fn parse_for(program: &Program, text: &str) -> Result<Event, EventError> {
         Event::parse(program.ir(), text)
     }
 

@@ -7,7 +7,8 @@ use super::fire::{
     cap_used, capped, chosen_actions, held_out, in_quiet, limit_used, quiet_for, variant,
 };
 use super::state::CustomerState;
-use crate::compile::{ActionIr, TriggerIr};
+use crate::check::hir::{Derived, Effect, Rule, Trigger};
+use crate::compile::{CExpr, Ir};
 use crate::eval::Ctx;
 use crate::syntax::ast::{Clause, Item};
 use crate::syntax::print_clause;
@@ -111,10 +112,8 @@ impl Engine {
                         let cx = Ctx::new(ir, &st, now, zone, None);
                         crate::eval::value(g, &cx).to_json()
                     });
-                    let reads_event = matches!(
-                        rule_ir.trigger,
-                        TriggerIr::Event { .. } | TriggerIr::After { .. }
-                    );
+                    let reads_event =
+                        matches!(rule_ir.trigger, Trigger::Event(_) | Trigger::After { .. });
                     let blocks = v != Json::Bool(true) && !reads_event;
                     if blocks {
                         blocked_by.push("guard".to_string());
@@ -167,7 +166,7 @@ impl Engine {
             });
         }
         // Program-level caps and quiet hours that touch this rule.
-        let actions: Vec<&ActionIr> = match &rule_ir.split {
+        let actions: Vec<&Effect<CExpr>> = match &rule_ir.split {
             Some(s) => s.variants.iter().flat_map(|v| &v.2).collect(),
             None => rule_ir.actions.iter().collect(),
         };
@@ -227,10 +226,8 @@ impl Engine {
             at
         });
         let waits_for = match &rule_ir.trigger {
-            TriggerIr::Event { event, .. } => {
-                Some(format!("the next `{}` event", ir.events[*event].name))
-            }
-            TriggerIr::Membership { .. } | TriggerIr::Stage { .. } => {
+            Trigger::Event(on) => Some(format!("the next `{}` event", ir.events[on.event].name)),
+            Trigger::Membership { .. } | Trigger::Stage { .. } => {
                 Some("a change of derived state".to_string())
             }
             _ if next_trigger.is_none() => Some("its trigger to start".to_string()),
@@ -249,18 +246,12 @@ impl Engine {
     }
 }
 
-fn trigger_state(
-    ir: &crate::compile::Ir,
-    st: &CustomerState,
-    rule: &crate::compile::RuleIr,
-    next: Option<i64>,
-) -> Json {
+fn trigger_state(ir: &Ir, st: &CustomerState, rule: &Rule<CExpr>, next: Option<i64>) -> Json {
     use super::state::DVal;
-    use crate::compile::DerivedKind;
     match &rule.trigger {
-        TriggerIr::Membership { slot, .. } | TriggerIr::Stage { slot, .. } => {
-            let current = match (&ir.derived[*slot].kind, st.derived[*slot].value) {
-                (DerivedKind::Stage(_, labels), DVal::Label(l)) => {
+        Trigger::Membership { segment: slot, .. } | Trigger::Stage { stage: slot, .. } => {
+            let current = match (&ir.derived[*slot].def, st.derived[*slot].value) {
+                (Derived::Stage { labels, .. }, DVal::Label(l)) => {
                     json!(labels.get(l).map(|x| &x.0))
                 }
                 (_, DVal::Bool(b)) => json!(b),

@@ -5,7 +5,8 @@
 use super::action::Action;
 use super::calendar;
 use super::state::{CustomerState, Pending, StepReport};
-use crate::compile::{ActionIr, Ir, QuietIr, RuleIr, TriggerIr};
+use crate::check::hir::{Effect, Quiet, Rule, Trigger};
+use crate::compile::{CExpr, Ir, fnv1a64};
 use crate::eval::{self, Ctx};
 use crate::syntax::ast::QuietPolicy;
 use crate::value::Value;
@@ -59,30 +60,17 @@ pub(super) struct Candidate {
     pub moved: Option<(i64, u32)>,
 }
 
-/// FNV-1a, 64-bit, over UTF-8 bytes (§6), so any host can reproduce a
-/// split or holdout assignment.
-pub fn fnv1a64(text: &str) -> u64 {
-    fnv1a64_bytes(text.as_bytes())
-}
-
-/// FNV-1a 64 over raw bytes.
-pub fn fnv1a64_bytes(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
 /// Is the customer in the rule's control group?
-pub fn held_out(rule: &RuleIr, customer: &str) -> bool {
+pub fn held_out(rule: &Rule<CExpr>, customer: &str) -> bool {
     rule.holdout.is_some_and(|bp| {
-        fnv1a64(&format!("holdout:{}:{customer}", rule.name)) % 10_000 < u64::from(bp)
+        fnv1a64(format!("holdout:{}:{customer}", rule.name)) % 10_000 < u64::from(bp)
     })
 }
 
 /// The customer's variant of the rule's split.
-pub fn variant(rule: &RuleIr, customer: &str) -> Option<usize> {
+pub fn variant(rule: &Rule<CExpr>, customer: &str) -> Option<usize> {
     let split = rule.split.as_ref()?;
-    let bucket = fnv1a64(&format!("{}:{customer}", split.experiment)) % 10_000;
+    let bucket = fnv1a64(format!("{}:{customer}", split.experiment)) % 10_000;
     let mut end = 0u64;
     for (i, (_, share, _)) in split.variants.iter().enumerate() {
         end += u64::from(*share);
@@ -94,7 +82,7 @@ pub fn variant(rule: &RuleIr, customer: &str) -> Option<usize> {
 }
 
 /// The quiet hours that apply to a rule, with its policy.
-pub fn quiet_for(ir: &Ir, rule: &RuleIr) -> Option<(QuietIr, QuietPolicy)> {
+pub fn quiet_for(ir: &Ir, rule: &Rule<CExpr>) -> Option<(Quiet, QuietPolicy)> {
     let q = ir.quiet?;
     match rule.quiet.unwrap_or(q.policy) {
         QuietPolicy::Ignore => None,
@@ -103,7 +91,7 @@ pub fn quiet_for(ir: &Ir, rule: &RuleIr) -> Option<(QuietIr, QuietPolicy)> {
 }
 
 /// Is instant `t` inside quiet hours in `zone`?
-pub fn in_quiet(q: &QuietIr, zone: Zone, t: i64) -> bool {
+pub fn in_quiet(q: &Quiet, zone: Zone, t: i64) -> bool {
     let local = zone.local(t);
     q.contains(i64::from(local.num_seconds_from_midnight()))
 }
@@ -141,11 +129,11 @@ pub fn cap_counts(ir: &Ir, i: usize, channel: Option<&str>) -> bool {
 }
 
 /// How many of `actions` cap `i` counts.
-pub fn capped<'a>(ir: &Ir, i: usize, actions: impl IntoIterator<Item = &'a ActionIr>) -> u64 {
+pub fn capped<'a>(ir: &Ir, i: usize, actions: impl IntoIterator<Item = &'a Effect<CExpr>>) -> u64 {
     actions
         .into_iter()
         .filter(|a| match a {
-            ActionIr::Host { action, .. } => {
+            Effect::Host { action, .. } => {
                 cap_counts(ir, i, ir.actions[*action].channel.as_deref())
             }
             _ => false,
@@ -154,7 +142,7 @@ pub fn capped<'a>(ir: &Ir, i: usize, actions: impl IntoIterator<Item = &'a Actio
 }
 
 /// The actions a firing would take: the rule's, or its variant's.
-pub fn chosen_actions(rule: &RuleIr, variant: Option<usize>) -> &[ActionIr] {
+pub fn chosen_actions(rule: &Rule<CExpr>, variant: Option<usize>) -> &[Effect<CExpr>] {
     match (&rule.split, variant) {
         (Some(s), Some(v)) => &s.variants[v].2,
         (Some(_), None) => &[],
@@ -260,7 +248,10 @@ pub(super) fn fire(
     };
     let fields = c.fields.as_deref();
     let cx = Ctx::new(ir, st, tau, zone, fields);
-    if !ir.fast_guards[r].as_ref().is_none_or(|g| g.test(&cx)) {
+    if !ir.fast_guards[r]
+        .as_ref()
+        .is_none_or(|g| eval::fast::test(g, &cx))
+    {
         outcome(report, Verdict::GuardFalse);
         return false;
     }
@@ -319,7 +310,7 @@ fn emit(
     for (index, a) in chosen_actions(rule, variant).iter().enumerate() {
         let id = action_id(&rule.name, trigger_at, occurrence, index);
         match a {
-            ActionIr::Host { action, args } => {
+            Effect::Host { action, args } => {
                 let cx = Ctx::new(ir, st, tau, zone, fields);
                 let info = &ir.actions[*action];
                 let args = info
@@ -343,8 +334,8 @@ fn emit(
                     id,
                 });
             }
-            ActionIr::AddTag(tag) | ActionIr::RemoveTag(tag) => {
-                let add = matches!(a, ActionIr::AddTag(_));
+            Effect::AddTag(tag) | Effect::RemoveTag(tag) => {
+                let add = matches!(a, Effect::AddTag(_));
                 let did = if add {
                     st.tags.insert(tag.clone())
                 } else {
@@ -357,7 +348,7 @@ fn emit(
                     changed = true;
                 }
             }
-            ActionIr::Set { attr, value } => {
+            Effect::Set { attr, value } => {
                 let cx = Ctx::new(ir, st, tau, zone, fields);
                 let v = eval::value(value, &cx);
                 if st.profile[*attr] != v {
@@ -404,7 +395,7 @@ fn emit(
         }
     }
     for &follower in &ir.followers[r] {
-        if let TriggerIr::AfterRule { delay, .. } = ir.rules[follower].trigger {
+        if let Trigger::AfterRule { delay, .. } = ir.rules[follower].trigger {
             let due = tau.saturating_add(delay);
             let p = Pending {
                 due,
@@ -422,7 +413,7 @@ fn emit(
 
 #[cfg(test)]
 mod tests {
-    use super::fnv1a64;
+    use crate::compile::fnv1a64;
 
     /// Published FNV-1a 64 vectors, and the split keys of the conformance
     /// case, so a host in another language can check its implementation.

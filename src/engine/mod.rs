@@ -16,16 +16,18 @@ mod snapshot;
 pub mod state;
 mod upgrade;
 
-use crate::program::Program;
+use crate::compile::Program;
+pub use crate::compile::fnv1a64;
+use crate::limits::StateLimits;
 use action::Action;
 use event::{Event, EventError, EventKind};
 pub use explain::{ClauseState, ExplainError, Explanation};
-pub use fire::{Verdict, fnv1a64};
+pub use fire::Verdict;
 pub use snapshot::SnapshotError;
 pub use upgrade::UpgradeReport;
 
 use serde::{Deserialize, Serialize};
-use state::{CustomerState, Input, StateLimits, StepError, StepReport, step};
+use state::{CustomerState, Input, StepError, StepReport, step};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
@@ -207,7 +209,10 @@ pub struct Engine {
 
 /// The experiment group of a firing: `None` for the control group (or for a
 /// rule that runs no experiment).
-fn group_name(rule: &crate::compile::RuleIr, variant: Option<usize>) -> Option<String> {
+fn group_name(
+    rule: &crate::check::hir::Rule<crate::compile::CExpr>,
+    variant: Option<usize>,
+) -> Option<String> {
     let v = variant?;
     match &rule.split {
         Some(s) => s.variants.get(v).map(|(name, _, _)| name.clone()),

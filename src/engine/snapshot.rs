@@ -20,8 +20,7 @@
 
 use super::state::CustomerState;
 use super::{Engine, Metrics};
-use crate::engine::fire::{fnv1a64, fnv1a64_bytes};
-use crate::program::Program;
+use crate::compile::{Program, fnv1a64};
 use serde::{Deserialize, Serialize};
 
 const MAGIC: &[u8; 8] = b"SIYUSNAP";
@@ -65,14 +64,6 @@ struct Body {
     metrics: Metrics,
 }
 
-impl Program {
-    /// A fingerprint of the program's meaning: FNV-1a 64 of its canonical
-    /// text (so comments and layout do not change it).
-    pub fn fingerprint(&self) -> u64 {
-        fnv1a64(&crate::syntax::print(self.module()))
-    }
-}
-
 impl Engine {
     /// The whole engine as bytes (see the module documentation).
     pub fn snapshot(&self) -> Vec<u8> {
@@ -88,7 +79,7 @@ impl Engine {
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.extend_from_slice(&self.program.fingerprint().to_le_bytes());
         out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        out.extend_from_slice(&fnv1a64_bytes(&payload).to_le_bytes());
+        out.extend_from_slice(&fnv1a64(&payload).to_le_bytes());
         out.extend_from_slice(&payload);
         out
     }
@@ -119,7 +110,7 @@ impl Engine {
         if word(18) != payload.len() as u64 {
             return Err(SnapshotError::Truncated(bytes.len()));
         }
-        if word(26) != fnv1a64_bytes(payload) {
+        if word(26) != fnv1a64(payload) {
             return Err(SnapshotError::Checksum);
         }
         let body: Body =

@@ -7,33 +7,16 @@ use super::calendar;
 use super::event::{Event, EventKind};
 use super::fire::{Candidate, fire, tag_action};
 pub use super::fire::{Outcome, Verdict};
-use crate::compile::{DerivedKind, Ir, TriggerIr};
+use crate::check::hir::{Derived, Trigger};
+use crate::compile::{AggMode, CExpr, Ir, Program, SegmentId};
 use crate::eval::aggregate::{AggState, Entry, LogEntry, prune_log};
 use crate::eval::ledger::{self, Credit};
 use crate::eval::{self, Ctx, FOREVER, eval};
-use crate::program::Program;
+use crate::limits::{MAX_ROUNDS, StateLimits};
 use crate::value::Value;
 use crate::zone::Zone;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-
-/// A segment of a program, resolved once (see [`Program::segment_id`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SegmentId(usize);
-
-impl Program {
-    /// Resolves a segment by name.
-    pub fn segment_id(&self, name: &str) -> Option<SegmentId> {
-        self.ir()
-            .derived
-            .iter()
-            .position(|d| matches!(&d.kind, DerivedKind::Segment(n) if n == name))
-            .map(SegmentId)
-    }
-}
-
-/// Cascade rounds allowed at one instant (§6).
-pub const MAX_ROUNDS: usize = 16;
 
 /// Why a step was rejected; the state is left as it was.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -52,27 +35,6 @@ pub enum StepError {
     /// The state belongs to another program or is damaged.
     #[error("customer state does not fit this program: {0}")]
     Mismatch(String),
-}
-
-/// Limits of one customer's state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StateLimits {
-    /// Dedup horizon in seconds (default 7 days).
-    pub dedup_horizon: i64,
-    /// Entries kept in windows and logs (default 100,000).
-    pub max_retained: usize,
-    /// Pending `after` timers (default 10,000).
-    pub max_pending: usize,
-}
-
-impl Default for StateLimits {
-    fn default() -> Self {
-        StateLimits {
-            dedup_horizon: 7 * 86_400,
-            max_retained: 100_000,
-            max_pending: 10_000,
-        }
-    }
 }
 
 /// The last known value of a segment, tag or stage.
@@ -147,10 +109,10 @@ impl RuleState {
     /// The next instant this rule (with `trigger`, for a customer first
     /// seen at `first_seen`) is due by a timer: its earliest scheduled
     /// firing, the end of a `no … for` silence, its next calendar occurrence.
-    fn timer(&self, trigger: &TriggerIr, first_seen: i64) -> Option<i64> {
+    fn timer(&self, trigger: &Trigger<CExpr>, first_seen: i64) -> Option<i64> {
         let timer = match *trigger {
-            TriggerIr::No { duration, .. } => self.silence(first_seen, duration).map(|s| s.1),
-            TriggerIr::Every { .. } | TriggerIr::Anniversary { .. } => self.calendar,
+            Trigger::No { duration, .. } => self.silence(first_seen, duration).map(|s| s.1),
+            Trigger::Every { .. } | Trigger::Anniversary { .. } => self.calendar,
             _ => None,
         };
         // Pending firings are kept in due order.
@@ -324,9 +286,9 @@ impl CustomerState {
         for (i, (spec, agg)) in ir.aggs.iter().zip(&self.aggs).enumerate() {
             let fits = matches!(
                 (spec.mode, agg),
-                (crate::compile::AggMode::Running, AggState::Running(_))
-                    | (crate::compile::AggMode::Window, AggState::Window { .. })
-                    | (crate::compile::AggMode::Scan(_), AggState::Scan)
+                (AggMode::Running, AggState::Running(_))
+                    | (AggMode::Window, AggState::Window { .. })
+                    | (AggMode::Scan(_), AggState::Scan)
             );
             if !fits {
                 return Err(StepError::Mismatch(format!(
@@ -335,10 +297,10 @@ impl CustomerState {
             }
         }
         for (slot, (node, d)) in ir.derived.iter().zip(&self.derived).enumerate() {
-            let fits = match (&node.kind, d.value) {
+            let fits = match (&node.def, d.value) {
                 (_, DVal::Unknown) => true,
-                (DerivedKind::Stage(_, labels), DVal::Label(l)) => l < labels.len(),
-                (DerivedKind::Segment(_) | DerivedKind::Tag(_), DVal::Bool(_)) => true,
+                (Derived::Stage { labels, .. }, DVal::Label(l)) => l < labels.len(),
+                (Derived::Segment { .. } | Derived::Tag { .. }, DVal::Bool(_)) => true,
                 _ => false,
             };
             if !fits {
@@ -367,9 +329,9 @@ impl CustomerState {
             // last step: work them out at `now` on a copy, as explain does.
             let mut st = self.clone();
             st.refresh(program, now);
-            return cond.test(&Ctx::new(ir, &st, now, st.zone(ir), None));
+            return eval::fast::test(cond, &Ctx::new(ir, &st, now, st.zone(ir), None));
         }
-        cond.test(&Ctx::new(ir, self, now, self.zone(ir), None))
+        eval::fast::test(cond, &Ctx::new(ir, self, now, self.zone(ir), None))
     }
 
     /// Has a derived value that node `slot` reads, directly or through
@@ -515,7 +477,7 @@ impl CustomerState {
     /// did not yet know the customer that early.
     fn calendar_due(
         &self,
-        trigger: &TriggerIr,
+        trigger: &Trigger<CExpr>,
         rs: &RuleState,
         zone: Zone,
         from: i64,
@@ -526,8 +488,8 @@ impl CustomerState {
             .flatten()
             .max()?;
         match *trigger {
-            TriggerIr::Every { weekday, at } => calendar::next_daily(zone, after, weekday, at),
-            TriggerIr::Anniversary { attr, before, at } => match &self.profile[attr] {
+            Trigger::Every { weekday, at } => calendar::next_daily(zone, after, weekday, at),
+            Trigger::Anniversary { attr, before, at } => match &self.profile[attr] {
                 Value::Date(d) => calendar::next_anniversary(zone, after, *d, before, at),
                 _ => None,
             },
@@ -791,7 +753,7 @@ fn rounds(
         let zone = st.zone(ir);
         let changes = reevaluate(ir, st, tau, zone, touched);
         for &(slot, old, new) in &changes {
-            if let DerivedKind::Tag(tag) = &ir.derived[slot].kind {
+            if let Derived::Tag { name: tag, .. } = &ir.derived[slot].def {
                 let added = matches!(new, DVal::Bool(true));
                 if added != matches!(old, DVal::Bool(true)) {
                     let action = tag_action(st, tau, None, added, tag);
@@ -807,8 +769,9 @@ fn rounds(
                 bookkeeping(ir, st, tau, zone, event, fields, t, seq);
                 bookkeeping_goals(ir, st, tau, zone, event, fields, t, report);
                 for &r in &ir.rules_by_event[event] {
-                    if let TriggerIr::Event { event: e, filter } = &ir.rules[r].trigger {
-                        if *e == event
+                    if let Trigger::Event(on) = &ir.rules[r].trigger {
+                        let (e, filter) = (on.event, &on.filter);
+                        if e == event
                             && matches_filter(
                                 ir,
                                 st,
@@ -918,7 +881,7 @@ fn apply_ledgers(
     for &l in &ir.ledgers_by_event[event] {
         let spec = &ir.ledgers[l];
         let cx = Ctx::new(ir, st, tau, zone, Some(fields));
-        let amount = |e: &crate::compile::CExpr| eval::value(e, &cx).as_f64().filter(|a| *a > 0.0);
+        let amount = |e: &CExpr| eval::value(e, &cx).as_f64().filter(|a| *a > 0.0);
         let earned: Vec<f64> = spec
             .earn
             .iter()
@@ -1037,14 +1000,12 @@ fn reevaluate(
         }
         fresh[slot] = true;
         let cx = Ctx::new(ir, st, tau, zone, None);
-        let (value, until) = match &node.kind {
-            DerivedKind::Segment(_) | DerivedKind::Tag(_) => {
-                let r = node.cond.as_ref().map(|c| eval(c, &cx));
-                r.map_or((DVal::Bool(false), FOREVER), |r| {
-                    (DVal::Bool(r.v.truth().unwrap_or(false)), r.until)
-                })
+        let (value, until) = match &node.def {
+            Derived::Segment { cond, .. } | Derived::Tag { cond, .. } => {
+                let r = eval(cond, &cx);
+                (DVal::Bool(r.v.truth().unwrap_or(false)), r.until)
             }
-            DerivedKind::Stage(_, labels) => {
+            Derived::Stage { labels, .. } => {
                 let mut until = FOREVER;
                 let mut chosen = labels.len().saturating_sub(1);
                 for (i, (_, cond)) in labels.iter().enumerate() {
@@ -1085,7 +1046,7 @@ fn matches_filter(
     st: &CustomerState,
     tau: i64,
     zone: Zone,
-    filter: Option<&crate::compile::CExpr>,
+    filter: Option<&CExpr>,
     row: &[Value],
     trigger: Option<&[Value]>,
 ) -> bool {
@@ -1108,10 +1069,10 @@ fn bookkeeping_goals(
         let Some(goal) = &ir.rules[r].goal else {
             continue;
         };
-        if goal.event != event || st.rules[r].goals.is_empty() {
+        if goal.on.event != event || st.rules[r].goals.is_empty() {
             continue;
         }
-        if !matches_filter(ir, st, tau, zone, goal.filter.as_ref(), fields, None) {
+        if !matches_filter(ir, st, tau, zone, goal.on.filter.as_ref(), fields, None) {
             continue;
         }
         let within = goal.within;
@@ -1143,8 +1104,9 @@ fn bookkeeping(
     for &r in &ir.rules_by_event[event] {
         let rule = &ir.rules[r];
         // Cancel first, so that an event never cancels what it starts.
-        if let Some((u, filter)) = &rule.unless {
-            if *u == event {
+        if let Some(unless) = &rule.unless {
+            let filter = &unless.filter;
+            if unless.event == event {
                 let pending = std::mem::take(&mut st.rules[r].pending);
                 let kept = pending
                     .into_iter()
@@ -1167,23 +1129,26 @@ fn bookkeeping(
             }
         }
         match &rule.trigger {
-            TriggerIr::No {
-                event: e, filter, ..
-            } if *e == event
-                && matches_filter(ir, st, tau, zone, filter.as_ref(), fields, None) =>
+            Trigger::No { on, .. }
+                if on.event == event
+                    && matches_filter(ir, st, tau, zone, on.filter.as_ref(), fields, None) =>
             {
                 let rs = &mut st.rules[r];
                 if rs.anchor.is_none_or(|a| (t, seq) > a) {
                     rs.anchor = Some((t, seq));
                 }
             }
-            TriggerIr::After {
-                event: e,
-                filter,
-                delay,
-                last,
-            } if *e == event
-                && matches_filter(ir, st, tau, zone, filter.as_ref(), fields, Some(fields)) =>
+            Trigger::After { on, delay, last }
+                if on.event == event
+                    && matches_filter(
+                        ir,
+                        st,
+                        tau,
+                        zone,
+                        on.filter.as_ref(),
+                        fields,
+                        Some(fields),
+                    ) =>
             {
                 let due = t.saturating_add(*delay).max(tau);
                 let p = Pending {
@@ -1220,12 +1185,12 @@ fn transitions(ir: &Ir, changes: &[(usize, DVal, DVal)], out: &mut Vec<Candidate
         let fires = changes
             .iter()
             .any(|&(slot, old, new)| match ir.rules[r].trigger {
-                TriggerIr::Membership { slot: s, enters } if s == slot => {
+                Trigger::Membership { segment: s, enters } if s == slot => {
                     let was = old == DVal::Bool(true);
                     let is = new == DVal::Bool(true);
                     was != is && is == enters
                 }
-                TriggerIr::Stage { slot: s, label } if s == slot => match label {
+                Trigger::Stage { stage: s, label } if s == slot => match label {
                     Some(l) => new == DVal::Label(l),
                     None => true,
                 },
@@ -1282,7 +1247,7 @@ fn due_timers(
             }
         }
         let rs = &mut st.rules[r];
-        if let TriggerIr::No { duration, .. } = rule.trigger {
+        if let Trigger::No { duration, .. } = rule.trigger {
             let silence = rs.silence(first_seen, duration);
             if let Some((anchor, end)) = silence.filter(|s| first_round && s.1 <= tau) {
                 out.push(Candidate {

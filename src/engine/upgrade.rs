@@ -18,8 +18,8 @@
 
 use super::state::{CustomerState, RuleState};
 use super::{Engine, RuleMetrics};
-use crate::compile::{AggMode, DerivedKind, Ir};
-use crate::program::Program;
+use crate::check::hir::Derived;
+use crate::compile::{AggMode, Ir, Program};
 use crate::syntax::ast::{Item, Module};
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -132,12 +132,19 @@ fn plan(old: &Program, new: &Program) -> (Plan, UpgradeReport) {
         .derived
         .iter()
         .map(|d| {
-            o.derived.iter().position(|e| match (&d.kind, &e.kind) {
-                (DerivedKind::Segment(a), DerivedKind::Segment(b))
-                | (DerivedKind::Tag(a), DerivedKind::Tag(b)) => a == b,
-                (DerivedKind::Stage(a, la), DerivedKind::Stage(b, lb)) => {
-                    a == b && la.iter().map(|l| &l.0).eq(lb.iter().map(|l| &l.0))
-                }
+            o.derived.iter().position(|e| match (&d.def, &e.def) {
+                (Derived::Segment { name: a, .. }, Derived::Segment { name: b, .. })
+                | (Derived::Tag { name: a, .. }, Derived::Tag { name: b, .. }) => a == b,
+                (
+                    Derived::Stage {
+                        name: a,
+                        labels: la,
+                    },
+                    Derived::Stage {
+                        name: b,
+                        labels: lb,
+                    },
+                ) => a == b && la.iter().map(|l| &l.0).eq(lb.iter().map(|l| &l.0)),
                 _ => false,
             })
         })

@@ -8,6 +8,7 @@
 //!   filtered when the value is needed.
 
 use super::{Ctx, FOREVER, R};
+use crate::compile::fast::{Quick, Shape};
 use crate::compile::{AggMode, AggSpec, Ir};
 use crate::syntax::ast::AggFunc;
 use crate::value::Value;
@@ -381,70 +382,29 @@ pub fn value(i: usize, cx: &Ctx<'_>) -> R {
     R::fixed(t.result(&cx.ir.aggs[i]), until)
 }
 
-/// How the fast tier reads an aggregate, worked out when the program is
-/// compiled: the common shapes are read in place (a window whose entries
-/// are all still inside, running totals), inlined into the caller, and
-/// everything else takes one call to the general read. No value is built.
-#[derive(Clone, Copy, Debug)]
-pub struct Quick {
-    agg: usize,
-    shape: Shape,
+/// A [`Quick`] read of an aggregate as a number: the common shapes in
+/// place, inlined into the fast tier, anything else through one call to
+/// the general read. No value is built.
+#[inline(always)]
+pub(crate) fn quick_number(q: Quick, cx: &Ctx<'_>) -> Option<f64> {
+    match (q.shape, &cx.st.aggs[q.agg]) {
+        (Shape::WindowSum(w), AggState::Window(win)) if win.holds_all(w, cx.now) => Some(win.sum),
+        (Shape::Sum, AggState::Running(r)) => Some(r.sum),
+        (Shape::WindowCount(_) | Shape::Count, _) => quick_whole(q, cx).map(|n| n as f64),
+        _ => number_read(q.agg, cx),
+    }
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Shape {
-    /// `count` or `sum` of a window this long: the entries' length or
-    /// running sum while the oldest is inside.
-    WindowCount(i64),
-    WindowSum(i64),
-    /// Running totals over all history.
-    Count,
-    Sum,
-    /// The time of the latest event, over all history.
-    LastTime,
-    /// Anything else.
-    Read,
-}
-
-impl Quick {
-    /// The reading of aggregate `agg` of program `ir`.
-    pub fn new(agg: usize, ir: &Ir) -> Quick {
-        let spec = &ir.aggs[agg];
-        let shape = match (spec.mode, spec.func, spec.window, spec.field) {
-            (AggMode::Window, AggFunc::Count, Some(w), _) => Shape::WindowCount(w),
-            (AggMode::Window, AggFunc::Sum, Some(w), _) => Shape::WindowSum(w),
-            (AggMode::Running, AggFunc::Count, _, _) => Shape::Count,
-            (AggMode::Running, AggFunc::Sum, _, _) => Shape::Sum,
-            (AggMode::Running, AggFunc::Last, _, None) => Shape::LastTime,
-            _ => Shape::Read,
-        };
-        Quick { agg, shape }
-    }
-
-    /// The aggregate as a number.
-    #[inline(always)]
-    pub fn number(self, cx: &Ctx<'_>) -> Option<f64> {
-        match (self.shape, &cx.st.aggs[self.agg]) {
-            (Shape::WindowSum(w), AggState::Window(win)) if win.holds_all(w, cx.now) => {
-                Some(win.sum)
-            }
-            (Shape::Sum, AggState::Running(r)) => Some(r.sum),
-            (Shape::WindowCount(_) | Shape::Count, _) => self.whole(cx).map(|n| n as f64),
-            _ => number_read(self.agg, cx),
+/// A [`Quick`] read of an aggregate as an int or time.
+#[inline(always)]
+pub(crate) fn quick_whole(q: Quick, cx: &Ctx<'_>) -> Option<i64> {
+    match (q.shape, &cx.st.aggs[q.agg]) {
+        (Shape::WindowCount(w), AggState::Window(win)) if win.holds_all(w, cx.now) => {
+            Some(win.entries.len() as i64)
         }
-    }
-
-    /// The aggregate as an int or time.
-    #[inline(always)]
-    pub fn whole(self, cx: &Ctx<'_>) -> Option<i64> {
-        match (self.shape, &cx.st.aggs[self.agg]) {
-            (Shape::WindowCount(w), AggState::Window(win)) if win.holds_all(w, cx.now) => {
-                Some(win.entries.len() as i64)
-            }
-            (Shape::Count, AggState::Running(r)) => Some(r.count),
-            (Shape::LastTime, AggState::Running(r)) => r.last.as_ref().map(|e| e.t),
-            _ => whole_read(self.agg, cx),
-        }
+        (Shape::Count, AggState::Running(r)) => Some(r.count),
+        (Shape::LastTime, AggState::Running(r)) => r.last.as_ref().map(|e| e.t),
+        _ => whole_read(q.agg, cx),
     }
 }
 

@@ -13,9 +13,10 @@ pub mod aggregate;
 pub mod fast;
 pub mod ledger;
 
-use crate::compile::{CExpr, CmpOp, Ir, TagRef};
+use crate::check::hir::{ArithOp, CmpOp, TagRef};
+use crate::compile::{CExpr, Ir};
 use crate::engine::state::{CustomerState, DVal};
-use crate::syntax::ast::{BinaryOp, Func};
+use crate::syntax::ast::Func;
 use crate::value::Value;
 use crate::zone::Zone;
 use std::cmp::Ordering;
@@ -145,11 +146,11 @@ fn run<const H: bool>(e: &CExpr, cx: &Ctx<'_>) -> R {
             R::fixed(Value::Bool(d.value == DVal::Bool(true)), d.until)
         }
         CExpr::StageIs {
-            slot,
+            stage,
             labels,
             negated,
         } => {
-            let d = &cx.st.derived[*slot];
+            let d = &cx.st.derived[*stage];
             let v = match d.value {
                 DVal::Label(label) => Value::Bool(labels.contains(&label) != *negated),
                 _ => Value::Null,
@@ -343,7 +344,7 @@ fn compare<const H: bool>(op: CmpOp, a: &R, b: &R, now: i64) -> R {
 /// With whole values and rates (times and durations moving with the clock)
 /// the answer is exact. Otherwise it is conservative: a second or two early,
 /// after which the caller evaluates again and gets closer.
-pub fn flip_after(op: CmpOp, d: f64, rate: f64, now_holds: bool) -> Option<i64> {
+pub(crate) fn flip_after(op: CmpOp, d: f64, rate: f64, now_holds: bool) -> Option<i64> {
     if rate == 0.0 || !rate.is_finite() || !d.is_finite() {
         return None;
     }
@@ -398,42 +399,42 @@ pub fn flip_after(op: CmpOp, d: f64, rate: f64, now_holds: bool) -> Option<i64> 
     }
 }
 
-fn arith(op: BinaryOp, a: R, b: R, now: i64) -> R {
+fn arith(op: ArithOp, a: R, b: R, now: i64) -> R {
     let until = a.until.min(b.until);
     let (ra, rb) = (a.rate, b.rate);
     let v = match (op, &a.v, &b.v) {
         (_, Value::Null, _) | (_, _, Value::Null) => Value::Null,
-        (BinaryOp::Add, Value::Int(x), Value::Int(y)) => {
+        (ArithOp::Add, Value::Int(x), Value::Int(y)) => {
             x.checked_add(*y).map_or(Value::Null, Value::Int)
         }
-        (BinaryOp::Sub, Value::Int(x), Value::Int(y)) => {
+        (ArithOp::Sub, Value::Int(x), Value::Int(y)) => {
             x.checked_sub(*y).map_or(Value::Null, Value::Int)
         }
-        (BinaryOp::Mul, Value::Int(x), Value::Int(y)) => {
+        (ArithOp::Mul, Value::Int(x), Value::Int(y)) => {
             x.checked_mul(*y).map_or(Value::Null, Value::Int)
         }
-        (BinaryOp::Add, Value::Time(t), Value::Duration(d))
-        | (BinaryOp::Add, Value::Duration(d), Value::Time(t)) => {
+        (ArithOp::Add, Value::Time(t), Value::Duration(d))
+        | (ArithOp::Add, Value::Duration(d), Value::Time(t)) => {
             t.checked_add(*d).map_or(Value::Null, Value::Time)
         }
-        (BinaryOp::Sub, Value::Time(t), Value::Duration(d)) => {
+        (ArithOp::Sub, Value::Time(t), Value::Duration(d)) => {
             t.checked_sub(*d).map_or(Value::Null, Value::Time)
         }
-        (BinaryOp::Sub, Value::Time(x), Value::Time(y)) => {
+        (ArithOp::Sub, Value::Time(x), Value::Time(y)) => {
             x.checked_sub(*y).map_or(Value::Null, Value::Duration)
         }
-        (BinaryOp::Add, Value::Duration(x), Value::Duration(y)) => {
+        (ArithOp::Add, Value::Duration(x), Value::Duration(y)) => {
             x.checked_add(*y).map_or(Value::Null, Value::Duration)
         }
-        (BinaryOp::Sub, Value::Duration(x), Value::Duration(y)) => {
+        (ArithOp::Sub, Value::Duration(x), Value::Duration(y)) => {
             x.checked_sub(*y).map_or(Value::Null, Value::Duration)
         }
         (op, x, y) => match (x.as_f64(), y.as_f64()) {
             (Some(x), Some(y)) => {
                 let r = match op {
-                    BinaryOp::Add => x + y,
-                    BinaryOp::Sub => x - y,
-                    BinaryOp::Mul => x * y,
+                    ArithOp::Add => x + y,
+                    ArithOp::Sub => x - y,
+                    ArithOp::Mul => x * y,
                     _ if y == 0.0 => f64::NAN,
                     _ => x / y,
                 };
@@ -447,20 +448,19 @@ fn arith(op: BinaryOp, a: R, b: R, now: i64) -> R {
         },
     };
     let (rate, until) = match op {
-        BinaryOp::Add => (ra + rb, until),
-        BinaryOp::Sub => (ra - rb, until),
-        BinaryOp::Mul | BinaryOp::Div => {
+        ArithOp::Add => (ra + rb, until),
+        ArithOp::Sub => (ra - rb, until),
+        ArithOp::Mul | ArithOp::Div => {
             let (x, y) = (a.v.as_f64().unwrap_or(0.0), b.v.as_f64().unwrap_or(0.0));
             match (ra == 0.0, rb == 0.0, op) {
                 (true, true, _) => (0.0, until),
-                (false, true, BinaryOp::Mul) => (ra * y, until),
-                (true, false, BinaryOp::Mul) => (rb * x, until),
-                (false, true, BinaryOp::Div) if y != 0.0 => (ra / y, until),
+                (false, true, ArithOp::Mul) => (ra * y, until),
+                (true, false, ArithOp::Mul) => (rb * x, until),
+                (false, true, ArithOp::Div) if y != 0.0 => (ra / y, until),
                 // Not linear in time: good for this second only.
                 _ => (0.0, until.min(now.saturating_add(1))),
             }
         }
-        _ => (0.0, until),
     };
     if v.is_null() {
         return R::null(until);

@@ -11,8 +11,8 @@
 
 #![allow(non_camel_case_types)]
 
+use crate::compile::Program;
 use crate::engine::Engine;
-use crate::program::Program;
 use std::ffi::{CStr, CString, c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;

@@ -112,8 +112,7 @@ pub fn lines(cfg: &Sample) -> Vec<String> {
         let id = format!("u{c:05}");
         let ev = |kind: &str, t: i64, data: &str, rng: &mut Rng, events: &mut Vec<_>| {
             let line = event_line(cfg, &id, kind, t, data, rng);
-            if line.contains("\"id\"") && cfg.resend_percent > 0 && rng.chance(cfg.resend_percent)
-            {
+            if line.contains("\"id\"") && cfg.resend_percent > 0 && rng.chance(cfg.resend_percent) {
                 // Sent again within the dedup horizon (7 days).
                 let again = t + 1 + rng.below(6 * DAY as u64) as i64;
                 push(again, line.clone(), events);
@@ -246,7 +245,14 @@ pub fn write(cfg: &Sample, out: &mut impl Write) -> io::Result<()> {
 }
 
 /// One event line; every event, or every tenth, carries an id.
-fn event_line(cfg: &Sample, customer: &str, kind: &str, t: i64, data: &str, rng: &mut Rng) -> String {
+fn event_line(
+    cfg: &Sample,
+    customer: &str,
+    kind: &str,
+    t: i64,
+    data: &str,
+    rng: &mut Rng,
+) -> String {
     let id = if rng.chance(10) || cfg.all_ids {
         format!("\"id\": \"{customer}-{t}\", ")
     } else {

@@ -1448,15 +1448,13 @@ fn offset_of(name: &str) -> Option<i64> {
 }
 
 pub fn derived_order(program: &siyu::Program) -> Vec<String> {
-    use siyu::check::Derived;
+    use siyu::DefinitionKind;
     program
-        .symbols()
-        .derived
-        .iter()
-        .map(|d| match d {
-            Derived::Segment(n) => format!("{SEG}{n}"),
-            Derived::Tag(n) => format!("{TAG}{n}"),
-            Derived::Stage(n) => format!("{STAGE}{n}"),
+        .definitions()
+        .map(|(kind, n)| match kind {
+            DefinitionKind::Segment => format!("{SEG}{n}"),
+            DefinitionKind::Tag => format!("{TAG}{n}"),
+            _ => format!("{STAGE}{n}"),
         })
         .collect()
 }

@@ -1,8 +1,8 @@
-//! The compile entry points: source → checked [`Program`], or every
-//! diagnostic at once.
+//! The compile entry points: source → [`Program`], or every diagnostic at
+//! once.
 
-use crate::check::{self, Symbols};
-use crate::compile::Ir;
+use super::Ir;
+use crate::check::{self, hir::Derived};
 use crate::diagnostic::{Diagnostic, Severity, Span};
 use crate::limits::Limits;
 use crate::syntax::{self, ast::Module};
@@ -20,9 +20,25 @@ pub struct Program {
 struct Inner {
     source: String,
     module: Module,
-    symbols: Symbols,
     warnings: Vec<Diagnostic>,
     ir: Ir,
+    fingerprint: u64,
+}
+
+/// A segment of a program, resolved once (see [`Program::segment_id`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentId(pub(crate) usize);
+
+/// What a segment, auto tag or stage is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DefinitionKind {
+    /// `segment S = …`.
+    Segment,
+    /// `tag "X" when …`.
+    Tag,
+    /// `stage S { … }`.
+    Stage,
 }
 
 impl Program {
@@ -36,9 +52,39 @@ impl Program {
         &self.inner.module
     }
 
-    /// Every declared name and its meaning.
-    pub fn symbols(&self) -> &Symbols {
-        &self.inner.symbols
+    /// The declared event and broadcast types, in declaration order.
+    pub fn event_types(&self) -> impl Iterator<Item = &str> {
+        self.inner.ir.events.iter().map(|e| e.name.as_str())
+    }
+
+    /// Segments, auto tags and stages in the order their changes are worked
+    /// out at an instant (each after what it reads; ties in declaration
+    /// order), with their names (a tag's text).
+    pub fn definitions(&self) -> impl Iterator<Item = (DefinitionKind, &str)> {
+        self.inner.ir.derived.iter().map(|d| {
+            let kind = match d.def {
+                Derived::Segment { .. } => DefinitionKind::Segment,
+                Derived::Tag { .. } => DefinitionKind::Tag,
+                Derived::Stage { .. } => DefinitionKind::Stage,
+            };
+            (kind, d.def.name())
+        })
+    }
+
+    /// Resolves a segment by name.
+    pub fn segment_id(&self, name: &str) -> Option<SegmentId> {
+        self.inner
+            .ir
+            .derived
+            .iter()
+            .position(|d| matches!(&d.def, Derived::Segment { name: n, .. } if n == name))
+            .map(SegmentId)
+    }
+
+    /// A fingerprint of the program's meaning: FNV-1a 64 of its canonical
+    /// text (so comments and layout do not change it).
+    pub fn fingerprint(&self) -> u64 {
+        self.inner.fingerprint
     }
 
     /// The evaluator IR.
@@ -128,16 +174,17 @@ pub fn compile_bytes(source: &[u8], limits: &Limits) -> Result<Program, CompileE
 /// Compiles source text with the given limits.
 pub fn compile_with(source: &str, limits: &Limits) -> Result<Program, CompileError> {
     let module = syntax::parse(source, limits).map_err(|d| CompileError::new(source, d))?;
-    let (symbols, warnings) =
+    let (checked, warnings) =
         check::check(source, &module).map_err(|d| CompileError::new(source, d))?;
-    let ir = crate::compile::compile(&module, &symbols);
+    let ir = super::lower::lower(checked);
+    let fingerprint = fnv1a64(syntax::print(&module));
     Ok(Program {
         inner: Arc::new(Inner {
             source: source.to_string(),
             module,
-            symbols,
             warnings,
             ir,
+            fingerprint,
         }),
     })
 }
@@ -148,4 +195,12 @@ fn render_all(diagnostics: &[Diagnostic], source: &str, path: &str) -> String {
         .map(|d| d.render(source, path))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// FNV-1a, 64-bit, over bytes (§6): the split and holdout hash any host can
+/// reproduce, and the fingerprint of programs and snapshots.
+pub fn fnv1a64(data: impl AsRef<[u8]>) -> u64 {
+    data.as_ref().iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
