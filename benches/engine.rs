@@ -55,7 +55,7 @@ fn advance(c: &mut Criterion) {
             };
             let line = format!(
                 "{{\"customer\": \"c{i}\", \"type\": \"{kind}\", \"time\": \"{}\"}}",
-                siyu::value::format_time(T0 + (i as i64 % 1000) * 60)
+                siyu::Instant::from_unix(T0 + (i as i64 % 1000) * 60).expect("instant")
             );
             engine.process(&line).expect("valid");
         }
@@ -64,7 +64,9 @@ fn advance(c: &mut Criterion) {
                 || engine.clone(),
                 // The engine is returned so that dropping it is not timed.
                 |mut e| {
-                    let fired = e.advance_to(T0 + 365 * DAY).len();
+                    let fired = e
+                        .advance_to(siyu::Instant::from_unix(T0 + 365 * DAY).expect("instant"))
+                        .len();
                     (e, black_box(fired))
                 },
                 BatchSize::LargeInput,

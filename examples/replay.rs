@@ -1,20 +1,21 @@
-//! `replay RULES.siyu EVENTS.jsonl [--until TIME] [--summary]`
+//! `replay RULES.siyu EVENTS.jsonl [--until TIME] [--summary] [--diff OTHER.siyu]`
 //!
-//! HOST.md's replay command: compiles RULES (warnings to stderr; errors to
-//! stderr and exit status 2), feeds EVENTS line by line to an engine
-//! (`{"advance": TIME}` lines advance the clock), and writes every action as
-//! one JSON line to stdout, in emission order. Bad lines are reported with
-//! their line number and skipped.
+//! The replay command of docs/host.md: compiles RULES (warnings to
+//! stderr; errors to stderr and exit status 2), feeds EVENTS line by line
+//! to an engine (`{"advance": TIME}` lines advance the clock), and writes
+//! every action as one JSON line to stdout as it is produced. Bad lines —
+//! not UTF-8, not JSON, not a valid event — are reported with their line
+//! number and skipped. Neither the input nor the output is held in memory.
 
-use siyu::value::parse_time;
-use siyu::{Engine, Metrics};
-use std::io::{BufWriter, IsTerminal, Write};
+use siyu::{ActionRef, Engine, Instant, Metrics};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
 struct Args {
     rules: String,
     events: String,
-    until: Option<i64>,
+    until: Option<Instant>,
     summary: bool,
     diff: Option<String>,
 }
@@ -32,9 +33,7 @@ fn parse_args() -> Result<Args, String> {
         match a.as_str() {
             "--until" => {
                 let text = args.next().ok_or("--until needs a time")?;
-                until = Some(
-                    parse_time(&text).ok_or(format!("--until: not an RFC 3339 time: {text}"))?,
-                );
+                until = Some(Instant::parse(&text).map_err(|e| format!("--until: {e}"))?);
             }
             "--summary" => summary = true,
             "--diff" => diff = Some(args.next().ok_or("--diff needs a program")?),
@@ -68,47 +67,55 @@ fn main() -> ExitCode {
     let Some(program) = load(&args.rules) else {
         return ExitCode::from(2);
     };
-    let events = match std::fs::read_to_string(&args.events) {
-        Ok(s) => s,
+    let open = || match File::open(&args.events) {
+        Ok(f) => Some(BufReader::with_capacity(1 << 16, f)),
         Err(e) => {
             eprintln!("cannot read {}: {e}", args.events);
-            return ExitCode::from(2);
+            None
         }
     };
     if let Some(other) = &args.diff {
         let Some(other_program) = load(other) else {
             return ExitCode::from(2);
         };
-        let a = run_quietly(&program, &events, args.until);
-        let b = run_quietly(&other_program, &events, args.until);
+        let (Some(a), Some(b)) = (open(), open()) else {
+            return ExitCode::from(2);
+        };
+        let a = run_quietly(&program, a, args.until);
+        let b = run_quietly(&other_program, b, args.until);
+        let (Ok(a), Ok(b)) = (a, b) else {
+            eprintln!("cannot read {}", args.events);
+            return ExitCode::from(2);
+        };
         let diffs = siyu::engine::diff::compare(&a, &b);
         print!("{}", siyu::engine::diff::render(&diffs, &args.rules, other));
         return ExitCode::SUCCESS;
     }
+    let Some(input) = open() else {
+        return ExitCode::from(2);
+    };
     let mut engine = Engine::new(&program);
     let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let progress = std::io::stderr().is_terminal();
-    let mut write = |actions: Vec<siyu::Action>| {
-        for a in actions {
-            // A closed stdout (e.g. piped into `head`) ends the output.
-            let _ = serde_json::to_writer(&mut out, &a);
-            let _ = writeln!(out);
-        }
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    // A closed stdout (piped into `head`) ends the output, not the replay.
+    let mut write = |a: ActionRef<'_>| {
+        let _ = serde_json::to_writer(&mut out, &a);
+        let _ = out.write_all(b"\n");
     };
-    for (n, line) in events.lines().enumerate() {
-        if progress && (n + 1) % 100_000 == 0 {
-            eprint!("\r{} lines", n + 1);
+    let progress = std::io::stderr().is_terminal();
+    let path = &args.events;
+    let mut bad = |n: u64, e: siyu::engine::LineError| {
+        if progress {
+            eprint!("\r\x1b[K");
         }
-        match engine.replay_line(line) {
-            Ok(actions) => write(actions),
-            Err(e) => eprintln!("{}:{}: {e}", args.events, n + 1),
-        }
+        eprintln!("{path}:{n}: {e}");
+    };
+    if let Err(e) = engine.replay_from(input, &mut write, &mut bad) {
+        eprintln!("cannot read {path}: {e}");
+        return ExitCode::from(2);
     }
-    if progress {
-        eprintln!();
-    }
-    write(engine.replay_end(args.until));
+    engine.replay_end_into(args.until, &mut write);
+    let _ = out.flush();
     if args.summary {
         eprint!("{}", summary(engine.metrics(), engine.timer_steps()));
     }
@@ -139,14 +146,16 @@ fn load(path: &str) -> Option<siyu::Program> {
 }
 
 /// Every action of a replay, bad lines skipped silently.
-fn run_quietly(program: &siyu::Program, events: &str, until: Option<i64>) -> Vec<siyu::Action> {
+fn run_quietly(
+    program: &siyu::Program,
+    input: impl std::io::BufRead,
+    until: Option<Instant>,
+) -> std::io::Result<Vec<siyu::Action>> {
     let mut engine = Engine::new(program);
     let mut out = Vec::new();
-    for line in events.lines() {
-        out.extend(engine.replay_line(line).unwrap_or_default());
-    }
-    out.extend(engine.replay_end(until));
-    out
+    engine.replay_from(input, &mut out, &mut |_, _| {})?;
+    engine.replay_end_into(until, &mut out);
+    Ok(out)
 }
 
 /// The metrics' table, and the customer steps timers took (beside one per

@@ -46,17 +46,22 @@ pub(crate) mod eval;
 pub mod ffi;
 mod limits;
 pub mod syntax;
+mod time;
 pub mod value;
 mod zone;
 
 pub use compile::{
-    CompileError, DefinitionKind, Program, SegmentId, compile, compile_bytes, compile_with,
+    CompileError, DefinitionKind, Program, SegmentId, compile, compile_bytes, compile_with, fnv1a64,
 };
 pub use diagnostic::{Diagnostic, Severity, Span};
-pub use engine::action::Action;
+pub use engine::action::{Action, ActionRef, Sink};
 pub use engine::event::{Event, EventError};
-pub use engine::state::{CustomerState, Input, StepError, StepReport, step};
+pub use engine::state::CustomerState;
+pub use engine::step::{
+    Degraded, Input, Observer, Outcome, StepError, StepReport, StepStatus, Verdict, step, step_into,
+};
 pub use engine::{Engine, Error as EngineError, Explanation, Metrics, RuleMetrics, SnapshotError};
 pub use limits::{Limits, MAX_ROUNDS, StateLimits};
+pub use time::{Instant, TimeError};
 pub use value::Value;
 pub use zone::Zone;

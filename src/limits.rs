@@ -47,8 +47,11 @@ pub struct StateLimits {
     pub dedup_horizon: i64,
     /// Entries kept in windows and logs (default 100,000).
     pub max_retained: usize,
-    /// Pending `after` timers (default 10,000).
+    /// Scheduled firings (`after` delays, firings moved by `at` or quiet
+    /// hours) (default 10,000).
     pub max_pending: usize,
+    /// Event ids kept for dedup (default 100,000).
+    pub max_ids: usize,
 }
 
 impl Default for StateLimits {
@@ -57,6 +60,7 @@ impl Default for StateLimits {
             dedup_horizon: 7 * 86_400,
             max_retained: 100_000,
             max_pending: 10_000,
+            max_ids: 100_000,
         }
     }
 }

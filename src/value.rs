@@ -1,7 +1,8 @@
-//! Runtime values and their JSON encoding (LANGUAGE.md §2).
+//! Runtime values and their JSON encoding (§2).
 
 use crate::syntax::ast::Type;
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use crate::time::{Instant, rfc3339};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
@@ -20,7 +21,7 @@ impl Serialize for AsJson<'_> {
             Value::Number(_) => s.serialize_unit(),
             Value::Str(x) => s.serialize_str(x),
             Value::Date(d) => s.collect_str(&d.format("%Y-%m-%d")),
-            Value::Time(t) => s.serialize_str(&format_time(*t)),
+            Value::Time(t) => s.serialize_str(rfc3339(*t, &mut [0; 20])),
             Value::List(items) => s.collect_seq(items.iter().map(AsJson)),
         }
     }
@@ -103,6 +104,38 @@ impl Value {
         serde_json::to_value(AsJson(self)).unwrap_or(serde_json::Value::Null)
     }
 
+    /// The value as the declared type, from a value given in Rust (an
+    /// event built without JSON): an int stands for a number, an integral
+    /// number for an int, a `YYYY-MM-DD` string for a date; `Err` names
+    /// what was expected.
+    pub(crate) fn conform(&self, ty: Type) -> Result<Value, String> {
+        let wrong = || Err(format!("expected {}", ty.as_str()));
+        Ok(match (ty, self) {
+            (_, Value::Null) => Value::Null,
+            (Type::Int, Value::Int(_))
+            | (Type::Number, Value::Number(_))
+            | (Type::String, Value::Str(_))
+            | (Type::Bool, Value::Bool(_))
+            | (Type::Date, Value::Date(_))
+            | (Type::Time, Value::Time(_))
+            | (Type::Duration, Value::Duration(_)) => self.clone(),
+            (Type::Int, Value::Number(n)) if n.fract() == 0.0 && n.abs() < 9.0e18 => {
+                Value::Int(*n as i64)
+            }
+            (Type::Number, Value::Int(i)) => Value::Number(*i as f64),
+            (Type::Date, Value::Str(s)) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                Ok(d) => Value::Date(d),
+                Err(_) => return Err("expected date \"YYYY-MM-DD\"".into()),
+            },
+            (Type::StringList, Value::List(items))
+                if items.iter().all(|i| matches!(i, Value::Str(_))) =>
+            {
+                self.clone()
+            }
+            _ => return wrong(),
+        })
+    }
+
     /// Decodes a JSON value as the declared type; `Err` names what was
     /// expected. An explicit `null` is accepted for every type.
     pub fn from_json(json: &serde_json::Value, ty: Type) -> Result<Value, String> {
@@ -127,9 +160,9 @@ impl Value {
                 Ok(d) => Value::Date(d),
                 Err(_) => return Err("expected date \"YYYY-MM-DD\"".into()),
             },
-            (Type::Time, J::String(s)) => match parse_time(s) {
-                Some(t) => Value::Time(t),
-                None => return Err("expected time (RFC 3339)".into()),
+            (Type::Time, J::String(s)) => match Instant::parse(s) {
+                Ok(t) => Value::Time(t.unix()),
+                Err(e) => return Err(format!("expected time: {e}")),
             },
             (Type::Duration, J::Number(n)) => match n.as_i64() {
                 Some(i) => Value::Duration(i),
@@ -150,18 +183,44 @@ impl Value {
     }
 }
 
-/// Parses RFC 3339 with an offset, truncating fractional seconds (§2).
-pub fn parse_time(text: &str) -> Option<i64> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.timestamp())
+impl From<f64> for Value {
+    fn from(n: f64) -> Value {
+        if n.is_finite() {
+            Value::Number(n)
+        } else {
+            Value::Null
+        }
+    }
 }
 
-/// Formats Unix seconds as RFC 3339 in UTC (`2026-06-01T02:00:00Z`).
-pub fn format_time(t: i64) -> String {
-    DateTime::<Utc>::from_timestamp(t, 0)
-        .map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true))
-        .unwrap_or_else(|| t.to_string())
+impl From<i64> for Value {
+    fn from(n: i64) -> Value {
+        Value::Int(n)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::Str(s.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::Str(s)
+    }
+}
+
+impl From<Instant> for Value {
+    fn from(t: Instant) -> Value {
+        Value::Time(t.unix())
+    }
 }
 
 #[cfg(test)]
@@ -184,13 +243,6 @@ mod tests {
             Ok(Value::Time(1772330400))
         );
         assert!(Value::from_json(&json!(["a", 1]), Type::StringList).is_err());
-    }
-
-    #[test]
-    fn times_round_trip() {
-        assert_eq!(format_time(1772330400), "2026-03-01T02:00:00Z");
-        assert_eq!(parse_time("2026-03-01T02:00:00Z"), Some(1772330400));
-        assert_eq!(parse_time("not a time"), None);
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! Calendars, time zones, broadcasts and points ledgers (LANGUAGE.md §2, §5,
 //! §7), end to end through the engine.
 
-use siyu::value::format_time;
 use siyu::{Action, CustomerState, Event, Input, StateLimits, compile, step};
 
 mod common;
@@ -10,7 +9,7 @@ use common::{engine, ev, t};
 fn times(actions: &[Action]) -> Vec<String> {
     actions
         .iter()
-        .map(|a| format!("{}@{}", a.customer, format_time(a.at)))
+        .map(|a| format!("{}@{}", a.customer, a.at))
         .collect()
 }
 
@@ -92,7 +91,7 @@ fn snapping_and_quiet_hours_across_dst() {
     out.extend(e.advance_to(t("2026-11-02T12:00:00Z")));
     let got: Vec<String> = out
         .iter()
-        .map(|a| format!("{}@{}", a.rule.as_deref().unwrap_or(""), format_time(a.at)))
+        .map(|a| format!("{}@{}", a.rule.as_deref().unwrap_or(""), a.at))
         .collect();
     assert_eq!(
         got,
@@ -171,7 +170,7 @@ fn anniversaries_this_year_next_year_and_leap_days() {
                 "{} {} {}",
                 a.customer,
                 a.rule.as_deref().unwrap_or("-"),
-                format_time(a.at)
+                a.at
             )
         })
         .collect();
@@ -250,7 +249,7 @@ const POINTS: &str = "event purchase { amount: number }\nevent redeem { points: 
 fn rules_at(actions: &[Action]) -> Vec<String> {
     actions
         .iter()
-        .map(|a| format!("{}@{}", a.rule.as_deref().unwrap_or("-"), format_time(a.at)))
+        .map(|a| format!("{}@{}", a.rule.as_deref().unwrap_or("-"), a.at))
         .collect()
 }
 
@@ -295,7 +294,7 @@ fn spending_is_fifo_partial_and_reports_shortfalls() {
     let limits = StateLimits::default();
     let mut run = |line: &str| {
         let ev = Event::parse_for(&program, line).expect("valid");
-        step(&program, &mut st, Input::Event(&ev), ev.time, &limits).expect("steps")
+        step(&program, &mut st, Input::Event(&ev), ev.time(), &limits).expect("steps")
     };
     run(
         "{\"customer\": \"c1\", \"type\": \"purchase\", \"time\": \"2026-01-01T00:00:00Z\", \"data\": {\"amount\": 50}}",

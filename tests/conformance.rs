@@ -42,7 +42,7 @@ fn normalize(v: &serde_json::Value) -> serde_json::Value {
 fn key(a: &serde_json::Value) -> String {
     let at = a["at"]
         .as_str()
-        .and_then(siyu::value::parse_time)
+        .and_then(|s| siyu::Instant::parse(s).ok())
         .expect("`at` is a time");
     format!(
         "{at} {} {} {} {} {}",

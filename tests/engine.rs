@@ -1,8 +1,7 @@
 //! Engine behaviour beyond the conformance cases: the cost of `advance_to`,
 //! long clock jumps, host events, transactions and the stateless API.
 
-use siyu::value::format_time;
-use siyu::{CustomerState, Engine, Event, Input, StateLimits, compile, step};
+use siyu::{CustomerState, Engine, Event, Input, Instant, StateLimits, compile, step};
 
 const DAY: i64 = 86_400;
 const T0: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -12,6 +11,11 @@ fn event(customer: &str, kind: &str, t: i64, data: &str) -> String {
         "{{\"customer\": \"{customer}\", \"type\": \"{kind}\", \"time\": \"{}\", \"data\": {data}}}",
         format_time(t)
     )
+}
+
+/// An instant in Unix seconds.
+fn at(t: i64) -> Instant {
+    Instant::from_unix(t).expect("test instant")
 }
 
 fn program(src: &str) -> siyu::Program {
@@ -40,7 +44,7 @@ fn advance_cost_follows_due_timers_not_population() {
                 .expect("valid");
         }
         let before = engine.timer_steps();
-        let fired = engine.advance_to(T0 + 10 * DAY);
+        let fired = engine.advance_to(at(T0 + 10 * DAY));
         assert_eq!(fired.len(), 100);
         steps.push(engine.timer_steps() - before);
     }
@@ -64,8 +68,9 @@ action push(content: string)
             .expect("valid");
     }
     let mut advance = |t: i64| {
-        let out = engine.advance_to(t);
-        let fired: Vec<(String, i64)> = out.into_iter().map(|a| (a.customer, a.at)).collect();
+        let out = engine.advance_to(at(t));
+        let fired: Vec<(String, i64)> =
+            out.into_iter().map(|a| (a.customer, a.at.unix())).collect();
         (fired, engine.timer_steps())
     };
     // `b` is due at day 3; `a` was, before its later visits.
@@ -98,7 +103,7 @@ fn a_year_in_one_jump() {
             .process(&event(&format!("c{i}"), "purchase", t, "{\"amount\": 10}"))
             .expect("valid");
     }
-    let out = engine.advance_to(T0 + 365 * DAY);
+    let out = engine.advance_to(at(T0 + 365 * DAY));
     assert_eq!(out.len(), 1000);
     assert!(
         out.windows(2).all(|w| w[0].at <= w[1].at),
@@ -110,7 +115,7 @@ fn a_year_in_one_jump() {
             Some("react") => T0 + i * 3600 + 90 * DAY,
             _ => T0 + i * 3600 + 30 * DAY,
         };
-        assert_eq!(a.at, expected, "{a:?}");
+        assert_eq!(a.at.unix(), expected, "{a:?}");
     }
 }
 
@@ -170,7 +175,7 @@ fn a_rejected_event_changes_nothing() {
     }
     assert_eq!(format!("{:?}", engine.customer("c1")), before);
     assert_eq!(engine.clock(), clock, "not even the clock moved");
-    assert_eq!(engine.advance_to(T0 + 2 * DAY).len(), 1);
+    assert_eq!(engine.advance_to(at(T0 + 2 * DAY)).len(), 1);
 }
 
 #[test]
@@ -236,7 +241,7 @@ fn stateless_steps_with_serialized_state_match_the_engine() {
     for l in &lines {
         want.extend(engine.process(l).expect("valid"));
     }
-    want.extend(engine.advance_to(T0 + 60 * DAY));
+    want.extend(engine.advance_to(at(T0 + 60 * DAY)));
     let mut stored = serde_json::to_string(&CustomerState::new(&p, "c1")).expect("serializes");
     let mut got = Vec::new();
     let mut clock = i64::MIN;
@@ -248,13 +253,13 @@ fn stateless_steps_with_serialized_state_match_the_engine() {
         .collect();
     for input in &inputs {
         let mut st: CustomerState = serde_json::from_str(&stored).expect("deserializes");
-        let (input, at) = match input {
-            Ok(ev) => (Input::Event(ev), ev.time),
-            Err(t) => (Input::Tick(*t), *t),
+        let (input, t) = match input {
+            Ok(ev) => (Input::Event(ev), ev.time().unix()),
+            Err(t) => (Input::Tick(at(*t)), *t),
         };
-        clock = clock.max(at);
+        clock = clock.max(t);
         got.extend(
-            step(&p, &mut st, input, clock, &limits)
+            step(&p, &mut st, input, at(clock), &limits)
                 .expect("steps")
                 .actions,
         );
@@ -284,7 +289,7 @@ fn forget_erases_state_timers_and_dedup_ids() {
         .expect("valid");
     assert!(engine.customer("c1").is_none());
     assert!(
-        engine.advance_to(T0 + 3 * DAY).is_empty(),
+        engine.advance_to(at(T0 + 3 * DAY)).is_empty(),
         "the pending `tips` is gone"
     );
     // The same id is no longer a duplicate: nothing is remembered.
@@ -298,13 +303,20 @@ fn forget_erases_state_timers_and_dedup_ids() {
     // The stateless API forgets the same way.
     let mut st = CustomerState::new(&p, "c1");
     let ev = Event::parse_for(&p, &line("e2", T0)).expect("valid");
-    step(&p, &mut st, Input::Event(&ev), T0, &StateLimits::default()).expect("steps");
+    step(
+        &p,
+        &mut st,
+        Input::Event(&ev),
+        at(T0),
+        &StateLimits::default(),
+    )
+    .expect("steps");
     let forget = Event::parse_for(&p, &event("c1", "$forget", T0 + 1, "{}")).expect("valid");
     step(
         &p,
         &mut st,
         Input::Event(&forget),
-        T0 + 1,
+        at(T0 + 1),
         &StateLimits::default(),
     )
     .expect("steps");
@@ -318,13 +330,20 @@ fn forget_erases_state_timers_and_dedup_ids() {
     assert_eq!(fired.len(), 1, "`tips` fell due a day before the request");
     let mut st = CustomerState::new(&p, "c1");
     let ev = Event::parse_for(&p, &line("e3", T0)).expect("valid");
-    step(&p, &mut st, Input::Event(&ev), T0, &StateLimits::default()).expect("steps");
+    step(
+        &p,
+        &mut st,
+        Input::Event(&ev),
+        at(T0),
+        &StateLimits::default(),
+    )
+    .expect("steps");
     let forget = Event::parse_for(&p, &late).expect("valid");
     let r = step(
         &p,
         &mut st,
         Input::Event(&forget),
-        T0 + 2 * DAY,
+        at(T0 + 2 * DAY),
         &StateLimits::default(),
     )
     .expect("steps");
@@ -346,7 +365,7 @@ fn what_if_compares_two_programs_per_rule() {
                     .expect("valid"),
             );
         }
-        out.extend(engine.advance_to(T0 + 200 * DAY));
+        out.extend(engine.advance_to(at(T0 + 200 * DAY)));
         out
     };
     let base = "event interaction {}\naction push(content: string)\n\
@@ -393,10 +412,10 @@ fn segment_queries_cover_the_typed_shapes() {
     let mut st = CustomerState::new(&p, "c1");
     let apply = |st: &mut CustomerState, t: i64, json: &str| {
         let ev = Event::parse_for(&p, json).expect("valid");
-        step(&p, st, Input::Event(&ev), t, &StateLimits::default()).expect("steps");
+        step(&p, st, Input::Event(&ev), at(t), &StateLimits::default()).expect("steps");
     };
-    let at = |t: i64| format_time(t);
-    let all = |st: &CustomerState, t| {
+    let rfc = |t: i64| format_time(t);
+    let all = |st: &CustomerState, t: i64| {
         [
             "big",
             "fractional",
@@ -407,7 +426,7 @@ fn segment_queries_cover_the_typed_shapes() {
             "unknown",
             "settled",
         ]
-        .map(|n| st.segment(&p, id(n), t))
+        .map(|n| st.segment(&p, id(n), at(t)))
     };
     // A first visit: no profile, nothing bought.
     apply(&mut st, T0, &event("c1", "visit", T0, "{}"));
@@ -415,15 +434,15 @@ fn segment_queries_cover_the_typed_shapes() {
         all(&st, T0),
         [false, false, false, false, false, false, false, false]
     );
-    assert!(st.segment(&p, id("idle"), T0 + 8 * DAY));
+    assert!(st.segment(&p, id("idle"), at(T0 + 8 * DAY)));
     apply(
         &mut st,
         T0 + DAY,
         &format!(
             "{{\"customer\": \"c1\", \"type\": \"$profile\", \"time\": \"{}\", \"data\": \
              {{\"city\": \"Beijing\", \"level\": 2, \"score\": 2.5, \"since\": \"{}\"}}}}",
-            at(T0 + DAY),
-            at(T0 - 40 * DAY)
+            rfc(T0 + DAY),
+            rfc(T0 - 40 * DAY)
         ),
     );
     for (d, amount, qty) in [(2, 70.0, 1), (3, 40.0, 2)] {
@@ -473,10 +492,18 @@ fn segment_queries_see_referenced_segments_at_the_instant_asked() {
         (T0 + 1, event("c1", "purchase", T0 + 1, "{}")),
     ] {
         let ev = Event::parse_for(&p, &json).expect("valid");
-        step(&p, &mut st, Input::Event(&ev), t, &StateLimits::default()).expect("steps");
+        step(
+            &p,
+            &mut st,
+            Input::Event(&ev),
+            at(t),
+            &StateLimits::default(),
+        )
+        .expect("steps");
     }
-    let ask =
-        |t: i64| ["recent", "local_recent", "cooled", "tagged"].map(|n| st.segment(&p, id(n), t));
+    let ask = |t: i64| {
+        ["recent", "local_recent", "cooled", "tagged"].map(|n| st.segment(&p, id(n), at(t)))
+    };
     assert_eq!(ask(T0 + DAY), [true, true, false, true]);
     // Eight days on, the purchase has left the window.
     assert_eq!(ask(T0 + 8 * DAY), [false, false, true, false]);
@@ -500,18 +527,32 @@ fn step_leaves_out_customers_a_broadcast_does_not_reach() {
     };
     let mut st = CustomerState::new(&p, "c1");
     let before = st.clone();
-    let r = step(&p, &mut st, Input::Event(&restock(T0)), T0, &limits).expect("steps");
+    let r = step(&p, &mut st, Input::Event(&restock(T0)), at(T0), &limits).expect("steps");
     assert!(r.actions.is_empty());
     assert_eq!(st, before, "a customer never seen is not reached");
     let visit = Event::parse_for(&p, &event("c1", "visit", T0, "{}")).expect("valid");
-    step(&p, &mut st, Input::Event(&visit), T0, &limits).expect("steps");
+    step(&p, &mut st, Input::Event(&visit), at(T0), &limits).expect("steps");
     let seen = st.clone();
-    let r = step(&p, &mut st, Input::Event(&restock(T0)), T0, &limits).expect("steps");
+    let r = step(&p, &mut st, Input::Event(&restock(T0)), at(T0), &limits).expect("steps");
     assert!(r.actions.is_empty());
     assert_eq!(
         st, seen,
         "first seen at the broadcast's instant: not reached"
     );
-    let r = step(&p, &mut st, Input::Event(&restock(T0 + 1)), T0 + 1, &limits).expect("steps");
+    let r = step(
+        &p,
+        &mut st,
+        Input::Event(&restock(T0 + 1)),
+        at(T0 + 1),
+        &limits,
+    )
+    .expect("steps");
     assert_eq!(r.actions.len(), 1, "first seen before it: reached");
+}
+
+/// Unix seconds as RFC 3339.
+fn format_time(t: i64) -> String {
+    siyu::Instant::from_unix(t)
+        .expect("test instant")
+        .to_string()
 }

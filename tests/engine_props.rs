@@ -7,6 +7,13 @@
 
 mod reference;
 
+use reference::rfc3339;
+
+/// An instant in Unix seconds.
+fn at(t: i64) -> siyu::Instant {
+    siyu::Instant::from_unix(t).expect("generated instant")
+}
+
 use proptest::prelude::*;
 use serde_json::Value as Json;
 use siyu::{Engine, compile, syntax};
@@ -377,11 +384,11 @@ fn lines(inputs: &[In], wide: bool) -> Vec<String> {
         .map(|i| match i {
             In::Advance(dt) => {
                 t += dt;
-                format!("{{\"advance\": \"{}\"}}", siyu::value::format_time(t))
+                format!("{{\"advance\": \"{}\"}}", rfc3339(t))
             }
             In::Broadcast { step, late, x } => {
                 t += step;
-                let at = siyu::value::format_time(t - late);
+                let at = rfc3339(t - late);
                 format!("{{\"type\": \"restock\", \"time\": \"{at}\", \"data\": {{\"x\": {x}}}}}")
             }
             In::Event {
@@ -393,7 +400,7 @@ fn lines(inputs: &[In], wide: bool) -> Vec<String> {
                 id,
             } => {
                 t += step;
-                let at = siyu::value::format_time(t - late);
+                let at = rfc3339(t - late);
                 let id = id.map(|i| format!("\"id\": \"e{i}\", ")).unwrap_or_default();
                 let (kind, data) = match kind {
                     0..=2 => ("a", format!("{{\"x\": {x}}}")),
@@ -625,7 +632,7 @@ fn stateless_run(source: &str, lines: &[String]) -> Result<(), TestCaseError> {
                     now: i64| {
         for (id, json) in store.iter_mut() {
             let mut st: CustomerState = serde_json::from_str(json).expect("stored state");
-            if let Ok(r) = step(&program, &mut st, input, now, &limits) {
+            if let Ok(r) = step(&program, &mut st, input, at(now), &limits) {
                 got.entry(id.clone())
                     .or_default()
                     .extend(r.actions.iter().map(|a| a.to_json().to_string()));
@@ -638,30 +645,31 @@ fn stateless_run(source: &str, lines: &[String]) -> Result<(), TestCaseError> {
         if let Some(t) = json
             .get("advance")
             .and_then(Json::as_str)
-            .and_then(siyu::value::parse_time)
+            .and_then(|s| siyu::Instant::parse(s).ok())
+            .map(siyu::Instant::unix)
         {
             let t = clock.map_or(t, |c| c.max(t));
             clock = Some(t);
-            step_all(&mut store, &mut got, Input::Tick(t), t);
+            step_all(&mut store, &mut got, Input::Tick(at(t)), t);
             continue;
         }
         let Ok(ev) = Event::parse_for(&program, line) else {
             continue;
         };
-        let Some(id) = ev.customer.clone() else {
+        let Some(id) = ev.customer().map(str::to_string) else {
             // A broadcast: the host steps every stored customer with it,
             // and `step` leaves out those it does not reach.
-            let now = clock.map_or(ev.time, |c| c.max(ev.time));
+            let now = clock.map_or(ev.time().unix(), |c| c.max(ev.time().unix()));
             step_all(&mut store, &mut got, Input::Event(&ev), now);
             clock = Some(now);
             continue;
         };
-        let now = clock.map_or(ev.time, |c| c.max(ev.time));
+        let now = clock.map_or(ev.time().unix(), |c| c.max(ev.time().unix()));
         let mut st = match store.get(&id) {
             Some(json) => serde_json::from_str(json).expect("stored state"),
             None => CustomerState::new(&program, &id),
         };
-        if let Ok(r) = step(&program, &mut st, Input::Event(&ev), now, &limits) {
+        if let Ok(r) = step(&program, &mut st, Input::Event(&ev), at(now), &limits) {
             if !r.duplicate {
                 clock = Some(now);
             }
@@ -672,7 +680,7 @@ fn stateless_run(source: &str, lines: &[String]) -> Result<(), TestCaseError> {
         }
     }
     if let Some(t) = clock {
-        step_all(&mut store, &mut got, Input::Tick(t), t);
+        step_all(&mut store, &mut got, Input::Tick(at(t)), t);
     }
     got.retain(|_, v| !v.is_empty());
     prop_assert_eq!(got, want);
@@ -690,7 +698,7 @@ fn segment_run(source: &str, lines: &[String]) -> Result<(), TestCaseError> {
     for line in lines {
         let _ = engine.replay_line(line);
     }
-    let Some(clock) = engine.clock() else {
+    let Some(clock) = engine.clock().map(siyu::Instant::unix) else {
         return Ok(());
     };
     let segments: Vec<_> = ["s0", "s1"]
@@ -707,8 +715,8 @@ fn segment_run(source: &str, lines: &[String]) -> Result<(), TestCaseError> {
             let Ok(r) = step(
                 &program,
                 &mut stepped,
-                Input::Tick(t),
-                t,
+                Input::Tick(at(t)),
+                at(t),
                 &StateLimits::default(),
             ) else {
                 continue;
@@ -718,8 +726,8 @@ fn segment_run(source: &str, lines: &[String]) -> Result<(), TestCaseError> {
             }
             for &id in &segments {
                 prop_assert_eq!(
-                    st.segment(&program, id, t),
-                    stepped.segment(&program, id, t),
+                    st.segment(&program, id, at(t)),
+                    stepped.segment(&program, id, at(t)),
                     "{:?} of {} at +{}s",
                     id,
                     customer,

@@ -32,7 +32,7 @@ fn restore_continues_exactly() {
     let bytes = engine.snapshot();
     let mut restored = Engine::restore(&program, &bytes).expect("restores");
     assert_eq!(restored.snapshot(), bytes, "snapshots are deterministic");
-    let t = siyu::value::parse_time("2026-03-01T00:00:00Z").expect("time");
+    let t = siyu::Instant::parse("2026-03-01T00:00:00Z").expect("time");
     let a = engine.advance_to(t);
     let b = restored.advance_to(t);
     assert!(!a.is_empty());
@@ -144,7 +144,7 @@ fn upgrade_keeps_unchanged_aggregates_and_resets_changed_ones() {
     let rules: Vec<&str> = out.iter().filter_map(|a| a.rule.as_deref()).collect();
     assert_eq!(rules, ["welcome_back", "tips", "new_rule"]);
     // The `tips` timers scheduled under v1 still fire.
-    let later = engine.advance_to(siyu::value::parse_time("2026-01-10T00:00:00Z").expect("time"));
+    let later = engine.advance_to(siyu::Instant::parse("2026-01-10T00:00:00Z").expect("time"));
     assert_eq!(
         later
             .iter()

@@ -17,9 +17,10 @@ fn predicate(c: &mut Criterion) {
     g.bench_function("hand-written", |b| b.iter(|| hand.eval(black_box(NOW))));
 
     let (program, id, st) = siyu_fixture();
-    assert!(st.segment(&program, id, NOW));
+    let now = siyu::Instant::from_unix(NOW).expect("an instant");
+    assert!(st.segment(&program, id, now));
     g.bench_function("siyu", |b| {
-        b.iter(|| st.segment(&program, id, black_box(NOW)))
+        b.iter(|| st.segment(&program, id, black_box(now)))
     });
 
     let i = inputs();

@@ -60,14 +60,14 @@ pub fn siyu_fixture() -> (Program, SegmentId, CustomerState) {
     for (t, body) in lines {
         let json = format!(
             "{{\"customer\": \"c1\", \"time\": \"{}\", {body}}}",
-            siyu::value::format_time(t)
+            siyu::Instant::from_unix(t).expect("an instant")
         );
         let ev = Event::parse_for(&program, &json).unwrap_or_else(|e| panic!("{json}: {e}"));
         step(
             &program,
             &mut st,
             Input::Event(&ev),
-            t,
+            ev.time(),
             &StateLimits::default(),
         )
         .unwrap_or_else(|e| panic!("{e}"));

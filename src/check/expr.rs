@@ -744,6 +744,7 @@ impl Checker<'_> {
         };
         let hir = hir::Expr::Agg(Box::new(hir::Aggregate {
             key: print_expr(e),
+            span: e.span,
             func: a.func,
             event,
             field,

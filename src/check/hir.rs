@@ -478,6 +478,8 @@ pub(crate) struct Aggregate {
     /// Its canonical text (`sum(purchase.amount in 180d)`), which
     /// identifies it across programs.
     pub key: String,
+    /// Where it is written.
+    pub span: crate::diagnostic::Span,
     /// Which aggregate.
     pub func: AggFunc,
     /// The event type.
@@ -589,6 +591,16 @@ impl<E> Effect<E> {
 }
 
 impl<E> Rule<E> {
+    /// What a firing does: the rule's actions, or its variant's (none for
+    /// a split rule's control group).
+    pub fn effects(&self, variant: Option<usize>) -> &[Effect<E>] {
+        match (&self.split, variant) {
+            (Some(s), Some(v)) => s.variants.get(v).map_or(&[][..], |v| &v.2),
+            (Some(_), None) => &[],
+            (None, _) => &self.actions,
+        }
+    }
+
     /// The same rule over expressions mapped by `f`, in source order (the
     /// trigger's filter, `unless`, guard, actions, split, goal).
     pub fn map<F>(self, f: &mut impl FnMut(E) -> F) -> Rule<F> {

@@ -122,7 +122,7 @@ fn reads<'a>(e: &'a CExpr, ir: &'a Ir, f: &mut impl FnMut(Read<'a>)) {
         // An aggregate recomputed from its log reads what its filter reads.
         hir::Expr::Agg(a) => {
             let spec = &ir.aggs[*a];
-            if let (AggMode::Scan(_), Some(filter)) = (spec.mode, &spec.filter) {
+            if let (AggMode::Scan, Some(filter)) = (spec.mode, &spec.filter) {
                 reads(filter, ir, f);
             }
         }

@@ -12,7 +12,8 @@
 //! every condition has a fast form with the same meaning. Debug builds
 //! check every fast answer against the general evaluator.
 
-use super::{AggId, AggMode, CExpr, Ir};
+use super::layout::AggSlot;
+use super::{AggId, CExpr, Ir};
 use crate::check::hir::{self, ArithOp, CmpOp, TagRef};
 use crate::syntax::ast::{AggFunc, Func, Type};
 use crate::value::Value;
@@ -62,19 +63,38 @@ pub(crate) struct Quick {
     pub shape: Shape,
 }
 
-/// The shape of an aggregate read.
+/// The shape of an aggregate read, with where its state is.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Shape {
-    /// `count` of a window this long.
-    WindowCount(i64),
-    /// `sum` of a window this long.
-    WindowSum(i64),
-    /// `count` over all history.
-    Count,
+    /// `count` of a window: the store, its cursor and length, and its
+    /// totals (none for a plain count: the entries past the cursor).
+    WindowCount {
+        /// The store.
+        store: usize,
+        /// The window's cursor.
+        cursor: usize,
+        /// Its length.
+        window: i64,
+        /// Its totals.
+        state: Option<usize>,
+    },
+    /// `sum` of a window.
+    WindowSum {
+        /// The store.
+        store: usize,
+        /// The window's cursor.
+        cursor: usize,
+        /// Its length.
+        window: i64,
+        /// Its totals.
+        state: usize,
+    },
+    /// `count` over all history, at this running slot.
+    Count(usize),
     /// `sum` over all history.
-    Sum,
+    Sum(usize),
     /// The time of the latest event, over all history.
-    LastTime,
+    LastTime(usize),
     /// Anything else.
     Read,
 }
@@ -83,12 +103,42 @@ impl Quick {
     /// The reading of aggregate `agg` of program `ir`.
     pub fn new(agg: AggId, ir: &Ir) -> Quick {
         let spec = &ir.aggs[agg];
-        let shape = match (spec.mode, spec.func, spec.window, spec.field) {
-            (AggMode::Window, AggFunc::Count, Some(w), _) => Shape::WindowCount(w),
-            (AggMode::Window, AggFunc::Sum, Some(w), _) => Shape::WindowSum(w),
-            (AggMode::Running, AggFunc::Count, _, _) => Shape::Count,
-            (AggMode::Running, AggFunc::Sum, _, _) => Shape::Sum,
-            (AggMode::Running, AggFunc::Last, _, None) => Shape::LastTime,
+        let shape = match (ir.layout.slots[agg], spec.func, spec.window, spec.field) {
+            (
+                AggSlot::Window {
+                    store,
+                    cursor,
+                    state,
+                    ..
+                },
+                AggFunc::Count,
+                Some(window),
+                _,
+            ) => Shape::WindowCount {
+                store,
+                cursor,
+                window,
+                state,
+            },
+            (
+                AggSlot::Window {
+                    store,
+                    cursor,
+                    state: Some(state),
+                    ..
+                },
+                AggFunc::Sum,
+                Some(window),
+                _,
+            ) => Shape::WindowSum {
+                store,
+                cursor,
+                window,
+                state,
+            },
+            (AggSlot::Running(slot), AggFunc::Count, _, _) => Shape::Count(slot),
+            (AggSlot::Running(slot), AggFunc::Sum, _, _) => Shape::Sum(slot),
+            (AggSlot::Running(slot), AggFunc::Last, _, None) => Shape::LastTime(slot),
             _ => Shape::Read,
         };
         Quick { agg, shape }

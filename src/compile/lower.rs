@@ -2,7 +2,7 @@
 //! classified by how their state is kept, and the indexes the engine steps
 //! by (which rules, aggregates and ledgers each event type reaches).
 
-use super::{AggId, AggMode, AggSpec, CExpr, DerivedNode, Ir, LogSpec, Reads, cascade, fast};
+use super::{AggId, AggMode, AggSpec, CExpr, DerivedNode, Ir, Reads, cascade, fast, layout};
 use crate::check::hir::{self, Derived, Hir, Trigger};
 use crate::syntax::ast::Func;
 use indexmap::IndexMap;
@@ -10,11 +10,9 @@ use indexmap::IndexMap;
 /// Lowers a checked program.
 pub(crate) fn lower(hir: Hir<hir::Expr>) -> Ir {
     let n_events = hir.events.len();
-    let mut aggs = Aggregates {
-        log_by_event: vec![None; n_events],
-        ..Aggregates::default()
-    };
+    let mut aggs = Aggregates::default();
     let lowered = hir.map(|e| aggs.lower(e));
+    let layout = layout::AggLayout::new(&mut aggs.specs, n_events);
     let Hir {
         zone,
         customer_zone,
@@ -39,11 +37,15 @@ pub(crate) fn lower(hir: Hir<hir::Expr>) -> Ir {
         customer_zone,
         actions,
         aggs: aggs.specs,
-        logs: aggs.logs,
+        layout,
         derived: Vec::with_capacity(derived.len()),
         rules: Vec::new(),
+        rule_slots: Vec::new(),
+        rule_words: 0,
+        reads_event: Vec::new(),
+        calendar_rules: Vec::new(),
+        silence_rules: Vec::new(),
         aggs_by_event: vec![Vec::new(); n_events],
-        log_by_event: aggs.log_by_event,
         rules_by_event: vec![Vec::new(); n_events],
         transition_rules: Vec::new(),
         followers: vec![Vec::new(); rules.len()],
@@ -57,7 +59,7 @@ pub(crate) fn lower(hir: Hir<hir::Expr>) -> Ir {
         fast_guards: Vec::new(),
     };
     for (id, spec) in ir.aggs.iter().enumerate() {
-        if !matches!(spec.mode, AggMode::Scan(_)) {
+        if spec.mode == AggMode::Running {
             ir.aggs_by_event[spec.event].push(id);
         }
     }
@@ -102,6 +104,16 @@ pub(crate) fn lower(hir: Hir<hir::Expr>) -> Ir {
             }
         }
     }
+    (ir.rule_slots, ir.rule_words) = layout::rule_slots(&rules);
+    ir.reads_event = rules.iter().map(|r| reads_event(&ir.aggs, r)).collect();
+    for (r, rule) in rules.iter().enumerate() {
+        if rule.trigger.is_calendar() {
+            ir.calendar_rules.push(r);
+        }
+        if matches!(rule.trigger, Trigger::No { .. }) {
+            ir.silence_rules.push(r);
+        }
+    }
     ir.rules = rules;
     propagate_observed(&mut ir);
     for i in 0..ir.derived.len() {
@@ -127,8 +139,6 @@ pub(crate) fn lower(hir: Hir<hir::Expr>) -> Ir {
 struct Aggregates {
     specs: Vec<AggSpec>,
     ids: IndexMap<String, AggId>,
-    logs: Vec<LogSpec>,
-    log_by_event: Vec<Option<usize>>,
 }
 
 impl Aggregates {
@@ -153,11 +163,12 @@ impl Aggregates {
         let mode = match (pure, a.window) {
             (true, Some(_)) => AggMode::Window,
             (true, None) => AggMode::Running,
-            (false, window) => AggMode::Scan(self.log(a.event, window)),
+            (false, _) => AggMode::Scan,
         };
         let id = self.specs.len();
         self.specs.push(AggSpec {
             key: key.clone(),
+            span: a.span,
             func: a.func,
             event: a.event,
             field: a.field,
@@ -167,29 +178,6 @@ impl Aggregates {
         });
         self.ids.insert(key, id);
         id
-    }
-
-    /// The raw log of `event`, kept at least `window` (forever for `None`).
-    fn log(&mut self, event: hir::EventId, window: Option<i64>) -> usize {
-        match self.log_by_event[event] {
-            Some(l) => {
-                let spec = &mut self.logs[l];
-                spec.retention = match (spec.retention, window) {
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                    _ => None,
-                };
-                l
-            }
-            None => {
-                self.logs.push(LogSpec {
-                    event,
-                    retention: window,
-                });
-                let l = self.logs.len() - 1;
-                self.log_by_event[event] = Some(l);
-                l
-            }
-        }
     }
 }
 
@@ -218,7 +206,7 @@ fn reads_of(ir: &Ir, i: usize) -> Reads {
             hir::Expr::Agg(a) => {
                 let spec = &ir.aggs[*a];
                 match spec.mode {
-                    AggMode::Scan(_) => r.always = true,
+                    AggMode::Scan => r.always = true,
                     _ => r.events.push(spec.event),
                 }
             }
@@ -241,4 +229,42 @@ fn reads_of(ir: &Ir, i: usize) -> Reads {
         });
     }
     r
+}
+
+/// Does a rule read its triggering event's fields (`event.*`): in its
+/// guard, its actions, or an `unless` condition, aggregates' filters
+/// included?
+fn reads_event(aggs: &[AggSpec], r: &hir::Rule<CExpr>) -> bool {
+    fn event_field(aggs: &[AggSpec], e: &CExpr) -> bool {
+        let mut reads = false;
+        e.walk(&mut |x| match x {
+            hir::Expr::EventField(_) => reads = true,
+            hir::Expr::Agg(a) => {
+                reads |= aggs[*a]
+                    .filter
+                    .as_ref()
+                    .is_some_and(|f| event_field(aggs, f));
+            }
+            _ => {}
+        });
+        reads
+    }
+    let mut reads = false;
+    let mut visit = |e: &CExpr| reads |= event_field(aggs, e);
+    let variants = r
+        .split
+        .iter()
+        .flat_map(|s| s.variants.iter().flat_map(|v| &v.2));
+    for effect in r.actions.iter().chain(variants) {
+        match effect {
+            hir::Effect::Host { args, .. } => args.iter().for_each(&mut visit),
+            hir::Effect::Set { value, .. } => visit(value),
+            hir::Effect::AddTag(_) | hir::Effect::RemoveTag(_) => {}
+        }
+    }
+    r.guard.iter().for_each(&mut visit);
+    if let Some(f) = r.unless.as_ref().and_then(|u| u.filter.as_ref()) {
+        visit(f);
+    }
+    reads
 }

@@ -7,6 +7,7 @@
 
 mod cascade;
 pub(crate) mod fast;
+pub(crate) mod layout;
 mod lower;
 mod program;
 
@@ -43,16 +44,26 @@ pub(crate) struct Ir {
     pub actions: Vec<ActionDef>,
     /// Distinct aggregates, by index.
     pub aggs: Vec<AggSpec>,
-    /// Raw event logs kept for aggregates that must be recomputed on demand.
-    pub logs: Vec<LogSpec>,
+    /// Where a customer's state keeps the aggregates.
+    pub layout: layout::AggLayout,
     /// Segments, auto tags and stages in evaluation order.
     pub derived: Vec<DerivedNode>,
     /// Rules in declaration order.
     pub rules: Vec<Rule<CExpr>>,
-    /// Per event type: the aggregates it feeds.
+    /// Per rule: the scalars it keeps, as offsets into its customer's
+    /// rule words.
+    pub rule_slots: Vec<layout::RuleSlots>,
+    /// How many rule words a customer holds.
+    pub rule_words: usize,
+    /// Per rule: whether it reads its triggering event's fields
+    /// (`event.*`), which a scheduled firing must then carry.
+    pub reads_event: Vec<bool>,
+    /// Rules with a calendar trigger, in order.
+    pub calendar_rules: Vec<hir::RuleId>,
+    /// Rules with a `no … for` trigger, in order.
+    pub silence_rules: Vec<hir::RuleId>,
+    /// Per event type: the all-history aggregates it feeds.
     pub aggs_by_event: Vec<Vec<AggId>>,
-    /// Per event type: the raw log it feeds, if any.
-    pub log_by_event: Vec<Option<usize>>,
     /// Per event type: rules that react to it (trigger, `no`, `after`,
     /// `unless`, `goal`).
     pub rules_by_event: Vec<Vec<hir::RuleId>>,
@@ -87,8 +98,8 @@ pub(crate) enum AggMode {
     /// A window, pure filter: the matching entries inside the window.
     Window,
     /// The filter reads more than the event (`event.*`, `profile.*`, zone
-    /// functions): recomputed from the raw log of its event type.
-    Scan(usize),
+    /// functions): recomputed from its event type's entries.
+    Scan,
 }
 
 /// One distinct aggregate of the program.
@@ -96,6 +107,8 @@ pub(crate) enum AggMode {
 pub(crate) struct AggSpec {
     /// Canonical text, which identifies it (e.g. `sum(purchase.amount in 180d)`).
     pub key: String,
+    /// Where it is first written.
+    pub span: crate::diagnostic::Span,
     /// Which aggregate.
     pub func: AggFunc,
     /// The event type.
@@ -108,15 +121,6 @@ pub(crate) struct AggSpec {
     pub window: Option<i64>,
     /// How its state is kept.
     pub mode: AggMode,
-}
-
-/// A raw log of one event type.
-#[derive(Debug)]
-pub(crate) struct LogSpec {
-    /// The event type.
-    pub event: hir::EventId,
-    /// How long entries are kept; `None` is forever (bounded by limits).
-    pub retention: Option<i64>,
 }
 
 /// A segment, tag or stage, with what its value depends on.

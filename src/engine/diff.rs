@@ -38,7 +38,7 @@ fn firings(actions: &[Action]) -> BTreeMap<String, BTreeMap<Firing, usize>> {
         }
         let entry = grouped
             .entry((rule, a.customer.clone(), firing_id))
-            .or_insert((a.at, Vec::new()));
+            .or_insert((a.at.unix(), Vec::new()));
         entry.1.push(args.to_string());
     }
     let mut out: BTreeMap<String, BTreeMap<Firing, usize>> = BTreeMap::new();

@@ -1,7 +1,9 @@
 //! Events in (HOST.md): JSON validated against the program's declarations.
 
 use crate::compile::{Ir, Program};
-use crate::value::{Value, parse_time};
+use crate::syntax::ast::Type;
+use crate::time::{Instant, TimeError};
+use crate::value::Value;
 use serde_json::{Map, Value as Json};
 use std::borrow::Cow;
 
@@ -21,6 +23,7 @@ struct Raw<'a> {
 
 /// Why an event was rejected. Each message names the offending field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EventError {
     /// Not a JSON object.
     #[error("not a JSON object: {0}")]
@@ -31,6 +34,9 @@ pub enum EventError {
     /// `time` is not RFC 3339 with an offset.
     #[error("`time` is not an RFC 3339 time with an offset: {0:?}")]
     BadTime(String),
+    /// `time` is outside the range RFC 3339 can write.
+    #[error("`time` {0} is after 9999-12-31T23:59:59Z or before 0000-01-01T00:00:00Z (in UTC)")]
+    TimeOutOfRange(String),
     /// `data` is present but not an object.
     #[error("`data` must be an object")]
     BadData,
@@ -62,7 +68,7 @@ pub enum EventError {
 
 /// What an event does.
 #[derive(Clone, Debug, PartialEq)]
-pub enum EventKind {
+pub(crate) enum EventKind {
     /// A declared event (or broadcast), with its fields in declared order.
     Declared {
         /// Event type index.
@@ -82,17 +88,111 @@ pub enum EventKind {
     Forget,
 }
 
-/// A validated event.
+/// A validated event: parsed from JSON ([`Event::parse_for`]) or built
+/// ([`Event::builder`]) against a program.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     /// Dedup id.
-    pub id: Option<String>,
+    pub(crate) id: Option<String>,
     /// The customer; `None` for a broadcast.
-    pub customer: Option<String>,
-    /// Unix seconds (fractions truncated).
-    pub time: i64,
+    pub(crate) customer: Option<String>,
+    /// When it happened (fractions truncated).
+    pub(crate) at: Instant,
     /// What it does.
-    pub kind: EventKind,
+    pub(crate) kind: EventKind,
+}
+
+/// An event's `data`: decoded from JSON, or given as values.
+enum Data<'a> {
+    Json(&'a Map<String, Json>),
+    Typed(&'a [(String, Value)]),
+}
+
+impl Data<'_> {
+    fn keys(&self) -> Box<dyn Iterator<Item = &str> + '_> {
+        match self {
+            Data::Json(m) => Box::new(m.keys().map(String::as_str)),
+            Data::Typed(v) => Box::new(v.iter().map(|(k, _)| k.as_str())),
+        }
+    }
+
+    /// Field `key` as the declared type `ty`; `Err` says what was expected.
+    fn value(&self, key: &str, ty: Type) -> Option<Result<Value, String>> {
+        match self {
+            Data::Json(m) => m.get(key).map(|j| Value::from_json(j, ty)),
+            Data::Typed(v) => v
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, x)| x.conform(ty)),
+        }
+    }
+
+    /// Field `key` as text.
+    fn text(&self, key: &str) -> Option<&str> {
+        match self {
+            Data::Json(m) => m.get(key).and_then(Json::as_str),
+            Data::Typed(v) => v
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .and_then(|(_, x)| match x {
+                    Value::Str(s) => Some(s.as_str()),
+                    _ => None,
+                }),
+        }
+    }
+}
+
+/// Builds an event without JSON (see [`Event::builder`]).
+#[derive(Clone, Debug)]
+pub struct EventBuilder<'p> {
+    program: &'p Program,
+    kind: String,
+    customer: Option<String>,
+    time: Option<Instant>,
+    id: Option<String>,
+    data: Vec<(String, Value)>,
+}
+
+impl EventBuilder<'_> {
+    /// The customer (none for a broadcast).
+    pub fn customer(mut self, id: &str) -> Self {
+        self.customer = Some(id.to_string());
+        self
+    }
+
+    /// When it happened.
+    pub fn time(mut self, t: Instant) -> Self {
+        self.time = Some(t);
+        self
+    }
+
+    /// A dedup id.
+    pub fn id(mut self, id: &str) -> Self {
+        self.id = Some(id.to_string());
+        self
+    }
+
+    /// A field of its `data` (for `$profile`, an attribute; for `$tag`,
+    /// `tag`).
+    pub fn field(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.data.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// The event, checked against the program as a JSON one is.
+    pub fn build(self) -> Result<Event, EventError> {
+        let time = self.time.ok_or(EventError::Missing("time"))?;
+        Event::build(
+            self.program.ir(),
+            &self.kind,
+            time,
+            self.id.as_deref(),
+            self.customer.as_deref(),
+            &Data::Typed(&self.data),
+        )
+    }
 }
 
 impl Event {
@@ -101,13 +201,57 @@ impl Event {
         Event::parse(program.ir(), text)
     }
 
+    /// An event of type `kind` (a declared event or broadcast, an
+    /// undeclared type, or `$profile`, `$tag`, `$untag`, `$forget`) to build
+    /// field by field:
+    ///
+    /// ```
+    /// # let program = siyu::compile("event purchase { amount: number }")?;
+    /// let ev = siyu::Event::builder(&program, "purchase")
+    ///     .customer("c1")
+    ///     .time(siyu::Instant::parse("2026-03-01T10:00:00+08:00")?)
+    ///     .field("amount", 199.0)
+    ///     .build()?;
+    /// assert_eq!(ev.customer(), Some("c1"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder<'p>(program: &'p Program, kind: &str) -> EventBuilder<'p> {
+        EventBuilder {
+            program,
+            kind: kind.to_string(),
+            customer: None,
+            time: None,
+            id: None,
+            data: Vec::new(),
+        }
+    }
+
+    /// The customer; `None` for a broadcast.
+    pub fn customer(&self) -> Option<&str> {
+        self.customer.as_deref()
+    }
+
+    /// When it happened (fractions of a second truncated).
+    pub fn time(&self) -> Instant {
+        self.at
+    }
+
+    /// When it happened, in Unix seconds.
+    pub(crate) fn secs(&self) -> i64 {
+        self.at.unix()
+    }
+
+    /// Its dedup id.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
     pub(crate) fn parse(ir: &Ir, text: &str) -> Result<Event, EventError> {
         // A well-formed line takes a typed parse that borrows its strings
         // and builds no tree; anything else (a wrong type, a duplicate key,
         // not an object) takes the general one, which says what is wrong.
         if let Ok(raw) = serde_json::from_str::<Raw<'_>>(text) {
-            let time =
-                parse_time(&raw.time).ok_or_else(|| EventError::BadTime(raw.time.to_string()))?;
+            let time = event_time(&raw.time)?;
             let empty = Map::new();
             let data = raw.data.as_ref().unwrap_or(&empty);
             return Event::build(
@@ -116,7 +260,7 @@ impl Event {
                 time,
                 raw.id.as_deref(),
                 raw.customer.as_deref(),
-                data,
+                &Data::Json(data),
             );
         }
         let json: Json =
@@ -131,8 +275,7 @@ impl Event {
         let string = |key: &'static str| obj.get(key).and_then(Json::as_str);
         let kind_name = string("type").ok_or(EventError::Missing("type"))?;
         let time_text = string("time").ok_or(EventError::Missing("time"))?;
-        let time =
-            parse_time(time_text).ok_or_else(|| EventError::BadTime(time_text.to_string()))?;
+        let time = event_time(time_text)?;
         let id = match obj.get("id") {
             None | Some(Json::Null) => None,
             Some(Json::String(s)) => Some(s.as_str()),
@@ -149,17 +292,17 @@ impl Event {
             Some(Json::String(s)) => Some(s.as_str()),
             Some(_) => return Err(EventError::Missing("customer")),
         };
-        Event::build(ir, kind_name, time, id, customer, data)
+        Event::build(ir, kind_name, time, id, customer, &Data::Json(data))
     }
 
     /// The event from its parts, every one of the right JSON type.
     fn build(
         ir: &Ir,
         kind_name: &str,
-        time: i64,
+        time: Instant,
         id: Option<&str>,
         customer: Option<&str>,
-        data: &Map<String, Json>,
+        data: &Data<'_>,
     ) -> Result<Event, EventError> {
         let id = id.map(str::to_string);
         let customer = match customer {
@@ -169,26 +312,25 @@ impl Event {
         let kind = match kind_name {
             "$profile" => {
                 let mut attrs = Vec::new();
-                for (k, v) in data {
+                for k in data.keys() {
                     let Some(i) = ir.profile.iter().position(|(n, _)| n == k) else {
                         return Err(EventError::UnknownField {
                             event: "$profile".into(),
-                            field: k.clone(),
+                            field: k.to_string(),
                         });
                     };
-                    let value = Value::from_json(v, ir.profile[i].1).map_err(|message| {
-                        EventError::FieldType {
-                            event: "$profile".into(),
-                            field: k.clone(),
-                            message,
-                        }
+                    let decoded = data.value(k, ir.profile[i].1).unwrap_or(Ok(Value::Null));
+                    let value = decoded.map_err(|message| EventError::FieldType {
+                        event: "$profile".into(),
+                        field: k.to_string(),
+                        message,
                     })?;
                     attrs.push((i, value));
                 }
                 EventKind::Profile(attrs)
             }
             "$tag" | "$untag" => {
-                let tag = data.get("tag").and_then(Json::as_str).ok_or_else(|| {
+                let tag = data.text("tag").ok_or_else(|| {
                     EventError::Reserved(format!("`{kind_name}` needs `data: {{\"tag\": \"…\"}}`"))
                 })?;
                 if ir.auto_tags.contains_key(tag) {
@@ -230,7 +372,7 @@ impl Event {
         Ok(Event {
             id,
             customer,
-            time,
+            at: time,
             kind,
         })
     }
@@ -241,21 +383,30 @@ impl Event {
     }
 }
 
-fn fields(ir: &Ir, event: usize, data: &Map<String, Json>) -> Result<Vec<Value>, EventError> {
+/// An event's `time`.
+fn event_time(text: &str) -> Result<Instant, EventError> {
+    match Instant::parse(text) {
+        Ok(t) => Ok(t),
+        Err(TimeError::OutOfRange(_)) => Err(EventError::TimeOutOfRange(text.to_string())),
+        Err(_) => Err(EventError::BadTime(text.to_string())),
+    }
+}
+
+fn fields(ir: &Ir, event: usize, data: &Data<'_>) -> Result<Vec<Value>, EventError> {
     let info = &ir.events[event];
     for k in data.keys() {
         if !info.fields.iter().any(|(f, _)| f == k) {
             return Err(EventError::UnknownField {
                 event: info.name.clone(),
-                field: k.clone(),
+                field: k.to_string(),
             });
         }
     }
     info.fields
         .iter()
-        .map(|(f, ty)| match data.get(f) {
+        .map(|(f, ty)| match data.value(f, *ty) {
             None => Ok(Value::Null),
-            Some(v) => Value::from_json(v, *ty).map_err(|message| EventError::FieldType {
+            Some(v) => v.map_err(|message| EventError::FieldType {
                 event: info.name.clone(),
                 field: f.clone(),
                 message,

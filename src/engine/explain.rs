@@ -3,16 +3,15 @@
 //! the next instant it can fire.
 
 use super::Engine;
-use super::fire::{
-    cap_used, capped, chosen_actions, held_out, in_quiet, limit_used, quiet_for, variant,
-};
 use super::state::CustomerState;
+use super::step::{cap_used, capped, held_out, in_quiet, limit_used, quiet_for, variant};
 use crate::check::hir::{Derived, Effect, Rule, Trigger};
 use crate::compile::{CExpr, Ir};
-use crate::eval::Ctx;
+use crate::eval::derived::refresh;
+use crate::eval::{Ctx, DVal};
 use crate::syntax::ast::{Clause, Item};
 use crate::syntax::print_clause;
-use crate::value::format_time;
+use crate::time::Instant;
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
@@ -46,7 +45,7 @@ pub struct Explanation {
     /// The rule.
     pub rule: String,
     /// The instant explained (the engine's clock).
-    pub at: Option<String>,
+    pub at: Option<Instant>,
     /// Every clause, in source order, plus program caps and quiet hours
     /// that apply to the rule.
     pub clauses: Vec<ClauseState>,
@@ -54,10 +53,10 @@ pub struct Explanation {
     /// `holdout`.
     pub blocked_by: Vec<String>,
     /// The next instant its trigger is due, if a timer drives it.
-    pub next_trigger: Option<String>,
+    pub next_trigger: Option<Instant>,
     /// The next instant it can fire: the trigger's, moved by `at`, quiet
     /// hours and a full limit window, if it is known.
-    pub next_fire: Option<String>,
+    pub next_fire: Option<Instant>,
     /// For event and transition triggers: what it waits for.
     pub waits_for: Option<String>,
 }
@@ -97,19 +96,19 @@ impl Engine {
         // Derived state as of now (the stored values may predate it for
         // segments no rule watches).
         let mut st: CustomerState = st.clone();
-        st.refresh(&self.program, now);
-        let zone = st.zone_for(&self.program);
+        refresh(ir, &mut st.facts, &st.id, now);
+        let zone = st.facts.zone(ir);
         let rule_ir = &ir.rules[r];
         let mut clauses = Vec::new();
         let mut blocked_by = Vec::new();
-        let next_trigger = st.next_trigger(&self.program, r);
+        let next_trigger = next_trigger(ir, &st, r);
         for c in &decl.clauses {
             let text = print_clause(&c.node);
             let (state, blocks) = match &c.node {
                 Clause::When(_) => (trigger_state(ir, &st, rule_ir, next_trigger), false),
                 Clause::If(_) => {
                     let v = rule_ir.guard.as_ref().map_or(Json::Bool(true), |g| {
-                        let cx = Ctx::new(ir, &st, now, zone, None);
+                        let cx = Ctx::new(ir, &st.facts, &st.id, now, zone, None);
                         crate::eval::value(g, &cx).to_json()
                     });
                     let reads_event =
@@ -127,17 +126,17 @@ impl Engine {
                 }
                 Clause::Limit(_) => {
                     let (max, per) = rule_ir.limit.unwrap_or((u32::MAX, None));
-                    let used = limit_used(&st, r, per, now);
+                    let used = limit_used(ir, &st, r, per, now);
                     let full = used >= u64::from(max);
                     if full {
                         blocked_by.push("limit".to_string());
                     }
                     let frees = per.and_then(|d| {
-                        let rs = &st.rules[r];
-                        rs.emitted
-                            .iter()
-                            .find(|x| **x > now - d)
-                            .map(|x| format_time(x + d))
+                        st.rules
+                            .emitted
+                            .of(r as u32)
+                            .find(|x| *x > now - d)
+                            .and_then(|x| Instant::checked(x + d))
                     });
                     (json!({"used": used, "max": max, "frees_at": frees}), full)
                 }
@@ -155,7 +154,7 @@ impl Engine {
                 }
                 Clause::At(t) => {
                     let next = super::calendar::next_daily(zone, now - 1, None, *t);
-                    (json!({"next": next.map(format_time)}), false)
+                    (json!({"next": next.and_then(Instant::checked)}), false)
                 }
                 _ => (Json::Null, false),
             };
@@ -175,17 +174,18 @@ impl Engine {
             if !touches {
                 continue;
             }
-            let adding = capped(ir, i, chosen_actions(rule_ir, variant(rule_ir, &st.id)));
+            let adding = capped(ir, i, rule_ir.effects(variant(rule_ir, &st.id)));
             let used = cap_used(ir, &st, i, now);
             let full = used + adding > u64::from(cap.max);
             let channel = cap.channel.clone().unwrap_or_else(|| "all".into());
             if full {
                 blocked_by.push(format!("cap {channel}"));
             }
-            let frees = st.caps[i]
-                .iter()
-                .find(|x| **x > now - cap.per)
-                .map(|x| format_time(x + cap.per));
+            let frees = st
+                .caps
+                .of(i as u32)
+                .find(|x| *x > now - cap.per)
+                .and_then(|x| Instant::checked(x + cap.per));
             clauses.push(ClauseState {
                 clause: format!("cap {channel}: {} per {}", cap.max, crate::syntax::format_duration(cap.per)),
                 now: json!({"used": used, "max": cap.max, "this_firing": adding, "frees_at": frees}),
@@ -209,7 +209,7 @@ impl Engine {
                     q.end.minute,
                     policy.as_str()
                 ),
-                now: json!({"inside": inside, "ends_at": quiet_end.map(format_time)}),
+                now: json!({"inside": inside, "ends_at": quiet_end.and_then(Instant::checked)}),
                 blocks: inside,
             });
         }
@@ -236,29 +236,36 @@ impl Engine {
         Ok(Explanation {
             customer: customer.to_string(),
             rule: rule.to_string(),
-            at: self.clock.map(format_time),
+            at: self.clock(),
             clauses,
             blocked_by,
-            next_trigger: next_trigger.map(format_time),
-            next_fire: next_fire.map(format_time),
+            next_trigger: next_trigger.and_then(Instant::checked),
+            next_fire: next_fire.and_then(Instant::checked),
             waits_for,
         })
     }
 }
 
+/// The next instant rule `r`'s trigger is due by a timer: its own (a
+/// silence, a calendar) or a scheduled firing.
+fn next_trigger(ir: &Ir, st: &CustomerState, r: usize) -> Option<i64> {
+    let first_seen = st.facts.first_seen?;
+    let own = st.rules.timer(ir, r, first_seen);
+    own.into_iter().chain(st.rules.next_due_of(r)).min()
+}
+
 fn trigger_state(ir: &Ir, st: &CustomerState, rule: &Rule<CExpr>, next: Option<i64>) -> Json {
-    use super::state::DVal;
     match &rule.trigger {
         Trigger::Membership { segment: slot, .. } | Trigger::Stage { stage: slot, .. } => {
-            let current = match (&ir.derived[*slot].def, st.derived[*slot].value) {
+            let current = match (&ir.derived[*slot].def, st.facts.derived[*slot].value) {
                 (Derived::Stage { labels, .. }, DVal::Label(l)) => {
                     json!(labels.get(l).map(|x| &x.0))
                 }
                 (_, DVal::Bool(b)) => json!(b),
                 _ => Json::Null,
             };
-            json!({"current": current, "next_due": next.map(format_time)})
+            json!({"current": current, "next_due": next.and_then(Instant::checked)})
         }
-        _ => json!({ "next_due": next.map(format_time) }),
+        _ => json!({ "next_due": next.and_then(Instant::checked) }),
     }
 }

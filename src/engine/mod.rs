@@ -1,189 +1,70 @@
-//! Stage 5, engine: many customers over one compiled program (HOST.md call
-//! 2), built on the stateless step of [`state`].
+//! Stage 5, engine: many customers over one compiled program (docs/host.md,
+//! the engine), built on the stateless step of [`step`].
 //!
 //! One timer queue holds each customer's next wake-up, so `advance_to`
 //! costs O(due · log n) and never scans the population. At one instant,
-//! customers are served in the order this engine first saw them.
+//! customers are served in the order this engine first saw them. Every
+//! call that produces actions hands them to a [`Sink`] as they come, so
+//! that no call holds more than one customer's instant of them.
 
 pub mod action;
 mod calendar;
 pub mod diff;
 pub mod event;
 mod explain;
-mod fire;
+mod metrics;
 mod replay;
 mod snapshot;
 pub mod state;
+pub mod step;
 mod upgrade;
 
 use crate::compile::Program;
-pub use crate::compile::fnv1a64;
 use crate::limits::StateLimits;
-use action::Action;
+use crate::time::Instant;
+use action::{Action, ActionRef, Sink};
 use event::{Event, EventError, EventKind};
 pub use explain::{ClauseState, ExplainError, Explanation};
-pub use fire::Verdict;
+pub use metrics::{GoalRow, GroupMetrics, Metrics, RuleMetrics, two_proportion_p};
+pub use replay::LineError;
 pub use snapshot::SnapshotError;
-pub use upgrade::UpgradeReport;
-
-use serde::{Deserialize, Serialize};
-use state::{CustomerState, Input, StepError, StepReport, step};
+use state::CustomerState;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+use step::{Buffer, Discard, Input, Observer, Settles, StepError};
+pub use upgrade::UpgradeReport;
 
 /// Why an engine call was rejected. A rejected call changes nothing.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The event is invalid.
     #[error("invalid event: {0}")]
     Event(#[from] EventError),
-    /// Applying the event failed (cascade depth, a limit).
+    /// Applying the event failed (its cascade did not settle).
     #[error(transparent)]
     Step(#[from] StepError),
 }
 
-/// Counters of one rule.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RuleMetrics {
-    /// Its trigger fired.
-    pub triggered: u64,
-    /// It acted.
-    pub fired: u64,
-    /// Its `if` guard was false.
-    pub guard_false: u64,
-    /// Suppressed by its `limit`.
-    pub suppressed_limit: u64,
-    /// Suppressed by a `cap`.
-    pub suppressed_cap: u64,
-    /// Moved to the end of quiet hours.
-    pub deferred_quiet: u64,
-    /// Dropped by quiet hours.
-    pub dropped_quiet: u64,
-    /// Moved to a later `at` time.
-    pub snapped: u64,
-    /// Held out (control group).
-    pub held_out: u64,
-    /// Per split variant (or `treated` for a holdout without split) and
-    /// `control`: firings and goal conversions.
-    pub groups: indexmap::IndexMap<String, GroupMetrics>,
-}
+/// No customer (an end of the first-seen list).
+const NIL: u32 = u32::MAX;
 
-/// Counters of one experiment group of a rule.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupMetrics {
-    /// Firings that acted (or were held out, for `control`).
-    pub assigned: u64,
-    /// Of those, how many saw the goal event in time.
-    pub converted: u64,
-}
-
-/// One row of an experiment's result.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct GoalRow {
-    /// Variant name, `treated`, or `control`.
-    pub group: String,
-    /// Firings in the group.
-    pub assigned: u64,
-    /// Conversions.
-    pub converted: u64,
-    /// `converted / assigned`.
-    pub rate: f64,
-    /// Two-sided two-proportion z-test against the baseline (control, or
-    /// the first variant when there is no holdout); `None` for the
-    /// baseline itself or when undefined.
-    pub p_value: Option<f64>,
-}
-
-impl RuleMetrics {
-    /// The experiment's result per group, with p-values against the
-    /// baseline (α = 0.05 is the usual threshold).
-    pub fn goal_report(&self) -> Vec<GoalRow> {
-        let baseline = self
-            .groups
-            .get("control")
-            .or_else(|| self.groups.values().next())
-            .cloned()
-            .unwrap_or_default();
-        let baseline_name = if self.groups.contains_key("control") {
-            "control"
-        } else {
-            self.groups.keys().next().map_or("", String::as_str)
-        };
-        self.groups
-            .iter()
-            .map(|(name, g)| GoalRow {
-                group: name.clone(),
-                assigned: g.assigned,
-                converted: g.converted,
-                rate: if g.assigned == 0 {
-                    0.0
-                } else {
-                    g.converted as f64 / g.assigned as f64
-                },
-                p_value: (name != baseline_name)
-                    .then(|| {
-                        two_proportion_p(
-                            g.converted,
-                            g.assigned,
-                            baseline.converted,
-                            baseline.assigned,
-                        )
-                    })
-                    .flatten(),
-            })
-            .collect()
-    }
-}
-
-/// Two-sided p-value of the pooled two-proportion z-test.
-pub fn two_proportion_p(c1: u64, n1: u64, c0: u64, n0: u64) -> Option<f64> {
-    if n1 == 0 || n0 == 0 {
-        return None;
-    }
-    let (n1f, n0f) = (n1 as f64, n0 as f64);
-    let pooled = (c1 + c0) as f64 / (n1f + n0f);
-    let se = (pooled * (1.0 - pooled) * (1.0 / n1f + 1.0 / n0f)).sqrt();
-    if se == 0.0 {
-        return None;
-    }
-    let z = (c1 as f64 / n1f - c0 as f64 / n0f) / se;
-    Some(erfc(z.abs() / std::f64::consts::SQRT_2))
-}
-
-/// Complementary error function (Numerical Recipes' Chebyshev fit,
-/// relative error below 1.2e-7), enough for p-values.
-fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let r = t * poly.exp();
-    if x >= 0.0 { r } else { 2.0 - r }
-}
-
-/// Engine-wide and per-rule counters.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Metrics {
-    /// Valid events received (duplicates included).
-    pub events: u64,
-    /// Events ignored as duplicates.
-    pub duplicates: u64,
-    /// Events rejected as invalid or failing.
-    pub rejected: u64,
-    /// Events of undeclared types.
-    pub ignored: u64,
-    /// Timer steps abandoned because their cascade did not settle.
-    pub faults: u64,
-    /// Spends larger than the balance.
-    pub shortfalls: u64,
-    /// Per rule, in declaration order.
-    pub rules: indexmap::IndexMap<String, RuleMetrics>,
+/// A customer's place in the engine.
+#[derive(Clone, Debug)]
+struct Slot {
+    /// Its state; `None` for a slot freed by `$forget`, to be reused.
+    state: Option<CustomerState>,
+    /// Its place in first-seen order, which ties at one instant follow.
+    rank: u64,
+    /// Its next wake-up.
+    wake: Option<i64>,
+    /// The queue entry that stands for it: at or before its wake-up, which
+    /// is queued when this entry is popped if it has moved later since.
+    /// Entries at any other time (or of an earlier occupant) are stale.
+    queued: Option<i64>,
+    /// Neighbours in first-seen order.
+    prev: u32,
+    next: u32,
 }
 
 /// Holds customers in memory and drives them with events and the clock.
@@ -191,32 +72,54 @@ pub struct Metrics {
 pub struct Engine {
     program: Program,
     limits: StateLimits,
-    customers: Vec<Option<CustomerState>>,
-    index: HashMap<String, usize>,
-    /// Each customer's next wake-up.
-    wake: Vec<Option<i64>>,
-    /// The queue entry that stands for each customer: at or before its
-    /// wake-up, which is queued when this entry is popped if it has moved
-    /// later since. Entries at any other time are stale and skipped.
-    queued: Vec<Option<i64>>,
-    queue: BinaryHeap<Reverse<(i64, usize)>>,
+    slots: Vec<Slot>,
+    /// Slots freed by `$forget`.
+    free: Vec<u32>,
+    /// Customer id → slot.
+    index: hashbrown::HashTable<u32>,
+    hasher: hashbrown::DefaultHashBuilder,
+    /// First and last customer in first-seen order.
+    first: u32,
+    last: u32,
+    next_rank: u64,
+    queue: BinaryHeap<Reverse<(i64, u64, u32)>>,
     clock: Option<i64>,
     metrics: Metrics,
-    /// Customer steps run by `advance_to`, to show its cost follows the
-    /// timers due, not the population.
+    /// Customer steps run by the clock, to show its cost follows the timers
+    /// due, not the population.
     timer_steps: u64,
+    /// What a customer's instant produced, reused from step to step.
+    buf: Buffer,
 }
 
-/// The experiment group of a firing: `None` for the control group (or for a
-/// rule that runs no experiment).
-fn group_name(
-    rule: &crate::check::hir::Rule<crate::compile::CExpr>,
-    variant: Option<usize>,
-) -> Option<String> {
-    let v = variant?;
-    match &rule.split {
-        Some(s) => s.variants.get(v).map(|(name, _, _)| name.clone()),
-        None => rule.holdout.map(|_| "treated".to_string()),
+/// The engine's outputs for one call: actions to the host's sink, what the
+/// steps decided to the metrics.
+struct Out<'a> {
+    sink: &'a mut dyn Sink,
+    recorder: metrics::Recorder<'a>,
+}
+
+impl Sink for Out<'_> {
+    fn action(&mut self, action: ActionRef<'_>) {
+        self.sink.action(action);
+    }
+}
+
+impl Observer for Out<'_> {
+    fn judged(&mut self, c: &str, o: step::Outcome) {
+        self.recorder.judged(c, o);
+    }
+
+    fn converted(&mut self, c: &str, rule: usize, group: Option<usize>) {
+        self.recorder.converted(c, rule, group);
+    }
+
+    fn shortfall(&mut self, c: &str, ledger: &str, points: f64) {
+        self.recorder.shortfall(c, ledger, points);
+    }
+
+    fn degraded(&mut self, c: &str, limit: step::Degraded, count: usize) {
+        self.recorder.degraded(c, limit, count);
     }
 }
 
@@ -228,39 +131,21 @@ impl Engine {
 
     /// An empty engine with the given per-customer limits.
     pub fn with_limits(program: &Program, limits: StateLimits) -> Engine {
-        let rules = program
-            .ir()
-            .rules
-            .iter()
-            .map(|r| {
-                let mut m = RuleMetrics::default();
-                if let Some(s) = &r.split {
-                    for (name, _, _) in &s.variants {
-                        m.groups.insert(name.clone(), GroupMetrics::default());
-                    }
-                } else if r.holdout.is_some() {
-                    m.groups.insert("treated".into(), GroupMetrics::default());
-                }
-                if r.holdout.is_some() {
-                    m.groups.insert("control".into(), GroupMetrics::default());
-                }
-                (r.name.clone(), m)
-            })
-            .collect();
         Engine {
             program: program.clone(),
             limits,
-            customers: Vec::new(),
-            index: HashMap::new(),
-            wake: Vec::new(),
-            queued: Vec::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: hashbrown::HashTable::new(),
+            hasher: hashbrown::DefaultHashBuilder::default(),
+            first: NIL,
+            last: NIL,
+            next_rank: 0,
             queue: BinaryHeap::new(),
             clock: None,
-            metrics: Metrics {
-                rules,
-                ..Metrics::default()
-            },
+            metrics: Metrics::new(program.ir()),
             timer_steps: 0,
+            buf: Buffer::default(),
         }
     }
 
@@ -270,8 +155,8 @@ impl Engine {
     }
 
     /// The latest instant the engine has been driven to.
-    pub fn clock(&self) -> Option<i64> {
-        self.clock
+    pub fn clock(&self) -> Option<Instant> {
+        self.clock.and_then(Instant::checked)
     }
 
     /// Counters so far.
@@ -279,14 +164,23 @@ impl Engine {
         &self.metrics
     }
 
-    /// Customer steps run by `advance_to` so far.
+    /// Customer steps run by the clock (`advance_to`, and the timers an
+    /// event's instant makes due) so far.
     pub fn timer_steps(&self) -> u64 {
         self.timer_steps
     }
 
     /// A customer's state, if known.
     pub fn customer(&self, id: &str) -> Option<&CustomerState> {
-        self.index.get(id).and_then(|&i| self.customers[i].as_ref())
+        self.find(id)
+            .and_then(|s| self.slots[s as usize].state.as_ref())
+    }
+
+    /// The ids of the customers known, in the order first seen.
+    pub fn customers(&self) -> impl Iterator<Item = &str> + '_ {
+        self.in_order()
+            .filter_map(|s| self.slots[s as usize].state.as_ref())
+            .map(CustomerState::id)
     }
 
     /// Known customers.
@@ -302,8 +196,15 @@ impl Engine {
     /// Validates and applies one JSON event; returns the actions it causes,
     /// in `at` order (timers of all customers due strictly before it first).
     pub fn process(&mut self, json: &str) -> Result<Vec<Action>, Error> {
+        let mut out = Vec::new();
+        self.process_into(json, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Engine::process`], each action handed to `sink` as it comes.
+    pub fn process_into(&mut self, json: &str, sink: &mut dyn Sink) -> Result<(), Error> {
         match Event::parse(self.program.ir(), json) {
-            Ok(ev) => self.process_event(&ev),
+            Ok(ev) => self.process_event_into(&ev, sink),
             Err(e) => {
                 self.metrics.rejected += 1;
                 Err(e.into())
@@ -313,221 +214,296 @@ impl Engine {
 
     /// Applies one validated event.
     pub fn process_event(&mut self, ev: &Event) -> Result<Vec<Action>, Error> {
-        let tau = self.clock.map_or(ev.time, |c| c.max(ev.time));
+        let mut out = Vec::new();
+        self.process_event_into(ev, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Engine::process_event`], each action handed to `sink` as it comes.
+    pub fn process_event_into(&mut self, ev: &Event, sink: &mut dyn Sink) -> Result<(), Error> {
+        let tau = self.clock.map_or(ev.secs(), |c| c.max(ev.secs()));
         let Some(customer) = &ev.customer else {
-            return Ok(self.broadcast(ev, tau));
+            self.broadcast(ev, tau, sink);
+            return Ok(());
         };
         if ev.kind == EventKind::Forget {
-            let mut out = self.fire_before(tau, None);
-            if let Some(slot) = self.index.remove(customer) {
-                self.customers[slot] = None;
-                self.wake[slot] = None;
+            self.fire_until(tau, false, sink);
+            if let Some(slot) = self.find(customer) {
+                self.remove(slot);
             }
             self.metrics.events += 1;
             self.clock = Some(tau);
-            return Ok(out.drain(..).map(|(_, _, a)| a).collect());
+            return Ok(());
         }
-        // The customer's own step first: it depends on no one else, and if
-        // it fails nothing has changed yet.
-        let slot = self.index.get(customer).copied();
-        let mut fresh = None;
-        let st = match slot.and_then(|s| self.customers[s].as_mut()) {
-            Some(st) => st,
-            None => fresh.insert(CustomerState::new(&self.program, customer)),
-        };
-        let report = match step(&self.program, st, Input::Event(ev), tau, &self.limits) {
-            Ok(r) => r,
-            Err(e) => {
+        let known = self.find(customer);
+        let state = known.and_then(|s| self.slots[s as usize].state.as_ref());
+        // What has no effect at all is decided first: a duplicate, and an
+        // event whose instant does not settle (known only by running it).
+        if state.is_some_and(|st| step::is_duplicate(st, ev, &self.limits)) {
+            self.metrics.events += 1;
+            self.metrics.duplicates += 1;
+            return Ok(());
+        }
+        if self.program.ir().may_cascade {
+            let mut copy = match state {
+                Some(st) => st.clone(),
+                None => CustomerState::new(&self.program, customer),
+            };
+            let dry = step::run(
+                &self.program,
+                &mut copy,
+                Input::Event(ev),
+                tau,
+                &self.limits,
+                &mut Buffer::default(),
+                &mut Discard,
+                Settles::Dry,
+            );
+            if let Err(e) = dry {
                 self.metrics.rejected += 1;
                 return Err(e.into());
             }
-        };
-        self.metrics.events += 1;
-        if report.duplicate {
-            self.metrics.duplicates += 1;
-            return Ok(Vec::new());
         }
-        if report.ignored {
+        // Everyone's timers before the event's instant, this customer's
+        // among them, in `at` order.
+        self.fire_until(tau, false, sink);
+        let slot = match known {
+            Some(s) => s,
+            None => self.insert(CustomerState::new(&self.program, customer)),
+        };
+        let result = self.step(slot, Input::Event(ev), tau, Settles::Known, sink);
+        self.metrics.events += 1;
+        if result.is_ok_and(|s| s.ignored) {
             self.metrics.ignored += 1;
         }
-        let slot = match (slot, fresh) {
-            (Some(s), _) => s,
-            (None, Some(st)) => self.insert(st),
-            (None, None) => {
-                return Err(StepError::Mismatch("no state for a new customer".into()).into());
-            }
-        };
-        let mut out = self.fire_before(tau, Some(slot));
-        self.record(&report);
-        out.extend(report.actions.into_iter().map(|a| (a.at, slot, a)));
         self.reschedule(slot);
         self.clock = Some(tau);
-        // Stable: one customer's actions keep their order.
-        out.sort_by_key(|(at, slot, _)| (*at, *slot));
-        Ok(out.into_iter().map(|(_, _, a)| a).collect())
-    }
-
-    /// Adds a customer's state in the next slot and queues its wake-up.
-    fn insert(&mut self, st: CustomerState) -> usize {
-        let slot = self.customers.len();
-        self.index.insert(st.id().to_string(), slot);
-        self.customers.push(Some(st));
-        self.wake.push(None);
-        self.queued.push(None);
-        self.reschedule(slot);
-        slot
-    }
-
-    /// A broadcast reaches every customer first seen strictly before it.
-    fn broadcast(&mut self, ev: &Event, tau: i64) -> Vec<Action> {
-        let mut out: Vec<Action> = self
-            .fire_before(tau, None)
-            .into_iter()
-            .map(|(_, _, a)| a)
-            .collect();
-        self.metrics.events += 1;
-        for slot in 0..self.customers.len() {
-            let Some(st) = self.customers[slot].as_mut() else {
-                continue;
-            };
-            // `step` leaves out customers the broadcast does not reach.
-            match step(&self.program, st, Input::Event(ev), tau, &self.limits) {
-                Ok(report) => {
-                    self.record(&report);
-                    out.extend(report.actions);
-                }
-                Err(_) => self.metrics.faults += 1,
-            }
-            self.reschedule(slot);
-        }
-        self.clock = Some(tau);
-        out
+        Ok(())
     }
 
     /// Fires every timer due at or before `t`, in `at` order.
-    pub fn advance_to(&mut self, t: i64) -> Vec<Action> {
-        let mut out = self.fire_until(t, true, None);
-        self.clock = Some(self.clock.map_or(t, |c| c.max(t)));
-        out.drain(..).map(|(_, _, a)| a).collect()
-    }
-
-    fn fire_before(&mut self, t: i64, skip: Option<usize>) -> Vec<(i64, usize, Action)> {
-        self.fire_until(t, false, skip)
-    }
-
-    /// Pops due wake-ups (before `t`, or at it when `inclusive`), skipping
-    /// customer `skip`, whose own step has already caught up.
-    fn fire_until(
-        &mut self,
-        t: i64,
-        inclusive: bool,
-        skip: Option<usize>,
-    ) -> Vec<(i64, usize, Action)> {
+    pub fn advance_to(&mut self, t: Instant) -> Vec<Action> {
         let mut out = Vec::new();
-        let mut skipped = Vec::new();
-        while let Some(&Reverse((w, slot))) = self.queue.peek() {
+        self.advance_into(t, &mut out);
+        out
+    }
+
+    /// [`Engine::advance_to`], each action handed to `sink` as it comes.
+    pub fn advance_into(&mut self, t: Instant, sink: &mut dyn Sink) {
+        let t = t.unix();
+        self.fire_until(t, true, sink);
+        self.clock = Some(self.clock.map_or(t, |c| c.max(t)));
+    }
+
+    /// Runs a step for the customer at `slot`, its output to `sink` and the
+    /// metrics; a failing one is a fault.
+    fn step(
+        &mut self,
+        slot: u32,
+        input: Input<'_>,
+        now: i64,
+        settles: Settles,
+        sink: &mut dyn Sink,
+    ) -> Result<step::StepStatus, StepError> {
+        let Some(st) = self.slots[slot as usize].state.as_mut() else {
+            return Ok(step::StepStatus::default());
+        };
+        let mut out = Out {
+            sink,
+            recorder: self.metrics.recorder(self.program.ir()),
+        };
+        let result = step::run(
+            &self.program,
+            st,
+            input,
+            now,
+            &self.limits,
+            &mut self.buf,
+            &mut out,
+            settles,
+        );
+        match &result {
+            Ok(status) => self.metrics.faults += status.faults as u64,
+            Err(_) => self.metrics.faults += 1,
+        }
+        result
+    }
+
+    /// A broadcast reaches every customer first seen strictly before it.
+    fn broadcast(&mut self, ev: &Event, tau: i64, sink: &mut dyn Sink) {
+        self.fire_until(tau, false, sink);
+        self.metrics.events += 1;
+        let mut slot = self.first;
+        while slot != NIL {
+            let next = self.slots[slot as usize].next;
+            let reached = self.slots[slot as usize]
+                .state
+                .as_ref()
+                .is_some_and(|st| step::reaches(st, ev));
+            if reached {
+                // A customer whose instant does not settle is left as it
+                // was (a fault): the step runs a cascading program dry.
+                let _ = self.step(slot, Input::Event(ev), tau, Settles::Unknown, sink);
+                self.reschedule(slot);
+            }
+            slot = next;
+        }
+        self.clock = Some(tau);
+    }
+
+    /// Pops due wake-ups (before `t`, or at it when `inclusive`), each
+    /// customer's step handed to `sink`.
+    fn fire_until(&mut self, t: i64, inclusive: bool, sink: &mut dyn Sink) {
+        while let Some(&Reverse((w, rank, slot))) = self.queue.peek() {
             if w > t || (!inclusive && w == t) {
                 break;
             }
             self.queue.pop();
-            if self.queued[slot] != Some(w) {
+            let s = &mut self.slots[slot as usize];
+            if s.rank != rank || s.queued != Some(w) {
                 continue;
             }
-            if Some(slot) == skip {
-                skipped.push(Reverse((w, slot)));
-                continue;
-            }
-            self.queued[slot] = None;
-            match self.wake[slot] {
+            s.queued = None;
+            match s.wake {
                 Some(due) if due == w => {}
                 Some(later) => {
-                    self.queued[slot] = Some(later);
-                    self.queue.push(Reverse((later, slot)));
+                    s.queued = Some(later);
+                    self.queue.push(Reverse((later, rank, slot)));
                     continue;
                 }
                 None => continue,
             }
             self.timer_steps += 1;
-            let Some(st) = self.customers[slot].as_mut() else {
+            let Some(tick) = Instant::checked(w) else {
                 continue;
             };
-            match step(&self.program, st, Input::Tick(w), w, &self.limits) {
-                Ok(report) => {
-                    self.record(&report);
-                    out.extend(report.actions.into_iter().map(|a| (a.at, slot, a)));
-                }
-                Err(_) => {
-                    // The state is as before; pass the instant without
-                    // firing so the queue moves on.
-                    state::skip_to(&self.program, st, w);
-                    self.metrics.faults += 1;
-                }
-            }
+            // A timer instant that does not settle is passed (a fault).
+            let _ = self.step(slot, Input::Tick(tick), w, Settles::Known, sink);
             self.reschedule(slot);
         }
-        self.queue.extend(skipped);
-        out
     }
 
-    fn reschedule(&mut self, slot: usize) {
-        let next = self.customers[slot]
+    fn reschedule(&mut self, slot: u32) {
+        let ir = self.program.ir();
+        let s = &mut self.slots[slot as usize];
+        let next = s
+            .state
             .as_ref()
-            .and_then(|st| st.next_wakeup(&self.program));
-        self.wake[slot] = next;
+            .and_then(|st| st.wakeup(ir))
+            .filter(|w| *w <= Instant::MAX.unix());
+        s.wake = next;
         // A wake-up moved later (what most events do) waits for the entry
         // already queued; only an earlier one needs an entry of its own.
         if let Some(w) = next {
-            if self.queued[slot].is_none_or(|q| w < q) {
-                self.queued[slot] = Some(w);
-                self.queue.push(Reverse((w, slot)));
+            if s.queued.is_none_or(|q| w < q) {
+                s.queued = Some(w);
+                self.queue.push(Reverse((w, s.rank, slot)));
             }
         }
         // Stale entries are skipped when popped; rebuild when they dominate.
-        if self.queue.len() > 4 * self.customers.len() + 1024 {
-            self.queued.clone_from(&self.wake);
+        if self.queue.len() > 4 * self.slots.len() + 1024 {
             self.queue = self
-                .wake
-                .iter()
+                .slots
+                .iter_mut()
                 .enumerate()
-                .filter_map(|(s, w)| w.map(|w| Reverse((w, s))))
+                .filter_map(|(i, s)| {
+                    s.queued = s.wake;
+                    s.wake.map(|w| Reverse((w, s.rank, i as u32)))
+                })
                 .collect();
         }
     }
 
-    fn record(&mut self, report: &StepReport) {
-        let ir = self.program.ir();
-        for o in &report.outcomes {
-            let rule = &ir.rules[o.rule];
-            let Some((_, m)) = self.metrics.rules.get_index_mut(o.rule) else {
-                continue;
-            };
-            m.triggered += u64::from(o.triggered);
-            match o.verdict {
-                Verdict::Fired(v) => {
-                    m.fired += 1;
-                    if let Some(g) = group_name(rule, Some(v.unwrap_or(0))) {
-                        m.groups.entry(g).or_default().assigned += 1;
-                    }
-                }
-                Verdict::HeldOut => {
-                    m.held_out += 1;
-                    m.groups.entry("control".into()).or_default().assigned += 1;
-                }
-                Verdict::GuardFalse => m.guard_false += 1,
-                Verdict::Limit => m.suppressed_limit += 1,
-                Verdict::Cap => m.suppressed_cap += 1,
-                Verdict::Deferred => m.deferred_quiet += 1,
-                Verdict::Dropped => m.dropped_quiet += 1,
-                Verdict::Snapped => m.snapped += 1,
+    fn hash(&self, id: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(id)
+    }
+
+    fn find(&self, id: &str) -> Option<u32> {
+        let slots = &self.slots;
+        self.index
+            .find(self.hash(id), |&s| {
+                slots[s as usize]
+                    .state
+                    .as_ref()
+                    .is_some_and(|st| st.id() == id)
+            })
+            .copied()
+    }
+
+    /// Adds a customer's state, last in first-seen order, in a free slot or
+    /// a new one, and queues its wake-up.
+    fn insert(&mut self, st: CustomerState) -> u32 {
+        let hash = self.hash(st.id());
+        let rank = self.next_rank;
+        self.next_rank += 1;
+        let fresh = Slot {
+            state: Some(st),
+            rank,
+            wake: None,
+            queued: None,
+            prev: self.last,
+            next: NIL,
+        };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = fresh;
+                s
+            }
+            None => {
+                self.slots.push(fresh);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        match self.last {
+            NIL => self.first = slot,
+            last => self.slots[last as usize].next = slot,
+        }
+        self.last = slot;
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hash, slot, |&s| {
+            use std::hash::BuildHasher;
+            slots[s as usize]
+                .state
+                .as_ref()
+                .map_or(0, |st| hasher.hash_one(st.id()))
+        });
+        self.reschedule(slot);
+        slot
+    }
+
+    /// Forgets the customer at `slot`: its state, its index entry, its
+    /// place in first-seen order; the slot is reused by the next new one.
+    fn remove(&mut self, slot: u32) {
+        if let Some(st) = &self.slots[slot as usize].state {
+            let hash = self.hash(st.id());
+            if let Ok(entry) = self.index.find_entry(hash, |&s| s == slot) {
+                entry.remove();
             }
         }
-        self.metrics.shortfalls += report.shortfalls.len() as u64;
-        self.metrics.faults += report.faults as u64;
-        for &(r, group) in &report.conversions {
-            let name = group_name(&ir.rules[r], group).unwrap_or_else(|| "control".into());
-            if let Some((_, m)) = self.metrics.rules.get_index_mut(r) {
-                m.groups.entry(name).or_default().converted += 1;
-            }
+        let s = &mut self.slots[slot as usize];
+        let (prev, next) = (s.prev, s.next);
+        s.state = None;
+        s.wake = None;
+        s.queued = None;
+        // A later occupant gets another rank: entries of this one are
+        // stale.
+        s.rank = u64::MAX;
+        match prev {
+            NIL => self.first = next,
+            p => self.slots[p as usize].next = next,
         }
+        match next {
+            NIL => self.last = prev,
+            n => self.slots[n as usize].prev = prev,
+        }
+        self.free.push(slot);
+    }
+
+    /// Slots in first-seen order.
+    fn in_order(&self) -> impl Iterator<Item = u32> + '_ {
+        std::iter::successors(Some(self.first).filter(|s| *s != NIL), move |s| {
+            Some(self.slots[*s as usize].next).filter(|n| *n != NIL)
+        })
     }
 }

@@ -1,38 +1,100 @@
-//! The replay input format (HOST.md): one JSON object per line, either an
-//! event or `{"advance": TIME}`.
+//! The replay input format (docs/host.md): one JSON object per line,
+//! either an event or `{"advance": TIME}`.
 
 use super::Engine;
-use super::action::Action;
-use crate::value::parse_time;
+use super::action::{Action, Sink};
+use crate::time::Instant;
+use std::io::BufRead;
+
+/// Why a replay line was skipped.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LineError {
+    /// The event was rejected.
+    #[error(transparent)]
+    Event(#[from] super::Error),
+    /// `{"advance": …}` with something other than a time.
+    #[error("`advance` is not an RFC 3339 time: {0}")]
+    Advance(String),
+    /// The line is not UTF-8.
+    #[error("not UTF-8 (invalid byte at offset {0})")]
+    NotUtf8(usize),
+}
 
 impl Engine {
     /// Feeds one replay line: an event, or `{"advance": TIME}`; a blank line
     /// does nothing. `Err` says why the line was rejected (the engine is
     /// unchanged).
-    pub fn replay_line(&mut self, line: &str) -> Result<Vec<Action>, String> {
+    pub fn replay_line(&mut self, line: &str) -> Result<Vec<Action>, LineError> {
+        let mut out = Vec::new();
+        self.replay_line_into(line, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Engine::replay_line`], each action handed to `sink` as it comes.
+    pub fn replay_line_into(&mut self, line: &str, sink: &mut dyn Sink) -> Result<(), LineError> {
         let line = line.trim();
         if line.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         if let Some(advance) = advance_of(line) {
-            let t = advance?;
-            return Ok(self.advance_to(t));
+            self.advance_into(advance?, sink);
+            return Ok(());
         }
-        self.process(line).map_err(|e| e.to_string())
+        Ok(self.process_into(line, sink)?)
+    }
+
+    /// Replays a stream of lines (events and `{"advance": …}`) in order,
+    /// one line at a time, so that memory does not grow with the input:
+    /// each action goes to `sink` as it comes, and each line that is not
+    /// UTF-8, not JSON or not a valid event goes to `bad` with its 1-based
+    /// number, and is skipped. Returns the lines read; ends at the end of
+    /// the input (call [`Engine::replay_end_into`] to close the replay).
+    pub fn replay_from(
+        &mut self,
+        mut input: impl BufRead,
+        sink: &mut dyn Sink,
+        bad: &mut dyn FnMut(u64, LineError),
+    ) -> std::io::Result<u64> {
+        let mut line = Vec::new();
+        let mut n = 0;
+        loop {
+            line.clear();
+            if input.read_until(b'\n', &mut line)? == 0 {
+                return Ok(n);
+            }
+            n += 1;
+            let result = match std::str::from_utf8(&line) {
+                Ok(text) => self.replay_line_into(text, sink),
+                Err(e) => {
+                    self.metrics.rejected += 1;
+                    Err(LineError::NotUtf8(e.valid_up_to()))
+                }
+            };
+            if let Err(e) = result {
+                bad(n, e);
+            }
+        }
     }
 
     /// Ends a replay: advances to `until`, or else to the latest instant
     /// seen.
-    pub fn replay_end(&mut self, until: Option<i64>) -> Vec<Action> {
-        match until.or(self.clock()) {
-            Some(t) => self.advance_to(t),
-            None => Vec::new(),
+    pub fn replay_end(&mut self, until: Option<Instant>) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.replay_end_into(until, &mut out);
+        out
+    }
+
+    /// [`Engine::replay_end`], each action handed to `sink` as it comes.
+    pub fn replay_end_into(&mut self, until: Option<Instant>, sink: &mut dyn Sink) {
+        if let Some(t) = until.or(self.clock()) {
+            self.advance_into(t, sink);
         }
     }
 }
 
 /// `Some` for an `{"advance": …}` line: its instant, or why it is bad.
-fn advance_of(line: &str) -> Option<Result<i64, String>> {
+fn advance_of(line: &str) -> Option<Result<Instant, LineError>> {
     if !line.contains("\"advance\"") {
         return None;
     }
@@ -40,7 +102,7 @@ fn advance_of(line: &str) -> Option<Result<i64, String>> {
     let t = json.as_object()?.get("advance")?;
     Some(
         t.as_str()
-            .and_then(parse_time)
-            .ok_or_else(|| format!("`advance` is not an RFC 3339 time: {t}")),
+            .and_then(|s| Instant::parse(s).ok())
+            .ok_or_else(|| LineError::Advance(t.to_string())),
     )
 }

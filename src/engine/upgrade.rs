@@ -16,13 +16,14 @@
 //! Everything else starts empty; timers are recomputed: every customer
 //! re-evaluates its derived state at its next instant.
 
-use super::state::{CustomerState, RuleState};
-use super::{Engine, RuleMetrics};
+use super::state::CustomerState;
+use super::step::refresh_calendars;
+use super::{Engine, Metrics, RuleMetrics};
 use crate::check::hir::Derived;
 use crate::compile::{AggMode, Ir, Program};
+use crate::eval::aggregate::Aggregates;
 use crate::syntax::ast::{Item, Module};
 use serde::Serialize;
-use std::collections::VecDeque;
 
 /// What an upgrade kept, reset and dropped.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -49,7 +50,6 @@ pub struct UpgradeReport {
 struct Plan {
     profile: Vec<Option<usize>>,
     aggs: Vec<Option<usize>>,
-    logs: Vec<Option<usize>>,
     derived: Vec<Option<usize>>,
     rules: Vec<Option<usize>>,
     ledgers: Vec<Option<usize>>,
@@ -99,8 +99,8 @@ fn plan(old: &Program, new: &Program) -> (Plan, UpgradeReport) {
         .map(|a| {
             o.aggs.iter().position(|b| {
                 agg_name(&b.key) == agg_name(&a.key)
-                    && std::mem::discriminant(&b.mode) == std::mem::discriminant(&a.mode)
-                    && (!matches!(a.mode, AggMode::Scan(_))
+                    && b.mode == a.mode
+                    && (a.mode != AggMode::Scan
                         || o.events[b.event].fields == n.events[a.event].fields)
             })
         })
@@ -118,16 +118,6 @@ fn plan(old: &Program, new: &Program) -> (Plan, UpgradeReport) {
             report.aggregates_dropped.push(agg_name(&b.key).to_string());
         }
     }
-    let logs = n
-        .logs
-        .iter()
-        .map(|l| {
-            o.logs.iter().position(|m| {
-                o.events[m.event].name == n.events[l.event].name
-                    && o.events[m.event].fields == n.events[l.event].fields
-            })
-        })
-        .collect();
     let derived = n
         .derived
         .iter()
@@ -194,7 +184,6 @@ fn plan(old: &Program, new: &Program) -> (Plan, UpgradeReport) {
     let plan = Plan {
         profile,
         aggs,
-        logs,
         derived,
         rules,
         ledgers,
@@ -205,34 +194,46 @@ fn plan(old: &Program, new: &Program) -> (Plan, UpgradeReport) {
 
 fn carry<T: Clone>(map: &[Option<usize>], old: &[T], fresh: &mut [T]) {
     for (slot, from) in fresh.iter_mut().zip(map) {
-        if let Some(i) = from {
-            if let Some(v) = old.get(*i) {
-                *slot = v.clone();
-            }
+        if let Some(v) = from.and_then(|i| old.get(i)) {
+            *slot = v.clone();
         }
     }
 }
 
-fn migrate(plan: &Plan, new: &Program, old: &CustomerState, wake_at: i64) -> CustomerState {
+fn migrate(
+    plan: &Plan,
+    old_ir: &Ir,
+    new: &Program,
+    old: &CustomerState,
+    wake_at: i64,
+) -> CustomerState {
+    let ir = new.ir();
     let mut st = CustomerState::new(new, old.id());
     st.clock = old.clock;
-    st.first_seen = old.first_seen;
-    st.last_seen = old.last_seen;
     st.seq = old.seq;
-    st.tags = old.tags.clone();
-    st.ids = old.ids.clone();
-    st.tag_occ = old.tag_occ.clone();
-    carry(&plan.profile, &old.profile, &mut st.profile);
-    carry(&plan.aggs, &old.aggs, &mut st.aggs);
-    carry(&plan.logs, &old.logs, &mut st.logs);
-    carry(&plan.derived, &old.derived, &mut st.derived);
-    carry::<RuleState>(&plan.rules, &old.rules, &mut st.rules);
-    carry(&plan.ledgers, &old.ledgers, &mut st.ledgers);
-    carry::<VecDeque<i64>>(&plan.caps, &old.caps, &mut st.caps);
-    st.refresh_calendars(new.ir(), false);
-    if st.first_seen.is_some() {
+    st.dedup = old.dedup.clone();
+    let (f, of) = (&mut st.facts, &old.facts);
+    f.first_seen = of.first_seen;
+    f.last_seen = of.last_seen;
+    f.tags = of.tags.clone();
+    for (i, from) in plan.profile.iter().enumerate() {
+        if let Some(v) = from.and_then(|j| of.profile.get(j)) {
+            f.set_profile(ir, i, v.clone());
+        }
+    }
+    let now = old.clock.unwrap_or(wake_at);
+    f.aggs = Aggregates::migrate(old_ir, ir, &of.aggs, &plan.aggs, old.seq, now);
+    carry(&plan.derived, &of.derived, &mut f.derived);
+    carry(&plan.ledgers, &of.ledgers, &mut f.ledgers);
+    st.rules = old.rules.migrate(old_ir, ir, &plan.rules);
+    st.caps = old.caps.remap(&plan.caps);
+    st.occurrences = old
+        .occurrences
+        .remap(old_ir, ir, &plan.rules, &plan.derived);
+    refresh_calendars(ir, &mut st, false);
+    if st.facts.first_seen.is_some() {
         // Re-evaluate everything derived at the next instant.
-        for d in &mut st.derived {
+        for d in st.facts.derived.iter_mut() {
             d.until = wake_at;
         }
     }
@@ -245,7 +246,7 @@ impl Engine {
     /// kept, reset and dropped.
     pub fn upgrade(&mut self, new: &Program) -> UpgradeReport {
         let (plan, mut report) = plan(&self.program, new);
-        let old_metrics = std::mem::take(&mut self.metrics);
+        let old_metrics = std::mem::replace(&mut self.metrics, Metrics::new(new.ir()));
         let mut fresh = Engine::new(new);
         for (i, from) in plan.rules.iter().enumerate() {
             if let Some(j) = from {
@@ -261,13 +262,23 @@ impl Engine {
         fresh.metrics.duplicates = old_metrics.duplicates;
         fresh.metrics.rejected = old_metrics.rejected;
         fresh.metrics.ignored = old_metrics.ignored;
+        fresh.metrics.faults = old_metrics.faults;
+        fresh.metrics.shortfalls = old_metrics.shortfalls;
+        fresh.metrics.evicted_entries = old_metrics.evicted_entries;
+        fresh.metrics.dropped_timers = old_metrics.dropped_timers;
+        fresh.metrics.evicted_ids = old_metrics.evicted_ids;
+        fresh.metrics.past_horizon = old_metrics.past_horizon;
         fresh.clock = self.clock;
-        for st in self.customers.iter().flatten() {
+        let old_ir = self.program.ir();
+        for slot in self.in_order() {
+            let Some(st) = &self.slots[slot as usize].state else {
+                continue;
+            };
             let wake_at = st
                 .clock
                 .map_or(0, |c| c + 1)
                 .max(self.clock.unwrap_or(i64::MIN));
-            fresh.insert(migrate(&plan, new, st, wake_at));
+            fresh.insert(migrate(&plan, old_ir, new, st, wake_at));
             report.customers += 1;
         }
         fresh.limits = self.limits;

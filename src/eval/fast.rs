@@ -2,10 +2,10 @@
 //! evaluated without a horizon, for rule guards and host queries of a
 //! segment.
 
+use super::DVal;
 use super::aggregate::{quick_number, quick_whole};
 use super::{Ctx, holds, run};
 use crate::compile::fast::{Chain, Guard, Int, IntOp, Num, Test};
-use crate::engine::state::DVal;
 use crate::value::Value;
 
 /// Evaluates a condition in its fast form: `null` counts as false.
@@ -47,16 +47,12 @@ fn operand(t: &Test, cx: &Ctx<'_>) -> Option<bool> {
             };
             Some(holds(*op, d?.cmp(y)))
         }
-        Test::Member { attr, items } => match cx.st.profile.get(*attr) {
+        Test::Member { attr, items } => match cx.facts.profile.get(*attr) {
             Some(Value::Str(s)) => Some(items.iter().any(|i| same(i.as_bytes(), s.as_bytes()))),
             _ => None,
         },
-        Test::IdMember(items) => Some(
-            items
-                .iter()
-                .any(|i| same(i.as_bytes(), cx.st.id.as_bytes())),
-        ),
-        Test::Flag(slot) => Some(cx.st.derived[*slot].value == DVal::Bool(true)),
+        Test::IdMember(items) => Some(items.iter().any(|i| same(i.as_bytes(), cx.id.as_bytes()))),
+        Test::Flag(slot) => Some(cx.facts.derived[*slot].value == DVal::Bool(true)),
         Test::Const(v) => *v,
         Test::Chain(c) => chain(c, cx),
         Test::Not(t) => operand(t, cx).map(|x| !x),

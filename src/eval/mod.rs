@@ -9,24 +9,24 @@
 //! customer's next wake-up at the earliest `until` of what it observes, so a
 //! time-driven change happens at its exact second without any polling.
 
-pub mod aggregate;
-pub mod fast;
-pub mod ledger;
+pub(crate) mod aggregate;
+pub(crate) mod derived;
+mod exact;
+pub(crate) mod facts;
+pub(crate) mod fast;
+pub(crate) mod ledger;
 
 use crate::check::hir::{ArithOp, CmpOp, TagRef};
 use crate::compile::{CExpr, Ir};
-use crate::engine::state::{CustomerState, DVal};
 use crate::syntax::ast::Func;
 use crate::value::Value;
 use crate::zone::Zone;
+pub(crate) use facts::{DVal, FOREVER, Facts};
 use std::cmp::Ordering;
-
-/// "Holds forever (until an event)".
-pub const FOREVER: i64 = i64::MAX;
 
 /// A value and how long it holds.
 #[derive(Clone, Debug, PartialEq)]
-pub struct R {
+pub(crate) struct R {
     /// The value now.
     pub v: Value,
     /// Change per second of a time, duration or number.
@@ -50,11 +50,13 @@ impl R {
 }
 
 /// What an expression is evaluated against.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     /// The program.
     pub ir: &'a Ir,
-    /// The customer.
-    pub st: &'a CustomerState,
+    /// What is known of the customer.
+    pub facts: &'a Facts,
+    /// The customer's id.
+    pub id: &'a str,
     /// The instant.
     pub now: i64,
     /// The customer's zone.
@@ -69,14 +71,16 @@ impl<'a> Ctx<'a> {
     /// A context at `now`, with `trigger` the fields `event.*` reads.
     pub fn new(
         ir: &'a Ir,
-        st: &'a CustomerState,
+        facts: &'a Facts,
+        id: &'a str,
         now: i64,
         zone: Zone,
         trigger: Option<&'a [Value]>,
     ) -> Ctx<'a> {
         Ctx {
             ir,
-            st,
+            facts,
+            id,
             now,
             zone,
             trigger,
@@ -91,7 +95,8 @@ impl<'a> Ctx<'a> {
     {
         Ctx {
             ir: self.ir,
-            st: self.st,
+            facts: self.facts,
+            id: self.id,
             now: self.now,
             zone: self.zone,
             trigger: self.trigger,
@@ -110,14 +115,14 @@ fn time_or_null(t: Option<i64>) -> Value {
 }
 
 /// Evaluates an expression at `cx.now`, with how long its value holds.
-pub fn eval(e: &CExpr, cx: &Ctx<'_>) -> R {
+pub(crate) fn eval(e: &CExpr, cx: &Ctx<'_>) -> R {
     run::<true>(e, cx)
 }
 
 /// Evaluates an expression at `cx.now` only. Guards, action arguments and
 /// host queries need no horizon, and skipping it skips solving comparisons
 /// for their flip second and finding calendar boundaries.
-pub fn value(e: &CExpr, cx: &Ctx<'_>) -> Value {
+pub(crate) fn value(e: &CExpr, cx: &Ctx<'_>) -> Value {
     run::<false>(e, cx).v
 }
 
@@ -132,17 +137,17 @@ fn run<const H: bool>(e: &CExpr, cx: &Ctx<'_>) -> R {
             rate: 1.0,
             until: FOREVER,
         },
-        CExpr::FirstSeen => R::fixed(time_or_null(cx.st.first_seen), FOREVER),
-        CExpr::LastSeen => R::fixed(time_or_null(cx.st.last_seen), FOREVER),
-        CExpr::CustomerId => R::fixed(Value::Str(cx.st.id.clone()), FOREVER),
+        CExpr::FirstSeen => R::fixed(time_or_null(cx.facts.first_seen), FOREVER),
+        CExpr::LastSeen => R::fixed(time_or_null(cx.facts.last_seen), FOREVER),
+        CExpr::CustomerId => R::fixed(Value::Str(cx.id.to_string()), FOREVER),
         CExpr::Profile(i) => R::fixed(
-            cx.st.profile.get(*i).cloned().unwrap_or(Value::Null),
+            cx.facts.profile.get(*i).cloned().unwrap_or(Value::Null),
             FOREVER,
         ),
         CExpr::EventField(i) => R::fixed(field(cx.trigger, *i), FOREVER),
         CExpr::RowField(i) => R::fixed(field(cx.row, *i), FOREVER),
         CExpr::Segment(slot) => {
-            let d = &cx.st.derived[*slot];
+            let d = &cx.facts.derived[*slot];
             R::fixed(Value::Bool(d.value == DVal::Bool(true)), d.until)
         }
         CExpr::StageIs {
@@ -150,7 +155,7 @@ fn run<const H: bool>(e: &CExpr, cx: &Ctx<'_>) -> R {
             labels,
             negated,
         } => {
-            let d = &cx.st.derived[*stage];
+            let d = &cx.facts.derived[*stage];
             let v = match d.value {
                 DVal::Label(label) => Value::Bool(labels.contains(&label) != *negated),
                 _ => Value::Null,
@@ -158,11 +163,11 @@ fn run<const H: bool>(e: &CExpr, cx: &Ctx<'_>) -> R {
             R::fixed(v, d.until)
         }
         CExpr::HasTag(TagRef::Auto(slot)) => {
-            let d = &cx.st.derived[*slot];
+            let d = &cx.facts.derived[*slot];
             R::fixed(Value::Bool(d.value == DVal::Bool(true)), d.until)
         }
         CExpr::HasTag(TagRef::Manual(tag)) => {
-            R::fixed(Value::Bool(cx.st.tags.contains(tag)), FOREVER)
+            R::fixed(Value::Bool(cx.facts.tags.contains(tag)), FOREVER)
         }
         CExpr::Not(a) => {
             let a = run::<H>(a, cx);
@@ -227,8 +232,8 @@ fn run<const H: bool>(e: &CExpr, cx: &Ctx<'_>) -> R {
         }
         CExpr::Call(f, args) => call::<H>(*f, args, cx),
         CExpr::Agg(i) => aggregate::value(*i, cx),
-        CExpr::Balance(l) => ledger::balance(&cx.st.ledgers[*l], cx.now),
-        CExpr::Expiring(l, horizon) => ledger::expiring(&cx.st.ledgers[*l], cx.now, *horizon),
+        CExpr::Balance(l) => cx.facts.ledgers[*l].balance(cx.now),
+        CExpr::Expiring(l, horizon) => cx.facts.ledgers[*l].expiring(cx.now, *horizon),
     }
 }
 
@@ -239,7 +244,7 @@ fn stored<'a>(e: &'a CExpr, cx: &'a Ctx<'_>) -> Option<&'a Value> {
     const NULL: Value = Value::Null;
     match e {
         CExpr::Const(v) => Some(v),
-        CExpr::Profile(i) => Some(cx.st.profile.get(*i).unwrap_or(&NULL)),
+        CExpr::Profile(i) => Some(cx.facts.profile.get(*i).unwrap_or(&NULL)),
         CExpr::EventField(i) => Some(cx.trigger.and_then(|f| f.get(*i)).unwrap_or(&NULL)),
         CExpr::RowField(i) => Some(cx.row.and_then(|f| f.get(*i)).unwrap_or(&NULL)),
         _ => None,

@@ -297,8 +297,8 @@ pub unsafe extern "C" fn siyu_engine_advance(
         guarded(err, || {
             let engine = &mut handle_mut(e, "engine")?.engine;
             let time = c_text(rfc3339_time, "rfc3339_time")?;
-            let t = crate::value::parse_time(time)
-                .ok_or_else(|| Failure(SIYU_ERR_TIME, format!("not an RFC 3339 time: {time:?}")))?;
+            let t = crate::time::Instant::parse(time)
+                .map_err(|e| Failure(SIYU_ERR_TIME, e.to_string()))?;
             if actions_json.is_null() {
                 return Err(Failure(SIYU_ERR_NULL, "actions_json is NULL".into()));
             }
@@ -421,7 +421,7 @@ pub unsafe extern "C" fn siyu_engine_metrics(e: *const siyu_engine) -> *mut c_ch
 pub unsafe extern "C" fn siyu_engine_clock(e: *const siyu_engine) -> *mut c_char {
     // SAFETY: the caller guarantees a live engine when non-NULL.
     match unsafe { e.as_ref() }.and_then(|e| e.engine.clock()) {
-        Some(t) => to_c(crate::value::format_time(t)),
+        Some(t) => to_c(t.to_string()),
         None => ptr::null_mut(),
     }
 }

@@ -1,12 +1,16 @@
 //! Helpers shared by the engine-level tests.
 #![allow(dead_code)] // each test file uses the helpers it needs
 
-use siyu::value::parse_time;
-use siyu::{Action, Engine, compile};
+use siyu::{Action, Engine, Instant, compile};
 
 /// An RFC 3339 instant in a test.
-pub fn t(text: &str) -> i64 {
-    parse_time(text).expect("test time")
+pub fn t(text: &str) -> Instant {
+    Instant::parse(text).expect("test time")
+}
+
+/// An instant in Unix seconds in a test.
+pub fn at(secs: i64) -> Instant {
+    Instant::from_unix(secs).expect("test instant")
 }
 
 /// An engine over a program that must compile.

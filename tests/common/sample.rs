@@ -96,7 +96,7 @@ fn category(sku: &str) -> &'static str {
 }
 
 fn time(t: i64) -> String {
-    siyu::value::format_time(t)
+    siyu::Instant::from_unix(t).map_or_else(|_| t.to_string(), |i| i.to_string())
 }
 
 /// The sample's lines, in time order (ties in generation order).

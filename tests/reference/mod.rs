@@ -61,7 +61,7 @@ impl V {
             V::I(i) => json!(i),
             V::F(f) => json!(f),
             V::S(s) => json!(s),
-            V::T(t) => json!(siyu::value::format_time(*t)),
+            V::T(t) => json!(rfc3339(*t)),
             V::D(d) => json!(d),
             V::L(l) => Json::Array(l.iter().map(V::to_json).collect()),
         }
@@ -331,16 +331,14 @@ impl<'m> Reference<'m> {
             return;
         };
         if let Some(t) = j.get("advance").and_then(Json::as_str) {
-            if let Some(t) = siyu::value::parse_time(t) {
+            if let Some(t) = parse_rfc3339(t) {
                 self.advance(t);
             }
             return;
         }
         let (Some(kind), Some(time)) = (
             j.get("type").and_then(Json::as_str),
-            j.get("time")
-                .and_then(Json::as_str)
-                .and_then(siyu::value::parse_time),
+            j.get("time").and_then(Json::as_str).and_then(parse_rfc3339),
         ) else {
             return;
         };
@@ -928,8 +926,10 @@ impl<'m> Reference<'m> {
                             );
                             obj.insert(p.clone(), v.to_json());
                         }
-                        self.out.push(json!({"at": siyu::value::format_time(s), "customer": c.id, "rule": r.name.node,
-                            "action": name.node, "args": obj}));
+                        self.out.push(
+                            json!({"at": rfc3339(s), "customer": c.id, "rule": r.name.node,
+                            "action": name.node, "args": obj}),
+                        );
                     }
                     Action::AddTag(t) => {
                         if c.tags.insert(t.node.clone()) {
@@ -957,7 +957,7 @@ impl<'m> Reference<'m> {
                         );
                         if c.profile.get(&attr.node).unwrap_or(&V::Null) != &v {
                             c.profile.insert(attr.node.clone(), v.clone());
-                            self.out.push(json!({"at": siyu::value::format_time(s), "customer": c.id, "rule": r.name.node,
+                            self.out.push(json!({"at": rfc3339(s), "customer": c.id, "rule": r.name.node,
                                 "action": "$set", "args": {"attr": attr.node, "value": v.to_json()}}));
                             changed = true;
                         }
@@ -1418,7 +1418,7 @@ fn priority(r: &RuleDecl) -> i64 {
 }
 
 fn tag_json(s: i64, customer: &str, rule: Option<&str>, added: bool, tag: &str) -> Json {
-    json!({"at": siyu::value::format_time(s), "customer": customer, "rule": rule,
+    json!({"at": rfc3339(s), "customer": customer, "rule": rule,
         "action": if added { "$tag_added" } else { "$tag_removed" }, "args": {"tag": tag}})
 }
 
@@ -1457,4 +1457,15 @@ pub fn derived_order(program: &siyu::Program) -> Vec<String> {
             _ => format!("{STAGE}{n}"),
         })
         .collect()
+}
+
+/// Unix seconds as RFC 3339 (siyu's own formatting: the text compared is
+/// the engine's output).
+pub fn rfc3339(t: i64) -> String {
+    siyu::Instant::from_unix(t).map_or_else(|_| t.to_string(), |i| i.to_string())
+}
+
+/// RFC 3339 text as Unix seconds.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    siyu::Instant::parse(text).ok().map(siyu::Instant::unix)
 }

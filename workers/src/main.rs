@@ -33,7 +33,12 @@ fn stream(shard: u64) -> String {
 
 /// The shard of a customer.
 pub fn shard_of(customer: &str, shards: u64) -> u64 {
-    siyu::engine::fnv1a64(customer) % shards
+    siyu::fnv1a64(customer) % shards
+}
+
+/// Unix seconds as a siyu instant (every time here came from one).
+fn at(t: i64) -> siyu::Instant {
+    siyu::Instant::from_unix(t).unwrap_or(siyu::Instant::MAX)
 }
 
 fn main() {
@@ -92,7 +97,8 @@ fn produce(url: &str, shards: u64, events: &str) -> Result<()> {
             .get("time")
             .or_else(|| json.get("advance"))
             .and_then(|t| t.as_str())
-            .and_then(siyu::value::parse_time);
+            .and_then(|t| siyu::Instant::parse(t).ok())
+            .map(siyu::Instant::unix);
         if let Some(t) = time {
             latest = Some(latest.map_or(t, |l| l.max(t)));
         }
@@ -110,7 +116,7 @@ fn produce(url: &str, shards: u64, events: &str) -> Result<()> {
         }
     }
     if let Some(t) = latest {
-        let line = format!("{{\"advance\": \"{}\"}}", siyu::value::format_time(t));
+        let line = format!("{{\"advance\": \"{}\"}}", at(t));
         for s in 0..shards {
             pipe.cmd("XADD")
                 .arg(stream(s))
@@ -194,11 +200,15 @@ impl Shard {
         let advance = json
             .get("advance")
             .and_then(|t| t.as_str())
-            .and_then(siyu::value::parse_time);
+            .and_then(|t| siyu::Instant::parse(t).ok())
+            .map(siyu::Instant::unix);
         let event = Event::parse_for(&self.program, line).ok();
         let (target, inclusive) = match (&advance, &event) {
             (Some(t), _) => (*t, true),
-            (None, Some(ev)) => (clock.map_or(ev.time, |c| c.max(ev.time)), false),
+            (None, Some(ev)) => {
+                let t = ev.time().unix();
+                (clock.map_or(t, |c| c.max(t)), false)
+            }
             (None, None) => (clock.unwrap_or(i64::MIN), false),
         };
         // The shard's own timers due before the event (or up to the advance).
@@ -214,18 +224,18 @@ impl Shard {
             }
             self.load(con, &mut cache, &customer)?;
             let st = cache.get_mut(&customer).ok_or("state vanished")?;
-            if let Ok(r) = step(&self.program, st, Input::Tick(w), w, &limits) {
+            if let Ok(r) = step(&self.program, st, Input::Tick(at(w)), at(w), &limits) {
                 actions.extend(r.actions);
             }
             touched.insert(customer.clone());
             if let Some(next) = st.next_wakeup(&self.program) {
-                queue.insert((next, customer));
+                queue.insert((next.unix(), customer));
             }
         }
         let mut new_clock = clock.map_or(target, |c| c.max(target));
         if let Some(ev) = &event {
-            let customers: Vec<String> = match &ev.customer {
-                Some(c) => vec![c.clone()],
+            let customers: Vec<String> = match ev.customer() {
+                Some(c) => vec![c.to_string()],
                 None => {
                     let mut all: Vec<String> = con
                         .smembers(self.key("customers"))
@@ -238,16 +248,16 @@ impl Shard {
             for c in customers {
                 self.load(con, &mut cache, &c)?;
                 let st = cache.get_mut(&c).ok_or("state vanished")?;
-                if ev.customer.is_none() && st.first_seen().is_none_or(|f| f >= ev.time) {
+                if ev.customer().is_none() && st.first_seen().is_none_or(|f| f >= ev.time()) {
                     continue;
                 }
-                if let Ok(r) = step(&self.program, st, Input::Event(ev), target, &limits) {
+                if let Ok(r) = step(&self.program, st, Input::Event(ev), at(target), &limits) {
                     applied |= !r.duplicate;
                     actions.extend(r.actions);
                     touched.insert(c);
                 }
             }
-            if !applied && ev.customer.is_some() {
+            if !applied && ev.customer().is_some() {
                 // A rejected or duplicate event does not move the clock.
                 new_clock = clock.unwrap_or(new_clock);
             }

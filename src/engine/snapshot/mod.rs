@@ -5,7 +5,7 @@
 //! | bytes | what |
 //! |---|---|
 //! | 8 | magic `SIYUSNAP` |
-//! | 2 | format version (1) |
+//! | 2 | format version (2; version 1 is read too, see `v1`) |
 //! | 8 | program fingerprint: FNV-1a 64 of its canonical text |
 //! | 8 | payload length |
 //! | 8 | FNV-1a 64 of the payload |
@@ -18,13 +18,17 @@
 //! silently wrong engine: every customer is checked against the program
 //! before the engine is built.
 
+mod v1;
+
 use super::state::CustomerState;
 use super::{Engine, Metrics};
 use crate::compile::{Program, fnv1a64};
 use serde::{Deserialize, Serialize};
 
 const MAGIC: &[u8; 8] = b"SIYUSNAP";
-const VERSION: u16 = 1;
+/// The format written: version 2 (siyu 0.2), whose customer states hold
+/// only what their program uses.
+const VERSION: u16 = 2;
 const HEADER: usize = 8 + 2 + 8 + 8 + 8;
 
 /// Why bytes could not be restored.
@@ -36,8 +40,10 @@ pub enum SnapshotError {
     /// Not a siyu snapshot.
     #[error("not a siyu snapshot (bad magic)")]
     BadMagic,
-    /// Written by an incompatible version.
-    #[error("snapshot format version {0} is not supported (this is version {VERSION})")]
+    /// Written by a version this one does not read.
+    #[error(
+        "snapshot format version {0} is not supported (this is version {VERSION}; it reads versions 1 and 2)"
+    )]
     Version(u16),
     /// Taken under another program.
     #[error(
@@ -57,7 +63,16 @@ pub enum SnapshotError {
     Damaged(String),
 }
 
-#[derive(Serialize, Deserialize)]
+/// What a snapshot holds, as written (borrowing the engine's states).
+#[derive(Serialize)]
+struct BodyOut<'a> {
+    clock: Option<i64>,
+    customers: Vec<&'a CustomerState>,
+    metrics: &'a Metrics,
+}
+
+/// What a snapshot holds, as read.
+#[derive(Deserialize)]
 struct Body {
     clock: Option<i64>,
     customers: Vec<CustomerState>,
@@ -67,10 +82,13 @@ struct Body {
 impl Engine {
     /// The whole engine as bytes (see the module documentation).
     pub fn snapshot(&self) -> Vec<u8> {
-        let body = Body {
+        let body = BodyOut {
             clock: self.clock,
-            customers: self.customers.iter().flatten().cloned().collect(),
-            metrics: self.metrics.clone(),
+            customers: self
+                .in_order()
+                .filter_map(|s| self.slots[s as usize].state.as_ref())
+                .collect(),
+            metrics: &self.metrics,
         };
         // Serializing plain data into a Vec cannot fail.
         let payload = postcard::to_stdvec(&body).unwrap_or_default();
@@ -99,7 +117,7 @@ impl Engine {
             u64::from_le_bytes(b)
         };
         let version = u16::from_le_bytes([head[8], head[9]]);
-        if version != VERSION {
+        if version != VERSION && version != 1 {
             return Err(SnapshotError::Version(version));
         }
         let expected = program.fingerprint();
@@ -113,8 +131,12 @@ impl Engine {
         if word(26) != fnv1a64(payload) {
             return Err(SnapshotError::Checksum);
         }
-        let body: Body =
-            postcard::from_bytes(payload).map_err(|e| SnapshotError::Damaged(e.to_string()))?;
+        let body: Body = match version {
+            1 => v1::read(program, payload)?,
+            _ => {
+                postcard::from_bytes(payload).map_err(|e| SnapshotError::Damaged(e.to_string()))?
+            }
+        };
         let mut engine = Engine::new(program);
         if body.metrics.rules.len() != engine.metrics.rules.len() {
             return Err(SnapshotError::Damaged(
@@ -126,7 +148,7 @@ impl Engine {
         for st in body.customers {
             st.validate(program.ir())
                 .map_err(|e| SnapshotError::Damaged(e.to_string()))?;
-            if engine.index.contains_key(st.id()) {
+            if engine.find(st.id()).is_some() {
                 return Err(SnapshotError::Damaged(format!(
                     "customer `{}` appears twice",
                     st.id()

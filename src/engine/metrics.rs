@@ -1,0 +1,264 @@
+//! Counters (docs/host.md, metrics): per rule, what became of each
+//! triggering, per experiment group its firings and conversions; engine
+//! wide, what came in and what the per-customer limits gave up.
+
+use super::step::{Degraded, Observer, Outcome, Verdict};
+use crate::check::hir::Rule;
+use crate::compile::{CExpr, Ir};
+use serde::{Deserialize, Serialize};
+
+/// Counters of one rule.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RuleMetrics {
+    /// Its trigger fired.
+    pub triggered: u64,
+    /// It acted.
+    pub fired: u64,
+    /// Its `if` guard was false.
+    pub guard_false: u64,
+    /// Suppressed by its `limit`.
+    pub suppressed_limit: u64,
+    /// Suppressed by a `cap`.
+    pub suppressed_cap: u64,
+    /// Moved to the end of quiet hours.
+    pub deferred_quiet: u64,
+    /// Dropped by quiet hours.
+    pub dropped_quiet: u64,
+    /// Moved to a later `at` time.
+    pub snapped: u64,
+    /// Held out (control group).
+    pub held_out: u64,
+    /// Per split variant (or `treated` for a holdout without split) and
+    /// `control`: firings and goal conversions.
+    pub groups: indexmap::IndexMap<String, GroupMetrics>,
+}
+
+/// Counters of one experiment group of a rule.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMetrics {
+    /// Firings that acted (or were held out, for `control`).
+    pub assigned: u64,
+    /// Of those, how many saw the goal event in time.
+    pub converted: u64,
+}
+
+/// One row of an experiment's result.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GoalRow {
+    /// Variant name, `treated`, or `control`.
+    pub group: String,
+    /// Firings in the group.
+    pub assigned: u64,
+    /// Conversions.
+    pub converted: u64,
+    /// `converted / assigned`.
+    pub rate: f64,
+    /// Two-sided two-proportion z-test against the baseline (control, or
+    /// the first variant when there is no holdout); `None` for the
+    /// baseline itself or when undefined.
+    pub p_value: Option<f64>,
+}
+
+impl RuleMetrics {
+    /// The experiment's result per group, with p-values against the
+    /// baseline (α = 0.05 is the usual threshold).
+    pub fn goal_report(&self) -> Vec<GoalRow> {
+        let baseline = self
+            .groups
+            .get("control")
+            .or_else(|| self.groups.values().next())
+            .cloned()
+            .unwrap_or_default();
+        let baseline_name = if self.groups.contains_key("control") {
+            "control"
+        } else {
+            self.groups.keys().next().map_or("", String::as_str)
+        };
+        self.groups
+            .iter()
+            .map(|(name, g)| GoalRow {
+                group: name.clone(),
+                assigned: g.assigned,
+                converted: g.converted,
+                rate: if g.assigned == 0 {
+                    0.0
+                } else {
+                    g.converted as f64 / g.assigned as f64
+                },
+                p_value: (name != baseline_name)
+                    .then(|| {
+                        two_proportion_p(
+                            g.converted,
+                            g.assigned,
+                            baseline.converted,
+                            baseline.assigned,
+                        )
+                    })
+                    .flatten(),
+            })
+            .collect()
+    }
+}
+
+/// Two-sided p-value of the pooled two-proportion z-test.
+pub fn two_proportion_p(c1: u64, n1: u64, c0: u64, n0: u64) -> Option<f64> {
+    if n1 == 0 || n0 == 0 {
+        return None;
+    }
+    let (n1f, n0f) = (n1 as f64, n0 as f64);
+    let pooled = (c1 + c0) as f64 / (n1f + n0f);
+    let se = (pooled * (1.0 - pooled) * (1.0 / n1f + 1.0 / n0f)).sqrt();
+    if se == 0.0 {
+        return None;
+    }
+    let z = (c1 as f64 / n1f - c0 as f64 / n0f) / se;
+    Some(erfc(z.abs() / std::f64::consts::SQRT_2))
+}
+
+/// Complementary error function (Numerical Recipes' Chebyshev fit,
+/// relative error below 1.2e-7), enough for p-values.
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let r = t * poly.exp();
+    if x >= 0.0 { r } else { 2.0 - r }
+}
+
+/// Engine-wide and per-rule counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Valid events received (duplicates included).
+    pub events: u64,
+    /// Events ignored as duplicates.
+    pub duplicates: u64,
+    /// Events rejected as invalid or failing.
+    pub rejected: u64,
+    /// Events of undeclared types.
+    pub ignored: u64,
+    /// Timer steps abandoned because their cascade did not settle.
+    pub faults: u64,
+    /// Spends larger than the balance.
+    pub shortfalls: u64,
+    /// Window entries and credits that left early because a customer held
+    /// `StateLimits::max_retained`.
+    pub evicted_entries: u64,
+    /// Firings not scheduled because a customer held
+    /// `StateLimits::max_pending`.
+    pub dropped_timers: u64,
+    /// Event ids forgotten early because a customer held
+    /// `StateLimits::max_ids`.
+    pub evicted_ids: u64,
+    /// Firings dropped because they would fall after
+    /// 9999-12-31T23:59:59Z.
+    pub past_horizon: u64,
+    /// Per rule, in declaration order.
+    pub rules: indexmap::IndexMap<String, RuleMetrics>,
+}
+
+impl Metrics {
+    /// Zero counters for every rule of `ir`, with its experiment groups.
+    pub(crate) fn new(ir: &Ir) -> Metrics {
+        let rules = ir
+            .rules
+            .iter()
+            .map(|r| {
+                let mut m = RuleMetrics::default();
+                if let Some(s) = &r.split {
+                    for (name, _, _) in &s.variants {
+                        m.groups.insert(name.clone(), GroupMetrics::default());
+                    }
+                } else if r.holdout.is_some() {
+                    m.groups.insert("treated".into(), GroupMetrics::default());
+                }
+                if r.holdout.is_some() {
+                    m.groups.insert("control".into(), GroupMetrics::default());
+                }
+                (r.name.clone(), m)
+            })
+            .collect();
+        Metrics {
+            rules,
+            ..Metrics::default()
+        }
+    }
+
+    /// Counts what a step decided.
+    pub(crate) fn recorder<'a>(&'a mut self, ir: &'a Ir) -> Recorder<'a> {
+        Recorder { ir, metrics: self }
+    }
+}
+
+/// The experiment group of a firing: `None` for the control group (or for a
+/// rule that runs no experiment).
+fn group_name(rule: &Rule<CExpr>, variant: Option<usize>) -> Option<String> {
+    let v = variant?;
+    match &rule.split {
+        Some(s) => s.variants.get(v).map(|(name, _, _)| name.clone()),
+        None => rule.holdout.map(|_| "treated".to_string()),
+    }
+}
+
+/// Counts into metrics what steps decide.
+pub(crate) struct Recorder<'a> {
+    ir: &'a Ir,
+    metrics: &'a mut Metrics,
+}
+
+impl Observer for Recorder<'_> {
+    fn judged(&mut self, _: &str, o: Outcome) {
+        let rule = &self.ir.rules[o.rule];
+        let Some((_, m)) = self.metrics.rules.get_index_mut(o.rule) else {
+            return;
+        };
+        m.triggered += u64::from(o.triggered);
+        match o.verdict {
+            Verdict::Fired(v) => {
+                m.fired += 1;
+                if let Some(g) = group_name(rule, Some(v.unwrap_or(0))) {
+                    m.groups.entry(g).or_default().assigned += 1;
+                }
+            }
+            Verdict::HeldOut => {
+                m.held_out += 1;
+                m.groups.entry("control".into()).or_default().assigned += 1;
+            }
+            Verdict::GuardFalse => m.guard_false += 1,
+            Verdict::Limit => m.suppressed_limit += 1,
+            Verdict::Cap => m.suppressed_cap += 1,
+            Verdict::Deferred => m.deferred_quiet += 1,
+            Verdict::Dropped => m.dropped_quiet += 1,
+            Verdict::Snapped => m.snapped += 1,
+        }
+    }
+
+    fn converted(&mut self, _: &str, r: usize, group: Option<usize>) {
+        let name = group_name(&self.ir.rules[r], group).unwrap_or_else(|| "control".into());
+        if let Some((_, m)) = self.metrics.rules.get_index_mut(r) {
+            m.groups.entry(name).or_default().converted += 1;
+        }
+    }
+
+    fn shortfall(&mut self, _: &str, _: &str, _: f64) {
+        self.metrics.shortfalls += 1;
+    }
+
+    fn degraded(&mut self, _: &str, limit: Degraded, count: usize) {
+        let n = count as u64;
+        match limit {
+            Degraded::Retained => self.metrics.evicted_entries += n,
+            Degraded::Pending => self.metrics.dropped_timers += n,
+            Degraded::Ids => self.metrics.evicted_ids += n,
+            Degraded::Horizon => self.metrics.past_horizon += n,
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Duplicate events (§6): an event whose `id` was accepted for the same
+//! customer within the dedup horizon is ignored.
+//!
+//! The ids are kept with the time of the event that carried them, oldest
+//! first, so that those past the horizon leave from the front: O(1)
+//! amortized per event. A look-up scans the few ids a customer has within
+//! the horizon; beyond `INDEXED` of them, a hash index answers in O(1).
+//! A customer holds at most `StateLimits::max_ids`; past that, the oldest
+//! leave early (and are counted): a resent event carrying one of them is
+//! accepted again.
+
+use hashbrown::HashMap;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// Ids past which a look-up goes through a hash index.
+const INDEXED: usize = 32;
+
+/// A customer's recent event ids.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Dedup {
+    /// Ids and the time of the event that carried them, by time (an id
+    /// accepted again after its horizon appears twice: the newest counts).
+    queue: VecDeque<(i64, Box<str>)>,
+    /// For many ids: each id's newest time.
+    #[serde(skip)]
+    index: Option<HashMap<Box<str>, i64>>,
+}
+
+impl PartialEq for Dedup {
+    fn eq(&self, other: &Dedup) -> bool {
+        self.queue == other.queue
+    }
+}
+
+impl Dedup {
+    /// The newest time `id` was accepted at, if it is still held.
+    fn newest(&self, id: &str) -> Option<i64> {
+        match &self.index {
+            Some(index) => index.get(id).copied(),
+            None => self
+                .queue
+                .iter()
+                .filter(|(_, x)| &**x == id)
+                .map(|(t, _)| *t)
+                .max(),
+        }
+    }
+
+    /// Was an event with `id` at `time` already accepted within `horizon`?
+    pub fn is_duplicate(&self, id: &str, time: i64, horizon: i64) -> bool {
+        self.newest(id).is_some_and(|t0| time - t0 <= horizon)
+    }
+
+    /// Records `id` of an accepted event at `time`, keeping at most `max`
+    /// ids. Returns how many left early for want of room.
+    pub fn accept(&mut self, id: &str, time: i64, max: usize) -> usize {
+        let at = self.queue.partition_point(|(t, _)| *t <= time);
+        self.queue.insert(at, (time, id.into()));
+        if let Some(index) = &mut self.index {
+            let newest = index.entry(id.into()).or_insert(time);
+            *newest = (*newest).max(time);
+        }
+        let mut evicted = 0;
+        while self.queue.len() > max {
+            self.pop();
+            evicted += 1;
+        }
+        if self.index.is_none() && self.queue.len() > INDEXED {
+            let mut index = HashMap::with_capacity(self.queue.len());
+            for (t, id) in &self.queue {
+                let newest = index.entry(id.clone()).or_insert(*t);
+                *newest = (*newest).max(*t);
+            }
+            self.index = Some(index);
+        } else if self.queue.len() <= INDEXED / 2 {
+            self.index = None;
+        }
+        evicted
+    }
+
+    /// Forgets the ids of events before `horizon` (the dedup horizon back
+    /// from the latest accepted event's instant).
+    pub fn expire(&mut self, horizon: i64) {
+        while self.queue.front().is_some_and(|(t, _)| *t < horizon) {
+            self.pop();
+        }
+        if self.queue.len() <= INDEXED / 2 {
+            self.index = None;
+        }
+    }
+
+    fn pop(&mut self) {
+        if let Some((t, id)) = self.queue.pop_front() {
+            if let Some(index) = &mut self.index {
+                // An id is accepted again only after its horizon, so its
+                // entries have distinct times, and the newest leaves last.
+                if index.get(&id) == Some(&t) {
+                    index.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// From ids and their times, in any order.
+    pub fn from_entries(mut entries: Vec<(i64, Box<str>)>) -> Dedup {
+        entries.sort_by_key(|(t, _)| *t);
+        Dedup {
+            queue: entries.into(),
+            index: None,
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! One customer's state as a value (docs/host.md, the stateless API): what
+//! expressions read of the customer, what its rules keep, its
+//! caps' windows, its recent event ids and its clock. It serializes with
+//! serde, so a host can keep it in its own store and step it there.
+//!
+//! Everything a customer holds is laid out by its program: a rule without
+//! a limit keeps no limit history, windows over one event type share its
+//! entries, an empty list allocates nothing.
+
+mod dedup;
+pub(crate) mod rules;
+
+use crate::compile::{Ir, Program, SegmentId};
+use crate::eval::derived::{reads_lapsed, refresh};
+use crate::eval::facts::{DVal, Memo};
+use crate::eval::{Ctx, FOREVER, Facts, fast};
+use crate::time::Instant;
+pub(crate) use dedup::Dedup;
+use rules::{Counts, Occurrences, RuleStates};
+use serde::{Deserialize, Serialize};
+
+/// Everything siyu holds about one customer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustomerState {
+    pub(crate) id: Box<str>,
+    /// The latest instant this customer has been stepped to.
+    pub(crate) clock: Option<i64>,
+    /// Accepted customer events, for ordering events of the same second.
+    pub(crate) seq: u64,
+    pub(crate) facts: Facts,
+    pub(crate) rules: RuleStates,
+    /// Emitted host actions inside their caps' windows, by cap.
+    pub(crate) caps: Counts,
+    pub(crate) dedup: Dedup,
+    pub(crate) occurrences: Occurrences,
+    /// No window entry or credit leaves before this instant, so a step
+    /// before it has nothing to prune (`None`: unknown).
+    #[serde(skip)]
+    pub(crate) leaves: Memo<Option<i64>>,
+}
+
+/// Why a customer's state does not fit a program.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("customer state does not fit this program: {0}")]
+pub struct Mismatch(pub(crate) String);
+
+impl CustomerState {
+    /// A customer unknown so far.
+    pub fn new(program: &Program, id: &str) -> CustomerState {
+        let ir = program.ir();
+        CustomerState {
+            id: id.into(),
+            clock: None,
+            seq: 0,
+            facts: Facts::new(ir),
+            rules: RuleStates::new(ir),
+            caps: Counts::default(),
+            dedup: Dedup::default(),
+            occurrences: Occurrences::default(),
+            leaves: Memo::default(),
+        }
+    }
+
+    /// The customer id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The earliest instant of an accepted event.
+    pub fn first_seen(&self) -> Option<Instant> {
+        self.facts.first_seen.and_then(Instant::checked)
+    }
+
+    /// The latest instant this customer has been stepped to.
+    pub fn clock(&self) -> Option<Instant> {
+        self.clock.and_then(Instant::checked)
+    }
+
+    /// Does the state have the shape the program expects? Cheap: checked
+    /// at every step.
+    pub(crate) fn fits(&self, ir: &Ir) -> Result<(), Mismatch> {
+        let shape = [
+            ("profile", self.facts.profile.len(), ir.profile.len()),
+            ("derived", self.facts.derived.len(), ir.derived.len()),
+            ("ledgers", self.facts.ledgers.len(), ir.ledgers.len()),
+        ];
+        for (what, have, want) in shape {
+            if have != want {
+                return Err(Mismatch(format!("{what}: {have}, program has {want}")));
+            }
+        }
+        if !self.facts.aggs.shape_fits(ir) {
+            return Err(Mismatch("aggregates".into()));
+        }
+        if !self.rules.fits(ir) {
+            return Err(Mismatch("rules".into()));
+        }
+        Ok(())
+    }
+
+    /// `fits`, and every stored value consistent with its definition: for
+    /// states from outside (a snapshot), checked once rather than per step.
+    pub(crate) fn validate(&self, ir: &Ir) -> Result<(), Mismatch> {
+        self.fits(ir)?;
+        if !self.facts.aggs.fits(ir) {
+            return Err(Mismatch(
+                "aggregate entries out of order or misshapen".into(),
+            ));
+        }
+        for (slot, (node, d)) in ir.derived.iter().zip(&self.facts.derived).enumerate() {
+            use crate::check::hir::Derived;
+            let fits = match (&node.def, d.value) {
+                (_, DVal::Unknown) => true,
+                (Derived::Stage { labels, .. }, DVal::Label(l)) => l < labels.len(),
+                (Derived::Segment { .. } | Derived::Tag { .. }, DVal::Bool(_)) => true,
+                _ => false,
+            };
+            if !fits {
+                return Err(Mismatch(format!(
+                    "derived value {slot} does not fit its node"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Evaluates segment `id` (from [`Program::segment_id`]) for this
+    /// customer at `now`, from the state as it is (for hosts that query
+    /// membership). `now` is at or after the instant the state was last
+    /// stepped to: the history before it is no longer all there. Segments,
+    /// tags and stages it reads are taken at `now` too. A query runs no
+    /// rules: what timers due before `now` would do to tags or the profile
+    /// is seen once the state is stepped there.
+    pub fn segment(&self, program: &Program, id: SegmentId, now: Instant) -> bool {
+        let (ir, now) = (program.ir(), now.unix());
+        let Some(cond) = ir.fast_conds.get(id.0).and_then(Option::as_ref) else {
+            return false;
+        };
+        if reads_lapsed(ir, &self.facts, id.0, now) {
+            // A segment, tag or stage it reads may have changed since the
+            // last step: work them out at `now` on a copy, as explain does.
+            let mut facts = self.facts.clone();
+            refresh(ir, &mut facts, &self.id, now);
+            let zone = facts.zone(ir);
+            return fast::test(cond, &Ctx::new(ir, &facts, &self.id, now, zone, None));
+        }
+        let zone = self.facts.zone(ir);
+        fast::test(cond, &Ctx::new(ir, &self.facts, &self.id, now, zone, None))
+    }
+
+    /// The next instant at which something can happen to this customer
+    /// without an event: a derived value that is observed changing, a `no …
+    /// for` silence ending, a calendar occurrence, a scheduled firing.
+    pub fn next_wakeup(&self, program: &Program) -> Option<Instant> {
+        self.wakeup(program.ir()).and_then(Instant::checked)
+    }
+
+    pub(crate) fn wakeup(&self, ir: &Ir) -> Option<i64> {
+        let first_seen = self.facts.first_seen?;
+        let mut next = self.rules.next_due().unwrap_or(FOREVER);
+        for (node, d) in ir.derived.iter().zip(self.facts.derived.iter()) {
+            if node.observed {
+                next = next.min(d.until);
+            }
+        }
+        for &r in ir.silence_rules.iter().chain(&ir.calendar_rules) {
+            if let Some(t) = self.rules.timer(ir, r, first_seen) {
+                next = next.min(t);
+            }
+        }
+        (next != FOREVER).then_some(next)
+    }
+
+    /// The first instant a window entry or a credit leaves (a spent
+    /// credit: at once).
+    pub(crate) fn next_leave(&self, ir: &Ir) -> i64 {
+        let aggs = self.facts.aggs.next_leave(ir);
+        let credits = self.facts.ledgers.iter().filter_map(|l| l.next_leave());
+        aggs.into_iter().chain(credits).min().unwrap_or(FOREVER)
+    }
+}

@@ -1,0 +1,377 @@
+//! What rules keep of one customer: the scalars each rule's clauses use
+//! (laid out by the program, see `compile::layout::RuleSlots`), and the
+//! lists all rules share — scheduled firings, limit and cap windows, open
+//! goals, occurrence counters — each holding entries only while they
+//! matter.
+
+use crate::check::hir::Trigger;
+use crate::compile::Ir;
+use crate::value::Value;
+use serde::{Deserialize, Serialize};
+
+/// A word that holds no instant or count ("none").
+const NONE: i64 = i64::MIN;
+
+/// A scheduled firing: an `after` trigger falling due, or a firing moved by
+/// `at` snapping or quiet hours.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Pending {
+    /// When it fires (or is judged).
+    pub due: i64,
+    /// The rule.
+    pub rule: u32,
+    /// The starting instant (the E event's time, or the followed firing).
+    pub origin: i64,
+    /// Arrival number of the starting event.
+    pub seq: u64,
+    /// Fields of the starting event, when the rule reads `event.*`.
+    pub fields: Box<[Value]>,
+    /// For a moved firing: its trigger instant and occurrence there.
+    pub moved: Option<(i64, u32)>,
+}
+
+/// A goal window opened by a firing.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct OpenGoal {
+    /// The rule.
+    pub rule: u32,
+    /// When it fired (or was held out).
+    pub fired: i64,
+    /// Its variant, or `None` for the control group.
+    pub group: Option<u16>,
+}
+
+/// Instants of emitted firings or actions, by key (a rule's limit, a
+/// cap), kept while inside their window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Counts(Vec<(u32, i64)>);
+
+impl Counts {
+    /// How many of `key`'s instants are inside the window of `per` seconds
+    /// ending at `t`: `(t - per, t]`.
+    pub fn used(&self, key: u32, per: i64, t: i64) -> u64 {
+        let from = t.saturating_sub(per);
+        self.0
+            .iter()
+            .filter(|(k, x)| *k == key && *x > from)
+            .count() as u64
+    }
+
+    /// Records an instant of `key`, and forgets those of `key` no window of
+    /// `per` seconds can see from `t` on.
+    pub fn record(&mut self, key: u32, t: i64, per: i64) {
+        self.0.push((key, t));
+        let horizon = t.saturating_sub(per);
+        self.0.retain(|(k, x)| *k != key || *x > horizon);
+    }
+
+    /// `key`'s instants, oldest first.
+    pub fn of(&self, key: u32) -> impl Iterator<Item = i64> + '_ {
+        self.0
+            .iter()
+            .filter(move |(k, _)| *k == key)
+            .map(|(_, t)| *t)
+    }
+
+    /// From entries `(key, instant)` in recording order.
+    pub fn from_entries(entries: Vec<(u32, i64)>) -> Counts {
+        Counts(entries)
+    }
+
+    /// Under new keys: `map[new]` is the old key of new key `new`; the
+    /// instants of old keys nothing maps to are dropped.
+    pub fn remap(&self, map: &[Option<usize>]) -> Counts {
+        Counts(
+            self.0
+                .iter()
+                .filter_map(|(k, t)| {
+                    let new = map.iter().position(|o| *o == Some(*k as usize))?;
+                    Some((new as u32, *t))
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Per rule and auto tag, the firings at the latest instant it fired at,
+/// for action ids; forgotten once the clock moves on (a later firing's id
+/// starts its count again).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Occurrences(Vec<(u32, i64, u32)>);
+
+impl Occurrences {
+    /// The occurrence of another firing of `cause` at `t`.
+    pub fn next(&mut self, cause: u32, t: i64) -> u32 {
+        match self.0.iter_mut().find(|(c, _, _)| *c == cause) {
+            Some((_, at, n)) if *at == t => {
+                *n += 1;
+                *n
+            }
+            Some(entry) => {
+                *entry = (cause, t, 0);
+                0
+            }
+            None => {
+                self.0.push((cause, t, 0));
+                0
+            }
+        }
+    }
+
+    /// Forgets the counts of instants before `t`.
+    pub fn forget_before(&mut self, t: i64) {
+        if self.0.iter().any(|(_, at, _)| *at < t) {
+            self.0.retain(|(_, at, _)| *at >= t);
+        }
+    }
+
+    /// From entries `(cause, instant, count)`.
+    pub fn from_entries(entries: Vec<(u32, i64, u32)>) -> Occurrences {
+        Occurrences(entries)
+    }
+
+    /// Under a new program: rules by `rules` (new → old), auto tags by
+    /// `derived` (new slot → old slot).
+    pub fn remap(
+        &self,
+        old_ir: &Ir,
+        ir: &Ir,
+        rules: &[Option<usize>],
+        derived: &[Option<usize>],
+    ) -> Occurrences {
+        let (old_rules, new_rules) = (old_ir.rules.len(), ir.rules.len());
+        Occurrences(
+            self.0
+                .iter()
+                .filter_map(|&(cause, t, n)| {
+                    let c = cause as usize;
+                    let new = if c < old_rules {
+                        rules.iter().position(|o| *o == Some(c))?
+                    } else {
+                        new_rules + derived.iter().position(|o| *o == Some(c - old_rules))?
+                    };
+                    Some((new as u32, t, n))
+                })
+                .collect(),
+        )
+    }
+}
+
+/// What the rules keep of one customer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RuleStates {
+    /// The rules' scalars (see `RuleSlots`); `NONE` where none is held.
+    words: Box<[i64]>,
+    /// Scheduled firings of every rule, by due time, ties by arrival of
+    /// their starting event, then in the order they were scheduled.
+    pending: Vec<Pending>,
+    /// Emitted firings inside their rule's limit window, by rule.
+    pub emitted: Counts,
+    /// Open goal windows.
+    goals: Vec<OpenGoal>,
+}
+
+/// A rule's scalar, by which of its slots.
+#[derive(Clone, Copy)]
+pub(crate) enum Word {
+    /// The latest matching event's time (`no … for`, `after last`).
+    Anchor,
+    /// The anchor or occurrence it fired for.
+    Fired,
+    /// A calendar trigger's next occurrence.
+    Calendar,
+    /// Emitted firings ever (`limit N` without a window).
+    Ever,
+}
+
+impl RuleStates {
+    /// Nothing kept yet.
+    pub fn new(ir: &Ir) -> RuleStates {
+        RuleStates {
+            words: vec![NONE; ir.rule_words].into(),
+            pending: Vec::new(),
+            emitted: Counts::default(),
+            goals: Vec::new(),
+        }
+    }
+
+    /// Does this state have the program's shape?
+    pub fn fits(&self, ir: &Ir) -> bool {
+        self.words.len() == ir.rule_words
+            && self
+                .pending
+                .iter()
+                .all(|p| (p.rule as usize) < ir.rules.len())
+            && self
+                .goals
+                .iter()
+                .all(|g| (g.rule as usize) < ir.rules.len())
+    }
+
+    fn offset(ir: &Ir, r: usize, w: Word) -> Option<usize> {
+        let s = ir.rule_slots.get(r)?;
+        let at = match w {
+            Word::Anchor => s.anchor,
+            Word::Fired => s.fired,
+            Word::Calendar => s.calendar,
+            Word::Ever => s.ever,
+        };
+        at.map(|a| a as usize)
+    }
+
+    /// Rule `r`'s scalar `w`, if it holds one.
+    pub fn get(&self, ir: &Ir, r: usize, w: Word) -> Option<i64> {
+        let at = RuleStates::offset(ir, r, w)?;
+        self.words.get(at).copied().filter(|v| *v != NONE)
+    }
+
+    /// Sets rule `r`'s scalar `w` (a rule whose clauses keep no such
+    /// scalar has nothing to set).
+    pub fn set(&mut self, ir: &Ir, r: usize, w: Word, v: Option<i64>) {
+        if let Some(word) = RuleStates::offset(ir, r, w).and_then(|at| self.words.get_mut(at)) {
+            *word = v.unwrap_or(NONE);
+        }
+    }
+
+    /// A `no … for duration` trigger not yet fired for its silence: the
+    /// silence's start (the latest matching event, else the first event)
+    /// and the instant it has lasted `duration`.
+    pub fn silence(&self, ir: &Ir, r: usize, first_seen: i64, duration: i64) -> Option<(i64, i64)> {
+        let anchor = self.get(ir, r, Word::Anchor).unwrap_or(first_seen);
+        (self.get(ir, r, Word::Fired) != Some(anchor))
+            .then(|| (anchor, anchor.saturating_add(duration)))
+    }
+
+    /// The next instant rule `r` is due by its trigger's own timer (a
+    /// silence ending, a calendar occurrence), for a customer first seen
+    /// at `first_seen`; scheduled firings are [`RuleStates::next_due`].
+    pub fn timer(&self, ir: &Ir, r: usize, first_seen: i64) -> Option<i64> {
+        match ir.rules[r].trigger {
+            Trigger::No { duration, .. } => self.silence(ir, r, first_seen, duration).map(|s| s.1),
+            Trigger::Every { .. } | Trigger::Anniversary { .. } => self.get(ir, r, Word::Calendar),
+            _ => None,
+        }
+    }
+
+    /// Adds a scheduled firing in due order.
+    pub fn schedule(&mut self, p: Pending) {
+        let at = self
+            .pending
+            .partition_point(|q| (q.due, q.seq) <= (p.due, p.seq));
+        self.pending.insert(at, p);
+    }
+
+    /// The earliest scheduled firing's instant.
+    pub fn next_due(&self) -> Option<i64> {
+        self.pending.first().map(|p| p.due)
+    }
+
+    /// The earliest scheduled firing of rule `r`.
+    pub fn next_due_of(&self, r: usize) -> Option<i64> {
+        self.pending
+            .iter()
+            .find(|p| p.rule as usize == r)
+            .map(|p| p.due)
+    }
+
+    /// Takes out every scheduled firing due at or before `tau`, in order.
+    pub fn take_due(&mut self, tau: i64) -> impl Iterator<Item = Pending> + '_ {
+        let split = self.pending.partition_point(|p| p.due <= tau);
+        self.pending.drain(..split)
+    }
+
+    /// Keeps rule `r`'s scheduled firings for which `keep` holds.
+    pub fn retain_of(&mut self, r: usize, mut keep: impl FnMut(&Pending) -> bool) {
+        self.pending.retain(|p| p.rule as usize != r || keep(p));
+    }
+
+    /// Scheduled firings of every rule.
+    pub fn pending(&self) -> &[Pending] {
+        &self.pending
+    }
+
+    /// Opens a goal window.
+    pub fn open_goal(&mut self, g: OpenGoal) {
+        self.goals.push(g);
+    }
+
+    /// Any goal window of rule `r` open?
+    pub fn has_goals(&self, r: usize) -> bool {
+        self.goals.iter().any(|g| g.rule as usize == r)
+    }
+
+    /// Rule `r`'s goal windows, taken out.
+    pub fn take_goals(&mut self, r: usize) -> Vec<OpenGoal> {
+        let (taken, kept) = std::mem::take(&mut self.goals)
+            .into_iter()
+            .partition(|g| g.rule as usize == r);
+        self.goals = kept;
+        taken
+    }
+
+    /// Puts back goal windows still open.
+    pub fn keep_goals(&mut self, goals: impl IntoIterator<Item = OpenGoal>) {
+        self.goals.extend(goals);
+    }
+
+    /// Under a new program: each new rule kept from old rule `rules[new]`
+    /// keeps what it kept (its scalars, scheduled firings, limit window,
+    /// open goals); other rules start with nothing.
+    pub fn migrate(&self, old_ir: &Ir, ir: &Ir, rules: &[Option<usize>]) -> RuleStates {
+        let mut st = RuleStates::new(ir);
+        for (r, from) in rules.iter().enumerate() {
+            let Some(o) = *from else { continue };
+            for w in [Word::Anchor, Word::Fired, Word::Calendar, Word::Ever] {
+                st.set(ir, r, w, self.get(old_ir, o, w));
+            }
+        }
+        let new_of = |old: u32| rules.iter().position(|o| *o == Some(old as usize));
+        st.pending = self
+            .pending
+            .iter()
+            .filter_map(|p| {
+                let rule = new_of(p.rule)? as u32;
+                Some(Pending { rule, ..p.clone() })
+            })
+            .collect();
+        st.emitted = self.emitted.remap(rules);
+        st.goals = self
+            .goals
+            .iter()
+            .filter_map(|g| {
+                let rule = new_of(g.rule)? as u32;
+                Some(OpenGoal { rule, ..*g })
+            })
+            .collect();
+        st
+    }
+
+    /// The raw parts, for the snapshot of a former version to fill.
+    pub fn from_parts(
+        ir: &Ir,
+        words: Vec<(usize, Word, i64)>,
+        pending: Vec<Pending>,
+        emitted: Counts,
+        goals: Vec<OpenGoal>,
+    ) -> RuleStates {
+        let mut st = RuleStates::new(ir);
+        for (r, w, v) in words {
+            st.set(ir, r, w, Some(v));
+        }
+        for p in pending {
+            st.schedule(p);
+        }
+        st.emitted = emitted;
+        st.goals = goals;
+        st
+    }
+}
+
+/// The fields a firing of rule `r` carries while it waits: the starting
+/// event's, when the rule reads `event.*`; none otherwise.
+pub(crate) fn carried_fields(ir: &Ir, r: usize, fields: Option<&[Value]>) -> Box<[Value]> {
+    match fields {
+        Some(f) if ir.reads_event[r] => f.into(),
+        _ => Box::default(),
+    }
+}

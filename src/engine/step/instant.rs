@@ -1,0 +1,349 @@
+//! Everything that happens to one customer at one instant (§6): the event
+//! if any, derived state, then rules by priority, in cascade rounds.
+
+use super::fire::fire;
+use super::triggers::{self, Candidate};
+use super::{Buffer, Degraded, StepError};
+use crate::check::hir::Derived;
+use crate::compile::{CExpr, Ir};
+use crate::engine::action::{Emitted, Kind};
+use crate::engine::event::{Event, EventKind};
+use crate::engine::state::CustomerState;
+use crate::eval::derived::{Touched, reevaluate};
+use crate::eval::ledger::Credit;
+use crate::eval::{self, Ctx, DVal, FOREVER, Facts, aggregate};
+use crate::limits::{MAX_ROUNDS, StateLimits};
+use crate::time::Instant;
+use crate::value::Value;
+use crate::zone::Zone;
+
+/// One instant of one customer being worked out: the program, the
+/// instant, the limits, and where what it produces is held.
+pub(super) struct At<'a> {
+    pub ir: &'a Ir,
+    pub tau: i64,
+    pub limits: &'a StateLimits,
+    pub buf: &'a mut Buffer,
+}
+
+impl At<'_> {
+    /// Records an action of this instant; its values are pushed by
+    /// `values` first. `None` past the instants RFC 3339 can write, which
+    /// a step never reaches.
+    pub fn emit(&mut self, kind: Kind, variant: Option<u16>, id: (i64, u32, u16)) {
+        let Some(at) = Instant::checked(self.tau) else {
+            self.buf.degraded.push((Degraded::Horizon, 1));
+            return;
+        };
+        let (trigger_at, occurrence, index) = id;
+        self.buf.actions.push(Emitted {
+            at,
+            kind,
+            variant,
+            trigger_at,
+            occurrence,
+            index,
+        });
+    }
+
+    /// Holds `v` for an action; its position.
+    pub fn value(&mut self, v: Value) -> u32 {
+        self.buf.values.push(v);
+        (self.buf.values.len() - 1) as u32
+    }
+}
+
+/// The instant `tau` for `st`, with event `ev` if any.
+pub(super) fn instant(
+    ir: &Ir,
+    st: &mut CustomerState,
+    tau: i64,
+    ev: Option<&Event>,
+    limits: &StateLimits,
+    buf: &mut Buffer,
+) -> Result<(), StepError> {
+    let mut at = At {
+        ir,
+        tau,
+        limits,
+        buf,
+    };
+    st.occurrences.forget_before(tau);
+    let mut event_fields: Option<(usize, &[Value])> = None;
+    let mut touched = Touched::default();
+    if let Some(ev) = ev {
+        match &ev.kind {
+            EventKind::Forget => return Ok(()),
+            EventKind::Declared { event, fields } if ir.events[*event].broadcast => {
+                event_fields = Some((*event, fields));
+            }
+            kind => {
+                let f = &mut st.facts;
+                let (first, last) = (f.first_seen, f.last_seen);
+                f.first_seen = Some(first.map_or(ev.secs(), |x| x.min(ev.secs())));
+                f.last_seen = Some(last.map_or(ev.secs(), |x| x.max(ev.secs())));
+                touched.first_seen = f.first_seen != first;
+                touched.last_seen = f.last_seen != last;
+                match kind {
+                    EventKind::Declared { event, fields } => {
+                        st.seq += 1;
+                        // Entries go in where the windows stand at `tau`.
+                        prune_if_due(ir, st, tau);
+                        apply_event(&mut at, st, *event, fields, ev.secs());
+                        st.leaves.0 = Some(st.next_leave(ir));
+                        event_fields = Some((*event, fields));
+                        touched.event = Some(*event);
+                    }
+                    EventKind::Profile(attrs) => {
+                        for (i, v) in attrs {
+                            st.facts.set_profile(ir, *i, v.clone());
+                        }
+                        touched.profile = true;
+                    }
+                    EventKind::Tag(t) => {
+                        st.facts.tags.insert(t);
+                        touched.tags = true;
+                    }
+                    EventKind::Untag(t) => {
+                        st.facts.tags.remove(t);
+                        touched.tags = true;
+                    }
+                    EventKind::Undeclared(_) | EventKind::Forget => {}
+                }
+            }
+        }
+    }
+    if st.facts.first_seen.is_none() {
+        return Ok(());
+    }
+    prune_if_due(ir, st, tau);
+    let unread = touched.calendars_unread();
+    let result = rounds(&mut at, st, ev, event_fields, touched);
+    st.clock = Some(st.clock.map_or(tau, |c| c.max(tau)));
+    // Nothing a calendar reads changed unless the event touched the profile
+    // or first_seen, or a firing changed state.
+    triggers::refresh_calendars(ir, st, unread && result == Ok(false));
+    result.map(|_| ())
+}
+
+/// Drops window entries and credits that have left by `tau`, if any can
+/// have.
+fn prune_if_due(ir: &Ir, st: &mut CustomerState, tau: i64) {
+    if st.leaves.0.is_none_or(|at| tau >= at) {
+        st.facts.aggs.prune(ir, tau);
+        for credits in st.facts.ledgers.iter_mut() {
+            credits.prune(tau);
+        }
+        st.leaves.0 = Some(st.next_leave(ir));
+    }
+}
+
+/// The cascade rounds of one instant; whether a firing changed state.
+fn rounds(
+    at: &mut At<'_>,
+    st: &mut CustomerState,
+    ev: Option<&Event>,
+    event_fields: Option<(usize, &[Value])>,
+    touched: Touched,
+) -> Result<bool, StepError> {
+    let (ir, tau) = (at.ir, at.tau);
+    let mut changed_any = false;
+    for round in 1..=MAX_ROUNDS {
+        // Later rounds follow built-in actions: re-read everything, the
+        // zone included (`set profile.tz` changes it at once, §6).
+        let touched = if round == 1 { touched } else { Touched::ALL };
+        let zone = st.facts.zone(ir);
+        let changes = reevaluate(ir, &mut st.facts, &st.id, tau, zone, touched);
+        for &(slot, old, new) in &changes {
+            if let Derived::Tag { .. } = &ir.derived[slot].def {
+                let added = matches!(new, DVal::Bool(true));
+                if added != matches!(old, DVal::Bool(true)) {
+                    let occurrence = st.occurrences.next(tag_cause(ir, slot), tau);
+                    let kind = Kind::AutoTag {
+                        slot: slot as u32,
+                        added,
+                    };
+                    at.emit(kind, None, (tau, occurrence, 0));
+                }
+            }
+        }
+        let mut candidates: Vec<Candidate<'_>> = Vec::new();
+        if round == 1 {
+            if let Some((event, fields)) = event_fields {
+                let t = ev.map_or(tau, |e| e.secs());
+                triggers::bookkeeping(at, st, zone, event, fields, t);
+                triggers::goals(at, st, zone, event, fields, t);
+                triggers::event_rules(ir, st, tau, zone, event, fields, &mut candidates);
+            }
+        }
+        triggers::transitions(ir, &changes, &mut candidates);
+        // The occurrences cached at the end of the last instant still hold
+        // if nothing they read has changed since: the clock moved on and no
+        // event touched the profile (dates, zone) or first_seen.
+        let cached = round == 1 && touched.calendars_unread() && st.clock.is_some_and(|c| c < tau);
+        triggers::due(ir, st, tau, zone, round == 1, cached, &mut candidates);
+        if candidates.is_empty() {
+            return Ok(changed_any);
+        }
+        candidates.sort_by(|a, b| {
+            let (ra, rb) = (&ir.rules[a.rule], &ir.rules[b.rule]);
+            rb.priority
+                .cmp(&ra.priority)
+                .then(a.rule.cmp(&b.rule))
+                .then(a.order.cmp(&b.order))
+        });
+        let mut changed = false;
+        for c in &candidates {
+            changed |= fire(at, st, c);
+        }
+        if !changed {
+            return Ok(changed_any);
+        }
+        changed_any = true;
+    }
+    Err(StepError::CascadeDepth {
+        at: Instant::checked(tau).unwrap_or(Instant::MAX),
+    })
+}
+
+/// The occurrence counter of auto tag `slot`: after the rules'.
+pub(super) fn tag_cause(ir: &Ir, slot: usize) -> u32 {
+    (ir.rules.len() + slot) as u32
+}
+
+/// Does filter `filter` hold for an event with fields `row` (`trigger`:
+/// the fields `event.*` reads)?
+#[allow(clippy::too_many_arguments)]
+pub(super) fn holds(
+    ir: &Ir,
+    facts: &Facts,
+    id: &str,
+    tau: i64,
+    zone: Zone,
+    filter: Option<&CExpr>,
+    row: &[Value],
+    trigger: Option<&[Value]>,
+) -> bool {
+    filter.is_none_or(|f| {
+        Ctx::new(ir, facts, id, tau, zone, trigger)
+            .with_row(row)
+            .test(f)
+    })
+}
+
+/// Counts a customer event in the aggregates that read its type, and earns
+/// and spends points in the ledgers it reaches.
+fn apply_event(at: &mut At<'_>, st: &mut CustomerState, event: usize, fields: &[Value], t: i64) {
+    let (ir, tau) = (at.ir, at.tau);
+    // A customer event leaves the profile, hence the zone, as it was.
+    let zone = st.facts.zone(ir);
+    let cx = Ctx::new(ir, &st.facts, &st.id, tau, zone, None);
+    let decided = aggregate::decide(ir, event, &cx.with_row(fields));
+    st.facts
+        .aggs
+        .insert(ir, event, fields, (t, st.seq, tau), &decided);
+    apply_ledgers(at, st, zone, event, fields, t);
+    let retained =
+        st.facts.aggs.retained() + st.facts.ledgers.iter().map(|l| l.len()).sum::<usize>();
+    if retained > at.limits.max_retained {
+        let evicted = evict(ir, st, retained - at.limits.max_retained);
+        at.buf.degraded.push((Degraded::Retained, evicted));
+    }
+}
+
+/// Drops `n` of the oldest window entries or credits, from whichever holds
+/// the most; how many went.
+fn evict(ir: &Ir, st: &mut CustomerState, n: usize) -> usize {
+    let mut dropped = 0;
+    while dropped < n {
+        let entries = st.facts.aggs.largest_store();
+        let credits = st
+            .facts
+            .ledgers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.len(), i))
+            .max();
+        let took = match (entries, credits) {
+            (Some(e), Some((c, l))) if c > e => st.facts.ledgers[l].evict(1),
+            (Some(e), _) if e > 0 => st.facts.aggs.evict(ir, 1),
+            (_, Some((c, l))) if c > 0 => st.facts.ledgers[l].evict(1),
+            _ => 0,
+        };
+        if took == 0 {
+            break;
+        }
+        dropped += took;
+    }
+    st.leaves.0 = None;
+    dropped
+}
+
+/// Earns and spends points for a customer event: amounts are evaluated
+/// first (with `event.*` the event), then credits change.
+fn apply_ledgers(
+    at: &mut At<'_>,
+    st: &mut CustomerState,
+    zone: Zone,
+    event: usize,
+    fields: &[Value],
+    t: i64,
+) {
+    let (ir, tau) = (at.ir, at.tau);
+    for &l in &ir.ledgers_by_event[event] {
+        let spec = &ir.ledgers[l];
+        let cx = Ctx::new(ir, &st.facts, &st.id, tau, zone, Some(fields));
+        let amount = |e: &CExpr| eval::value(e, &cx).as_f64().filter(|a| *a > 0.0);
+        let earned: Vec<f64> = spec
+            .earn
+            .iter()
+            .filter(|(e, _)| *e == event)
+            .filter_map(|(_, a)| amount(a))
+            .collect();
+        let spent: Vec<f64> = spec
+            .spend
+            .iter()
+            .filter(|(e, _)| *e == event)
+            .filter_map(|(_, a)| amount(a))
+            .collect();
+        let credits = &mut st.facts.ledgers[l];
+        for points in earned {
+            let expires = spec.expire.map_or(FOREVER, |d| t.saturating_add(d));
+            credits.earn(Credit {
+                t,
+                expires,
+                remaining: points,
+            });
+        }
+        for points in spent {
+            let short = credits.spend(tau, points);
+            if short > 0.0 {
+                at.buf.shortfalls.push((l, short));
+            }
+        }
+    }
+}
+
+/// Passes instant `w` without firing anything: consumes the timers due at
+/// it and refreshes derived state.
+pub(super) fn skip(ir: &Ir, st: &mut CustomerState, w: i64) {
+    if st.facts.first_seen.is_none() {
+        return;
+    }
+    let zone = st.facts.zone(ir);
+    reevaluate(ir, &mut st.facts, &st.id, w, zone, Touched::ALL);
+    let mut due = Vec::new();
+    triggers::due(ir, st, w, zone, true, false, &mut due);
+    for c in due {
+        if let Some(anchor) = c.no_anchor {
+            st.rules.set(
+                ir,
+                c.rule,
+                crate::engine::state::rules::Word::Fired,
+                Some(anchor),
+            );
+        }
+    }
+    st.clock = Some(st.clock.map_or(w, |c| c.max(w)));
+    triggers::refresh_calendars(ir, st, false);
+}
