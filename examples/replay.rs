@@ -9,7 +9,7 @@
 
 use siyu::{ActionRef, Engine, Instant, Metrics};
 use std::fs::File;
-use std::io::{BufReader, BufWriter, IsTerminal, Write};
+use std::io::{BufReader, IsTerminal, Write};
 use std::process::ExitCode;
 
 struct Args {
@@ -96,11 +96,15 @@ fn main() -> ExitCode {
     };
     let mut engine = Engine::new(&program);
     let stdout = std::io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut out = stdout.lock();
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
     // A closed stdout (piped into `head`) ends the output, not the replay.
     let mut write = |a: ActionRef<'_>| {
-        let _ = serde_json::to_writer(&mut out, &a);
-        let _ = out.write_all(b"\n");
+        a.write_json_line(&mut buf);
+        if buf.len() >= 1 << 16 {
+            let _ = out.write_all(&buf);
+            buf.clear();
+        }
     };
     let progress = std::io::stderr().is_terminal();
     let path = &args.events;
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     engine.replay_end_into(args.until, &mut write);
+    let _ = out.write_all(&buf);
     let _ = out.flush();
     if args.summary {
         eprint!("{}", summary(engine.metrics(), engine.timer_steps()));

@@ -59,10 +59,11 @@ fn main() {
         .collect();
     let before = (LIVE_BYTES.load(Relaxed), LIVE_BLOCKS.load(Relaxed));
     let mut engine = siyu::Engine::new(&program);
+    let mut discard = |_: siyu::ActionRef<'_>| {};
     for line in text.lines() {
-        let _ = engine.replay_line(line);
+        let _ = engine.replay_line_into(line, &mut discard);
     }
-    let _ = engine.replay_end(None);
+    engine.replay_end_into(None, &mut discard);
     // Before anything below allocates: the engine is all that was added.
     let held = (
         LIVE_BYTES.load(Relaxed).saturating_sub(before.0),

@@ -45,6 +45,23 @@ impl Action {
         // allows (see `Value::to_json`).
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
+
+    /// Appends the action as one line of JSON (the object, then `\n`):
+    /// what serializing it gives, written without serde's machinery.
+    pub fn write_json_line(&self, out: &mut Vec<u8>) {
+        let args = Args::Owned(&self.args);
+        let id = IdText::Owned(&self.id);
+        write_line(
+            out,
+            self.at,
+            &self.customer,
+            self.rule.as_deref(),
+            &self.action,
+            &args,
+            self.variant.as_deref(),
+            &id,
+        );
+    }
 }
 
 /// The documented action object, keys in order; `serde_json::to_writer`
@@ -159,6 +176,23 @@ impl<'a> ActionRef<'a> {
         }
     }
 
+    /// Appends the action as one line of JSON (the object, then `\n`):
+    /// what serializing it gives, written without serde's machinery or an
+    /// allocation.
+    pub fn write_json_line(&self, out: &mut Vec<u8>) {
+        let id = IdText::Parts(&self.id);
+        write_line(
+            out,
+            self.at,
+            self.customer,
+            self.rule,
+            self.action,
+            &self.args,
+            self.variant,
+            &id,
+        );
+    }
+
     /// The owned action.
     pub fn to_owned(&self) -> Action {
         Action {
@@ -232,6 +266,73 @@ fn write_action<S: serde::Serializer>(
     }
     m.serialize_entry("id", &Collect(id))?;
     m.end()
+}
+
+/// An action's id as it is held.
+enum IdText<'a> {
+    Owned(&'a str),
+    Parts(&'a ActionId<'a>),
+}
+
+/// Appends `s` as a JSON string.
+fn string(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// The action object of the documented shape, keys in order, then `\n`.
+#[allow(clippy::too_many_arguments)]
+fn write_line(
+    out: &mut Vec<u8>,
+    at: Instant,
+    customer: &str,
+    rule: Option<&str>,
+    action: &str,
+    args: &Args<'_>,
+    variant: Option<&str>,
+    id: &IdText<'_>,
+) {
+    out.extend_from_slice(b"{\"at\":\"");
+    out.extend_from_slice(crate::time::rfc3339(at.unix(), &mut [0; 20]).as_bytes());
+    out.extend_from_slice(b"\",\"customer\":");
+    string(out, customer);
+    out.extend_from_slice(b",\"rule\":");
+    match rule {
+        Some(r) => string(out, r),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"action\":");
+    string(out, action);
+    out.extend_from_slice(b",\"args\":");
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, args);
+    if let Some(v) = variant {
+        out.extend_from_slice(b",\"variant\":");
+        string(out, v);
+    }
+    out.extend_from_slice(b",\"id\":");
+    match id {
+        IdText::Owned(id) => string(out, id),
+        IdText::Parts(p) => {
+            // `"CAUSE/TRIGGER/OCCURRENCE/INDEX"`: the cause escaped (a tag's
+            // text may need it), the rest digits.
+            let quote = out.len();
+            string(out, p.cause);
+            out.pop();
+            if p.tag {
+                out.splice(quote + 1..quote + 1, *b"tag:");
+            }
+            let mut n = itoa::Buffer::new();
+            out.push(b'/');
+            out.extend_from_slice(n.format(p.trigger_at).as_bytes());
+            out.push(b'/');
+            out.extend_from_slice(n.format(p.occurrence).as_bytes());
+            out.push(b'/');
+            out.extend_from_slice(n.format(p.index).as_bytes());
+            out.push(b'"');
+        }
+    }
+    out.extend_from_slice(b"}\n");
 }
 
 /// A `Display` value written as a JSON string without an allocation.
@@ -424,4 +525,51 @@ impl Emitted {
 
 fn tag_action(added: bool) -> &'static str {
     if added { "$tag_added" } else { "$tag_removed" }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Engine;
+
+    /// The hand-written line is, byte for byte, what serializing gives:
+    /// for views and owned actions, ids of rules and of tags whose text
+    /// needs escaping, variants, nulls and every kind of value.
+    #[test]
+    fn json_lines_are_what_serde_writes() {
+        let program = crate::compile(
+            "event e { n: number, s: string }\nprofile { d: date }\n\
+             action a(x: number, y: string, z: int)\n\
+             tag \"q\\\"t\\\\\" when count(e) >= 1\n\
+             rule r { when e do a(x: event.n, y: event.s, z: 3), set profile.d = null, add tag \"w\" }\n\
+             rule v { when e split \"x\" { a1 50% do a(x: 1.5, y: \"\\u{1F600}\", z: -1) b1 50% do a(x: 2, y: \"\", z: 0) } }",
+        )
+        .expect("compiles");
+        let mut engine = Engine::new(&program);
+        let mut lines = Vec::new();
+        let mut owned = Vec::new();
+        for (c, n, s) in [("c1", "1e300", "a\\\"b"), ("c\\n2", "-0.25", "\\u0000x")] {
+            let json = format!(
+                "{{\"customer\": \"{c}\", \"type\": \"e\", \"time\": \"2026-01-01T00:00:00Z\", \"data\": {{\"n\": {n}, \"s\": \"{s}\"}}}}"
+            );
+            engine
+                .process_into(&json, &mut |a: super::ActionRef<'_>| {
+                    let mut line = Vec::new();
+                    a.write_json_line(&mut line);
+                    let want = serde_json::to_string(&a).expect("serializes") + "\n";
+                    lines.push((String::from_utf8(line).expect("UTF-8"), want));
+                    owned.push(a.to_owned());
+                })
+                .expect("valid");
+        }
+        assert!(lines.len() >= 8, "{lines:?}");
+        for (got, want) in &lines {
+            assert_eq!(got, want);
+        }
+        for a in &owned {
+            let mut line = Vec::new();
+            a.write_json_line(&mut line);
+            let want = serde_json::to_string(a).expect("serializes") + "\n";
+            assert_eq!(String::from_utf8(line).expect("UTF-8"), want);
+        }
+    }
 }

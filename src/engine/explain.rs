@@ -259,7 +259,7 @@ fn trigger_state(ir: &Ir, st: &CustomerState, rule: &Rule<CExpr>, next: Option<i
         Trigger::Membership { segment: slot, .. } | Trigger::Stage { stage: slot, .. } => {
             let current = match (&ir.derived[*slot].def, st.facts.derived[*slot].value) {
                 (Derived::Stage { labels, .. }, DVal::Label(l)) => {
-                    json!(labels.get(l).map(|x| &x.0))
+                    json!(labels.get(l as usize).map(|x| &x.0))
                 }
                 (_, DVal::Bool(b)) => json!(b),
                 _ => Json::Null,

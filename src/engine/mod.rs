@@ -13,6 +13,7 @@ pub mod diff;
 pub mod event;
 mod explain;
 mod metrics;
+mod queue;
 mod replay;
 mod snapshot;
 pub mod state;
@@ -29,8 +30,6 @@ pub use metrics::{GoalRow, GroupMetrics, Metrics, RuleMetrics, two_proportion_p}
 pub use replay::LineError;
 pub use snapshot::SnapshotError;
 use state::CustomerState;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use step::{Buffer, Discard, Input, Observer, Settles, StepError};
 pub use upgrade::UpgradeReport;
 
@@ -53,7 +52,9 @@ const NIL: u32 = u32::MAX;
 #[derive(Clone, Debug)]
 struct Slot {
     /// Its state; `None` for a slot freed by `$forget`, to be reused.
-    state: Option<CustomerState>,
+    /// Boxed: slots stay small for the walks over them, and a state is one
+    /// allocation of its own size whatever the slot vector's slack.
+    state: Option<Box<CustomerState>>,
     /// Its place in first-seen order, which ties at one instant follow.
     rank: u64,
     /// Its next wake-up.
@@ -82,7 +83,9 @@ pub struct Engine {
     first: u32,
     last: u32,
     next_rank: u64,
-    queue: BinaryHeap<Reverse<(i64, u64, u32)>>,
+    queue: queue::Queue,
+    /// The entries of one instant taken from the queue, reused.
+    due: Vec<queue::Entry>,
     clock: Option<i64>,
     metrics: Metrics,
     /// Customer steps run by the clock, to show its cost follows the timers
@@ -141,7 +144,8 @@ impl Engine {
             first: NIL,
             last: NIL,
             next_rank: 0,
-            queue: BinaryHeap::new(),
+            queue: queue::Queue::default(),
+            due: Vec::new(),
             clock: None,
             metrics: Metrics::new(program.ir()),
             timer_steps: 0,
@@ -173,13 +177,13 @@ impl Engine {
     /// A customer's state, if known.
     pub fn customer(&self, id: &str) -> Option<&CustomerState> {
         self.find(id)
-            .and_then(|s| self.slots[s as usize].state.as_ref())
+            .and_then(|s| self.slots[s as usize].state.as_deref())
     }
 
     /// The ids of the customers known, in the order first seen.
     pub fn customers(&self) -> impl Iterator<Item = &str> + '_ {
         self.in_order()
-            .filter_map(|s| self.slots[s as usize].state.as_ref())
+            .filter_map(|s| self.slots[s as usize].state.as_deref())
             .map(CustomerState::id)
     }
 
@@ -236,7 +240,7 @@ impl Engine {
             return Ok(());
         }
         let known = self.find(customer);
-        let state = known.and_then(|s| self.slots[s as usize].state.as_ref());
+        let state = known.and_then(|s| self.slots[s as usize].state.as_deref());
         // What has no effect at all is decided first: a duplicate, and an
         // event whose instant does not settle (known only by running it).
         if state.is_some_and(|st| step::is_duplicate(st, ev, &self.limits)) {
@@ -354,33 +358,37 @@ impl Engine {
     /// Pops due wake-ups (before `t`, or at it when `inclusive`), each
     /// customer's step handed to `sink`.
     fn fire_until(&mut self, t: i64, inclusive: bool, sink: &mut dyn Sink) {
-        while let Some(&Reverse((w, rank, slot))) = self.queue.peek() {
+        let mut due = std::mem::take(&mut self.due);
+        while let Some(w) = self.queue.peek() {
             if w > t || (!inclusive && w == t) {
                 break;
             }
-            self.queue.pop();
-            let s = &mut self.slots[slot as usize];
-            if s.rank != rank || s.queued != Some(w) {
-                continue;
-            }
-            s.queued = None;
-            match s.wake {
-                Some(due) if due == w => {}
-                Some(later) => {
-                    s.queued = Some(later);
-                    self.queue.push(Reverse((later, rank, slot)));
+            let Some(tick) = Instant::checked(w) else {
+                break;
+            };
+            self.queue.pop_instant(&mut due);
+            for &(w, rank, slot) in &due {
+                let s = &mut self.slots[slot as usize];
+                if s.rank != rank || s.queued != Some(w) {
                     continue;
                 }
-                None => continue,
+                s.queued = None;
+                match s.wake {
+                    Some(at) if at == w => {}
+                    Some(later) => {
+                        s.queued = Some(later);
+                        self.queue.push((later, rank, slot));
+                        continue;
+                    }
+                    None => continue,
+                }
+                self.timer_steps += 1;
+                // A timer instant that does not settle is passed (a fault).
+                let _ = self.step(slot, Input::Tick(tick), w, Settles::Known, sink);
+                self.reschedule(slot);
             }
-            self.timer_steps += 1;
-            let Some(tick) = Instant::checked(w) else {
-                continue;
-            };
-            // A timer instant that does not settle is passed (a fault).
-            let _ = self.step(slot, Input::Tick(tick), w, Settles::Known, sink);
-            self.reschedule(slot);
         }
+        self.due = due;
     }
 
     fn reschedule(&mut self, slot: u32) {
@@ -397,20 +405,21 @@ impl Engine {
         if let Some(w) = next {
             if s.queued.is_none_or(|q| w < q) {
                 s.queued = Some(w);
-                self.queue.push(Reverse((w, s.rank, slot)));
+                self.queue.push((w, s.rank, slot));
             }
         }
         // Stale entries are skipped when popped; rebuild when they dominate.
         if self.queue.len() > 4 * self.slots.len() + 1024 {
-            self.queue = self
+            let entries: Vec<queue::Entry> = self
                 .slots
                 .iter_mut()
                 .enumerate()
                 .filter_map(|(i, s)| {
                     s.queued = s.wake;
-                    s.wake.map(|w| Reverse((w, s.rank, i as u32)))
+                    s.wake.map(|w| (w, s.rank, i as u32))
                 })
                 .collect();
+            self.queue.rebuild(entries.into_iter());
         }
     }
 
@@ -438,7 +447,7 @@ impl Engine {
         let rank = self.next_rank;
         self.next_rank += 1;
         let fresh = Slot {
-            state: Some(st),
+            state: Some(Box::new(st)),
             rank,
             wake: None,
             queued: None,

@@ -128,7 +128,7 @@ pub(crate) fn reevaluate(
                         }
                     }
                 }
-                (DVal::Label(chosen), until)
+                (DVal::Label(chosen as u32), until)
             }
         };
         let old = facts.derived[slot].value;

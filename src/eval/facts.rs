@@ -21,7 +21,7 @@ pub(crate) enum DVal {
     /// A segment's or tag's membership.
     Bool(bool),
     /// A stage's label index.
-    Label(usize),
+    Label(u32),
 }
 
 /// A derived value and the instant up to which it holds without events.

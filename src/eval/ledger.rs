@@ -68,18 +68,11 @@ impl Credits {
         self.0.len()
     }
 
-    /// The first instant a credit leaves (a spent one: at once).
+    /// The first instant a credit leaves. A ledger's credits all expire
+    /// the same time after they were earned (or never), and spent ones are
+    /// gone, so that is the oldest's expiry.
     pub fn next_leave(&self) -> Option<i64> {
-        self.0
-            .iter()
-            .map(|c| {
-                if c.remaining > 0.0 {
-                    c.expires
-                } else {
-                    i64::MIN
-                }
-            })
-            .min()
+        self.0.front().map(|c| c.expires)
     }
 
     /// `balance(L)`: unexpired, unspent points, until the next credit

@@ -11,7 +11,7 @@
 
 pub(crate) mod aggregate;
 pub(crate) mod derived;
-mod exact;
+pub(crate) mod exact;
 pub(crate) mod facts;
 pub(crate) mod fast;
 pub(crate) mod ledger;
@@ -157,7 +157,7 @@ fn run<const H: bool>(e: &CExpr, cx: &Ctx<'_>) -> R {
         } => {
             let d = &cx.facts.derived[*stage];
             let v = match d.value {
-                DVal::Label(label) => Value::Bool(labels.contains(&label) != *negated),
+                DVal::Label(label) => Value::Bool(labels.contains(&(label as usize)) != *negated),
                 _ => Value::Null,
             };
             R::fixed(v, d.until)

@@ -86,7 +86,7 @@ impl Engine {
             clock: self.clock,
             customers: self
                 .in_order()
-                .filter_map(|s| self.slots[s as usize].state.as_ref())
+                .filter_map(|s| self.slots[s as usize].state.as_deref())
                 .collect(),
             metrics: &self.metrics,
         };

@@ -24,7 +24,7 @@ pub(crate) struct Dedup {
     queue: VecDeque<(i64, Box<str>)>,
     /// For many ids: each id's newest time.
     #[serde(skip)]
-    index: Option<HashMap<Box<str>, i64>>,
+    index: Option<Box<HashMap<Box<str>, i64>>>,
 }
 
 impl PartialEq for Dedup {
@@ -72,7 +72,7 @@ impl Dedup {
                 let newest = index.entry(id.clone()).or_insert(*t);
                 *newest = (*newest).max(*t);
             }
-            self.index = Some(index);
+            self.index = Some(Box::new(index));
         } else if self.queue.len() <= INDEXED / 2 {
             self.index = None;
         }

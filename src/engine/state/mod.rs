@@ -22,7 +22,9 @@ use serde::{Deserialize, Serialize};
 /// Everything siyu holds about one customer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CustomerState {
-    pub(crate) id: Box<str>,
+    /// Inline up to 24 bytes: looked up and compared at every event, it
+    /// sits in the state's first cache line rather than behind a pointer.
+    pub(crate) id: compact_str::CompactString,
     /// The latest instant this customer has been stepped to.
     pub(crate) clock: Option<i64>,
     /// Accepted customer events, for ordering events of the same second.
@@ -37,6 +39,10 @@ pub struct CustomerState {
     /// before it has nothing to prune (`None`: unknown).
     #[serde(skip)]
     pub(crate) leaves: Memo<Option<i64>>,
+    /// The next wake-up as the last instant left it (`None`: unknown): it
+    /// is asked for several times a step, and changes only with one.
+    #[serde(skip)]
+    pub(crate) wake: Memo<Option<Option<i64>>>,
 }
 
 /// Why a customer's state does not fit a program.
@@ -49,7 +55,7 @@ impl CustomerState {
     pub fn new(program: &Program, id: &str) -> CustomerState {
         let ir = program.ir();
         CustomerState {
-            id: id.into(),
+            id: compact_str::CompactString::new(id),
             clock: None,
             seq: 0,
             facts: Facts::new(ir),
@@ -58,6 +64,7 @@ impl CustomerState {
             dedup: Dedup::default(),
             occurrences: Occurrences::default(),
             leaves: Memo::default(),
+            wake: Memo::default(),
         }
     }
 
@@ -111,7 +118,7 @@ impl CustomerState {
             use crate::check::hir::Derived;
             let fits = match (&node.def, d.value) {
                 (_, DVal::Unknown) => true,
-                (Derived::Stage { labels, .. }, DVal::Label(l)) => l < labels.len(),
+                (Derived::Stage { labels, .. }, DVal::Label(l)) => (l as usize) < labels.len(),
                 (Derived::Segment { .. } | Derived::Tag { .. }, DVal::Bool(_)) => true,
                 _ => false,
             };
@@ -156,6 +163,18 @@ impl CustomerState {
     }
 
     pub(crate) fn wakeup(&self, ir: &Ir) -> Option<i64> {
+        match self.wake.0 {
+            Some(w) => w,
+            None => self.work_out_wakeup(ir),
+        }
+    }
+
+    /// Remembers the next wake-up, once an instant has changed the state.
+    pub(crate) fn settle_wakeup(&mut self, ir: &Ir) {
+        self.wake.0 = Some(self.work_out_wakeup(ir));
+    }
+
+    fn work_out_wakeup(&self, ir: &Ir) -> Option<i64> {
         let first_seen = self.facts.first_seen?;
         let mut next = self.rules.next_due().unwrap_or(FOREVER);
         for (node, d) in ir.derived.iter().zip(self.facts.derived.iter()) {

@@ -2,7 +2,7 @@
 //! if any, derived state, then rules by priority, in cascade rounds.
 
 use super::fire::fire;
-use super::triggers::{self, Candidate};
+use super::triggers::{self, Candidates};
 use super::{Buffer, Degraded, StepError};
 use crate::check::hir::Derived;
 use crate::compile::{CExpr, Ir};
@@ -114,6 +114,7 @@ pub(super) fn instant(
         }
     }
     if st.facts.first_seen.is_none() {
+        st.wake.0 = Some(None);
         return Ok(());
     }
     prune_if_due(ir, st, tau);
@@ -123,6 +124,7 @@ pub(super) fn instant(
     // Nothing a calendar reads changed unless the event touched the profile
     // or first_seen, or a firing changed state.
     triggers::refresh_calendars(ir, st, unread && result == Ok(false));
+    st.settle_wakeup(ir);
     result.map(|_| ())
 }
 
@@ -167,7 +169,7 @@ fn rounds(
                 }
             }
         }
-        let mut candidates: Vec<Candidate<'_>> = Vec::new();
+        let mut candidates = Candidates::new();
         if round == 1 {
             if let Some((event, fields)) = event_fields {
                 let t = ev.map_or(tau, |e| e.secs());
@@ -332,7 +334,7 @@ pub(super) fn skip(ir: &Ir, st: &mut CustomerState, w: i64) {
     }
     let zone = st.facts.zone(ir);
     reevaluate(ir, &mut st.facts, &st.id, w, zone, Touched::ALL);
-    let mut due = Vec::new();
+    let mut due = Candidates::new();
     triggers::due(ir, st, w, zone, true, false, &mut due);
     for c in due {
         if let Some(anchor) = c.no_anchor {
@@ -346,4 +348,5 @@ pub(super) fn skip(ir: &Ir, st: &mut CustomerState, w: i64) {
     }
     st.clock = Some(st.clock.map_or(w, |c| c.max(w)));
     triggers::refresh_calendars(ir, st, false);
+    st.settle_wakeup(ir);
 }

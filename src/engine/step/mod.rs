@@ -144,7 +144,8 @@ impl Observer for StepReport {
 /// Steps a customer: applies an event (or advances to an instant) at the
 /// host's clock `now`, firing every time-driven change up to it at its own
 /// instant. On error the state is exactly as it was and nothing was
-/// produced.
+/// produced. A state from outside is checked against the program first
+/// (in time proportional to its size, as reading it was).
 pub fn step(
     program: &Program,
     st: &mut CustomerState,
@@ -152,6 +153,7 @@ pub fn step(
     now: Instant,
     limits: &StateLimits,
 ) -> Result<StepReport, StepError> {
+    st.validate(program.ir())?;
     let mut report = StepReport::default();
     let status = run(
         program,
@@ -180,6 +182,7 @@ pub fn step_into(
     sink: &mut dyn Sink,
     observer: &mut dyn Observer,
 ) -> Result<StepStatus, StepError> {
+    st.validate(program.ir())?;
     let mut out = Split { sink, observer };
     run(
         program,
@@ -328,7 +331,6 @@ pub(crate) fn run(
     settles: Settles,
 ) -> Result<StepStatus, StepError> {
     let ir = program.ir();
-    st.fits(ir)?;
     let mut status = StepStatus::default();
     let clock = st.clock.unwrap_or(i64::MIN);
     let ev = match input {

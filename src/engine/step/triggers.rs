@@ -16,6 +16,9 @@ use crate::time::Instant;
 use crate::value::Value;
 use crate::zone::Zone;
 
+/// The rules to judge at one round of an instant: few, kept on the stack.
+pub(super) type Candidates<'e> = smallvec::SmallVec<[Candidate<'e>; 4]>;
+
 /// A rule about to be judged at an instant.
 pub(super) struct Candidate<'e> {
     pub rule: usize,
@@ -205,7 +208,7 @@ pub(super) fn event_rules<'e>(
     zone: Zone,
     event: usize,
     fields: &'e [Value],
-    out: &mut Vec<Candidate<'e>>,
+    out: &mut Candidates<'e>,
 ) {
     for &r in &ir.rules_by_event[event] {
         if let Trigger::Event(on) = &ir.rules[r].trigger {
@@ -235,7 +238,7 @@ pub(super) fn event_rules<'e>(
 }
 
 /// Transition triggers caused by this round's changes.
-pub(super) fn transitions(ir: &Ir, changes: &[Change], out: &mut Vec<Candidate<'_>>) {
+pub(super) fn transitions(ir: &Ir, changes: &[Change], out: &mut Candidates<'_>) {
     if changes.is_empty() {
         return;
     }
@@ -249,7 +252,7 @@ pub(super) fn transitions(ir: &Ir, changes: &[Change], out: &mut Vec<Candidate<'
                     was != is && is == enters
                 }
                 Trigger::Stage { stage: s, label } if s == slot => match label {
-                    Some(l) => new == DVal::Label(l),
+                    Some(l) => new == DVal::Label(l as u32),
                     None => true,
                 },
                 _ => false,
@@ -274,7 +277,7 @@ pub(super) fn due(
     zone: Zone,
     first_round: bool,
     cached: bool,
-    out: &mut Vec<Candidate<'_>>,
+    out: &mut Candidates<'_>,
 ) {
     if first_round {
         for &r in &ir.calendar_rules {

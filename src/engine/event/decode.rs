@@ -1,0 +1,244 @@
+//! The fast path of event parsing: a well-formed line decoded straight
+//! into the event, `data` into its declared fields by name and type, with
+//! no JSON tree built and strings borrowed where they need no escaping.
+//! Anything it does not take — a malformed or invalid line — goes to the
+//! general parse, which says what is wrong; both accept the same events.
+
+use super::{Event, EventKind};
+use crate::compile::Ir;
+use crate::syntax::ast::Type;
+use crate::time::Instant;
+use crate::value::Value;
+use serde::Deserializer as _;
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
+
+/// An event line as its keys' JSON types say it should be; `data` kept as
+/// text until the type says what its fields are.
+#[derive(serde::Deserialize)]
+struct Line<'a> {
+    #[serde(borrow)]
+    customer: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    time: Cow<'a, str>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+}
+
+/// The event of a well-formed, valid line; `None` otherwise.
+pub(super) fn fast(ir: &Ir, text: &str) -> Option<Event> {
+    let line: Line<'_> = serde_json::from_str(text).ok()?;
+    let at = Instant::parse(&line.time).ok()?;
+    let customer = match line.customer.as_deref() {
+        Some("") => return None,
+        c => c.map(str::to_string),
+    };
+    let data = line.data.map(RawValue::get);
+    // `data` is an object, or absent.
+    if data.is_some_and(|d| !d.trim_start().starts_with('{')) {
+        return None;
+    }
+    let kind = match &*line.kind {
+        "$profile" => {
+            let decl: Vec<(&str, Type)> =
+                ir.profile.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+            let values = match data {
+                Some(d) => decode(d, &decl, true)?,
+                None => Vec::new(),
+            };
+            EventKind::Profile(values.into_iter().flatten().collect())
+        }
+        "$tag" | "$untag" => {
+            let decl = [("tag", Type::String)];
+            let values = decode(data?, &decl, false)?;
+            let Some((_, Value::Str(tag))) = values.into_iter().flatten().next() else {
+                return None;
+            };
+            if ir.auto_tags.contains_key(&tag) {
+                return None;
+            }
+            if line.kind == "$tag" {
+                EventKind::Tag(tag)
+            } else {
+                EventKind::Untag(tag)
+            }
+        }
+        "$forget" => EventKind::Forget,
+        reserved if reserved.starts_with('$') => return None,
+        name => match ir.event_ids.get(name) {
+            Some(&event) => {
+                let decl: Vec<(&str, Type)> = ir.events[event]
+                    .fields
+                    .iter()
+                    .map(|(n, t)| (n.as_str(), *t))
+                    .collect();
+                let values = match data {
+                    Some(d) => decode(d, &decl, false)?,
+                    None => decl.iter().map(|_| None).collect(),
+                };
+                let fields = values
+                    .into_iter()
+                    .map(|v| v.map_or(Value::Null, |(_, v)| v))
+                    .collect();
+                EventKind::Declared { event, fields }
+            }
+            None => EventKind::Undeclared(name.to_string()),
+        },
+    };
+    let broadcast = matches!(kind, EventKind::Declared { event, .. } if ir.events[event].broadcast);
+    if customer.is_some() == broadcast {
+        return None;
+    }
+    Some(Event {
+        id: line.id.map(Cow::into_owned),
+        customer,
+        at,
+        kind,
+    })
+}
+
+/// `data` (an object) as one slot per declared field, in declared order:
+/// the field's index and value where given. `sparse`: only the fields
+/// given, in the order given (a profile update).
+fn decode(data: &str, decl: &[(&str, Type)], sparse: bool) -> Option<Vec<Option<(usize, Value)>>> {
+    let mut de = serde_json::Deserializer::from_str(data);
+    let slots = de.deserialize_map(Fields { decl }).ok()?;
+    de.end().ok()?;
+    if sparse {
+        // In the order given, each once (the last wins, as in a JSON map).
+        let mut given: Vec<(usize, Value)> = Vec::new();
+        for (i, v) in slots.order {
+            match given.iter_mut().find(|(j, _)| *j == i) {
+                Some(slot) => slot.1 = v,
+                None => given.push((i, v)),
+            }
+        }
+        return Some(given.into_iter().map(Some).collect());
+    }
+    let mut out: Vec<Option<(usize, Value)>> = decl.iter().map(|_| None).collect();
+    for (i, v) in slots.order {
+        out[i] = Some((i, v));
+    }
+    Some(out)
+}
+
+/// The fields given, as (declared index, value), in the order given.
+struct Given {
+    order: Vec<(usize, Value)>,
+}
+
+struct Fields<'d> {
+    decl: &'d [(&'d str, Type)],
+}
+
+impl<'de> Visitor<'de> for Fields<'_> {
+    type Value = Given;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of declared fields")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Given, A::Error> {
+        let mut order = Vec::with_capacity(self.decl.len());
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let Some(i) = self.decl.iter().position(|(n, _)| *n == key) else {
+                return Err(de::Error::custom("undeclared field"));
+            };
+            let v = map.next_value_seed(Typed(self.decl[i].1))?;
+            order.push((i, v));
+        }
+        Ok(Given { order })
+    }
+}
+
+/// A field's value, decoded as its declared type is encoded in JSON.
+struct Typed(Type);
+
+impl<'de> DeserializeSeed<'de> for Typed {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Typed {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_str())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
+        match self.0 {
+            Type::Bool => Ok(Value::Bool(b)),
+            _ => Err(E::custom("wrong type")),
+        }
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Value, E> {
+        match self.0 {
+            Type::Int => Ok(Value::Int(n)),
+            Type::Number => Ok(Value::Number(n as f64)),
+            Type::Duration => Ok(Value::Duration(n)),
+            _ => Err(E::custom("wrong type")),
+        }
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Value, E> {
+        match (self.0, i64::try_from(n)) {
+            (_, Ok(i)) => self.visit_i64(i),
+            (Type::Number, Err(_)) => Ok(Value::Number(n as f64)),
+            _ => Err(E::custom("out of range")),
+        }
+    }
+
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Value, E> {
+        match self.0 {
+            Type::Number if n.is_finite() => Ok(Value::Number(n)),
+            Type::Int if n.fract() == 0.0 && n.abs() < 9.0e18 => Ok(Value::Int(n as i64)),
+            _ => Err(E::custom("wrong type")),
+        }
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+        match self.0 {
+            Type::String => Ok(Value::Str(s.to_string())),
+            Type::Date => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(Value::Date)
+                .map_err(|_| E::custom("not a date")),
+            Type::Time => Instant::parse(s)
+                .map(|t| Value::Time(t.unix()))
+                .map_err(|_| E::custom("not a time")),
+            _ => Err(E::custom("wrong type")),
+        }
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
+        match self.0 {
+            Type::String => Ok(Value::Str(s)),
+            _ => self.visit_str(&s),
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        if self.0 != Type::StringList {
+            return Err(de::Error::custom("wrong type"));
+        }
+        let mut out = Vec::new();
+        while let Some(s) = seq.next_element::<Cow<'de, str>>()? {
+            out.push(Value::Str(s.into_owned()));
+        }
+        Ok(Value::List(out))
+    }
+}

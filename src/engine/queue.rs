@@ -1,0 +1,162 @@
+//! The engine's one timer queue: each customer's next wake-up.
+//!
+//! The clock only moves forward, and every wake-up queued is at or after
+//! the last one taken out, so the queue is a radix heap (Ahuja, Mehlhorn,
+//! Orlin and Tarjan): entries sit in buckets by the highest bit in which
+//! their instant differs from the last one taken, a push is O(1), and each
+//! entry moves down at most once per bit, so taking the next is O(1)
+//! amortized for instants that cluster, as timers do. It touches only the
+//! lowest bucket and the one emptied into it, where a binary heap would
+//! walk a path across all of its entries.
+//!
+//! Entries due at one instant come out together, in first-seen order (the
+//! order ties are served in).
+
+/// A queued wake-up: the instant, the customer's first-seen rank (ties),
+/// its slot.
+pub(super) type Entry = (i64, u64, u32);
+
+/// Buckets: one per differing bit, and one for "the same as the last".
+const BUCKETS: usize = 65;
+
+#[derive(Clone, Debug)]
+pub(super) struct Queue {
+    buckets: Vec<Vec<Entry>>,
+    /// Each bucket's smallest key (meaningless when it is empty).
+    mins: Vec<u64>,
+    /// The last instant taken out (as an order-preserving unsigned key).
+    last: u64,
+    len: usize,
+}
+
+/// An instant as an unsigned key with the same order.
+fn key(t: i64) -> u64 {
+    (t as u64) ^ (1 << 63)
+}
+
+/// The bucket of `k` against the last key taken: 0 when equal, else one
+/// more than the index of the highest differing bit.
+fn bucket(k: u64, last: u64) -> usize {
+    (64 - (k ^ last).leading_zeros()) as usize
+}
+
+impl Default for Queue {
+    fn default() -> Queue {
+        Queue {
+            buckets: vec![Vec::new(); BUCKETS],
+            mins: vec![u64::MAX; BUCKETS],
+            last: 0,
+            len: 0,
+        }
+    }
+}
+
+impl Queue {
+    /// Queues a wake-up. One before the last taken (never asked for: every
+    /// wake-up is at or after the clock) is queued at the last taken.
+    pub fn push(&mut self, (t, rank, slot): Entry) {
+        let k = key(t).max(self.last);
+        self.put(k, (unkey(k), rank, slot));
+        self.len += 1;
+    }
+
+    fn put(&mut self, k: u64, e: Entry) {
+        let b = bucket(k, self.last);
+        self.buckets[b].push(e);
+        self.mins[b] = self.mins[b].min(k);
+    }
+
+    /// The earliest instant queued. Keys in a lower bucket are all smaller
+    /// than those in a higher one, so it is the lowest bucket's smallest.
+    pub fn peek(&self) -> Option<i64> {
+        let b = (0..BUCKETS).find(|b| !self.buckets[*b].is_empty())?;
+        Some(unkey(self.mins[b]))
+    }
+
+    /// Takes out every entry due at the earliest instant, in rank order,
+    /// into `out` (emptied first); that instant is the last taken.
+    pub fn pop_instant(&mut self, out: &mut Vec<Entry>) {
+        out.clear();
+        let Some(b) = (0..BUCKETS).find(|b| !self.buckets[*b].is_empty()) else {
+            return;
+        };
+        if b > 0 {
+            // Down against the new last: its entries spread over the
+            // buckets below, the smallest into bucket 0.
+            self.last = self.mins[b];
+            let entries = std::mem::take(&mut self.buckets[b]);
+            self.mins[b] = u64::MAX;
+            for e in entries {
+                self.put(key(e.0), e);
+            }
+        }
+        std::mem::swap(out, &mut self.buckets[0]);
+        self.mins[0] = u64::MAX;
+        self.len -= out.len();
+        out.sort_unstable_by_key(|e| (e.1, e.2));
+    }
+
+    /// Entries queued (stale ones included).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The queue of exactly `entries`, which start it afresh (stale ones
+    /// left out by the caller).
+    pub fn rebuild(&mut self, entries: impl Iterator<Item = Entry>) {
+        let last = self.last;
+        *self = Queue::default();
+        self.last = last;
+        for e in entries {
+            self.push(e);
+        }
+    }
+}
+
+/// The instant of an order-preserving key.
+fn unkey(k: u64) -> i64 {
+    (k ^ (1 << 63)) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever is pushed (each at or after the last instant taken
+        /// out, however far a peek looked ahead), instants come out in
+        /// order, each with every entry due then, in rank order — as a
+        /// sorted list would give them.
+        #[test]
+        fn comes_out_as_a_sorted_list(ops in prop::collection::vec((0u8..4, -1000i64..1000, 0u64..50), 1..200)) {
+            let mut q = Queue::default();
+            let mut model: Vec<Entry> = Vec::new();
+            let mut clock = -5000i64;
+            let mut out = Vec::new();
+            for (op, dt, rank) in ops {
+                match op {
+                    0 | 1 => {
+                        let t = clock.saturating_add(dt.abs());
+                        q.push((t, rank, rank as u32));
+                        model.push((t, rank, rank as u32));
+                    }
+                    2 => {
+                        prop_assert_eq!(q.peek(), model.iter().map(|e| e.0).min());
+                    }
+                    _ => {
+                        let Some(t) = q.peek() else { continue };
+                        q.pop_instant(&mut out);
+                        model.sort();
+                        let want: Vec<Entry> = model.iter().copied().filter(|e| e.0 == t).collect();
+                        model.retain(|e| e.0 != t);
+                        prop_assert!(model.iter().all(|e| e.0 > t));
+                        prop_assert_eq!(&out, &want);
+                        clock = t;
+                    }
+                }
+                prop_assert_eq!(q.len(), model.len());
+            }
+        }
+    }
+}
