@@ -64,4 +64,3 @@ pub use engine::{Engine, Error as EngineError, Explanation, Metrics, RuleMetrics
 pub use limits::{Limits, MAX_ROUNDS, StateLimits};
 pub use time::{Instant, TimeError};
 pub use value::Value;
-pub use zone::Zone;
