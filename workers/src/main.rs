@@ -280,7 +280,7 @@ impl Shard {
             let st = &cache[c];
             let wake = st
                 .next_wakeup(&self.program)
-                .map_or(String::new(), |w| w.to_string());
+                .map_or(String::new(), |w| w.unix().to_string());
             call.arg(c)
                 .arg(serde_json::to_string(st).map_err(|e| e.to_string())?)
                 .arg(wake);
