@@ -49,18 +49,20 @@ impl Action {
     /// Appends the action as one line of JSON (the object, then `\n`):
     /// what serializing it gives, written without serde's machinery.
     pub fn write_json_line(&self, out: &mut Vec<u8>) {
-        let args = Args::Owned(&self.args);
-        let id = IdText::Owned(&self.id);
-        write_line(
-            out,
-            self.at,
-            &self.customer,
-            self.rule.as_deref(),
-            &self.action,
-            &args,
-            self.variant.as_deref(),
-            &id,
-        );
+        self.view().write_json_line(out);
+    }
+
+    /// The action as a borrowed view, the one form that is written.
+    fn view(&self) -> ActionRef<'_> {
+        ActionRef {
+            at: self.at,
+            customer: &self.customer,
+            rule: self.rule.as_deref(),
+            action: &self.action,
+            args: Args::Owned(&self.args),
+            variant: self.variant.as_deref(),
+            id: IdText::Owned(&self.id),
+        }
     }
 }
 
@@ -68,17 +70,7 @@ impl Action {
 /// puts it straight on the host's output.
 impl Serialize for Action {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let args = Args::Owned(&self.args);
-        write_action(
-            s,
-            self.at,
-            &self.customer,
-            self.rule.as_deref(),
-            &self.action,
-            &args,
-            self.variant.as_deref(),
-            &self.id,
-        )
+        self.view().serialize(s)
     }
 }
 
@@ -92,7 +84,7 @@ pub struct ActionRef<'a> {
     action: &'a str,
     args: Args<'a>,
     variant: Option<&'a str>,
-    id: ActionId<'a>,
+    id: IdText<'a>,
 }
 
 /// An action's arguments, as they are held.
@@ -180,17 +172,47 @@ impl<'a> ActionRef<'a> {
     /// what serializing it gives, written without serde's machinery or an
     /// allocation.
     pub fn write_json_line(&self, out: &mut Vec<u8>) {
-        let id = IdText::Parts(&self.id);
-        write_line(
-            out,
-            self.at,
-            self.customer,
-            self.rule,
-            self.action,
-            &self.args,
-            self.variant,
-            &id,
-        );
+        out.extend_from_slice(b"{\"at\":\"");
+        out.extend_from_slice(crate::time::rfc3339(self.at.unix(), &mut [0; 20]).as_bytes());
+        out.extend_from_slice(b"\",\"customer\":");
+        string(out, self.customer);
+        out.extend_from_slice(b",\"rule\":");
+        match self.rule {
+            Some(r) => string(out, r),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"action\":");
+        string(out, self.action);
+        out.extend_from_slice(b",\"args\":");
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &self.args);
+        if let Some(v) = self.variant {
+            out.extend_from_slice(b",\"variant\":");
+            string(out, v);
+        }
+        out.extend_from_slice(b",\"id\":");
+        match self.id {
+            IdText::Owned(id) => string(out, id),
+            IdText::Parts(p) => {
+                // `"CAUSE/TRIGGER/OCCURRENCE/INDEX"`: the cause escaped (a tag's
+                // text may need it), the rest digits.
+                let quote = out.len();
+                string(out, p.cause);
+                out.pop();
+                if p.tag {
+                    out.splice(quote + 1..quote + 1, *b"tag:");
+                }
+                let mut n = itoa::Buffer::new();
+                out.push(b'/');
+                out.extend_from_slice(n.format(p.trigger_at).as_bytes());
+                out.push(b'/');
+                out.extend_from_slice(n.format(p.occurrence).as_bytes());
+                out.push(b'/');
+                out.extend_from_slice(n.format(p.index).as_bytes());
+                out.push(b'"');
+            }
+        }
+        out.extend_from_slice(b"}\n");
     }
 
     /// The owned action.
@@ -209,16 +231,17 @@ impl<'a> ActionRef<'a> {
 
 impl Serialize for ActionRef<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        write_action(
-            s,
-            self.at,
-            self.customer,
-            self.rule,
-            self.action,
-            &self.args,
-            self.variant,
-            &self.id,
-        )
+        let mut m = s.serialize_map(Some(6 + usize::from(self.variant.is_some())))?;
+        m.serialize_entry("at", &self.at)?;
+        m.serialize_entry("customer", self.customer)?;
+        m.serialize_entry("rule", &self.rule)?;
+        m.serialize_entry("action", self.action)?;
+        m.serialize_entry("args", &self.args)?;
+        if let Some(v) = self.variant {
+            m.serialize_entry("variant", v)?;
+        }
+        m.serialize_entry("id", &Collect(&self.id))?;
+        m.end()
     }
 }
 
@@ -244,95 +267,27 @@ impl Serialize for Args<'_> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn write_action<S: serde::Serializer>(
-    s: S,
-    at: Instant,
-    customer: &str,
-    rule: Option<&str>,
-    action: &str,
-    args: &Args<'_>,
-    variant: Option<&str>,
-    id: &impl fmt::Display,
-) -> Result<S::Ok, S::Error> {
-    let mut m = s.serialize_map(Some(6 + usize::from(variant.is_some())))?;
-    m.serialize_entry("at", &at)?;
-    m.serialize_entry("customer", customer)?;
-    m.serialize_entry("rule", &rule)?;
-    m.serialize_entry("action", action)?;
-    m.serialize_entry("args", args)?;
-    if let Some(v) = variant {
-        m.serialize_entry("variant", v)?;
-    }
-    m.serialize_entry("id", &Collect(id))?;
-    m.end()
-}
-
-/// An action's id as it is held.
+/// An action's id as it is held: an owned action's text, or a step's
+/// parts.
+#[derive(Clone, Copy, Debug)]
 enum IdText<'a> {
     Owned(&'a str),
-    Parts(&'a ActionId<'a>),
+    Parts(ActionId<'a>),
+}
+
+impl fmt::Display for IdText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdText::Owned(id) => f.write_str(id),
+            IdText::Parts(p) => p.fmt(f),
+        }
+    }
 }
 
 /// Appends `s` as a JSON string.
 fn string(out: &mut Vec<u8>, s: &str) {
     // Writing into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
-}
-
-/// The action object of the documented shape, keys in order, then `\n`.
-#[allow(clippy::too_many_arguments)]
-fn write_line(
-    out: &mut Vec<u8>,
-    at: Instant,
-    customer: &str,
-    rule: Option<&str>,
-    action: &str,
-    args: &Args<'_>,
-    variant: Option<&str>,
-    id: &IdText<'_>,
-) {
-    out.extend_from_slice(b"{\"at\":\"");
-    out.extend_from_slice(crate::time::rfc3339(at.unix(), &mut [0; 20]).as_bytes());
-    out.extend_from_slice(b"\",\"customer\":");
-    string(out, customer);
-    out.extend_from_slice(b",\"rule\":");
-    match rule {
-        Some(r) => string(out, r),
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(b",\"action\":");
-    string(out, action);
-    out.extend_from_slice(b",\"args\":");
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, args);
-    if let Some(v) = variant {
-        out.extend_from_slice(b",\"variant\":");
-        string(out, v);
-    }
-    out.extend_from_slice(b",\"id\":");
-    match id {
-        IdText::Owned(id) => string(out, id),
-        IdText::Parts(p) => {
-            // `"CAUSE/TRIGGER/OCCURRENCE/INDEX"`: the cause escaped (a tag's
-            // text may need it), the rest digits.
-            let quote = out.len();
-            string(out, p.cause);
-            out.pop();
-            if p.tag {
-                out.splice(quote + 1..quote + 1, *b"tag:");
-            }
-            let mut n = itoa::Buffer::new();
-            out.push(b'/');
-            out.extend_from_slice(n.format(p.trigger_at).as_bytes());
-            out.push(b'/');
-            out.extend_from_slice(n.format(p.occurrence).as_bytes());
-            out.push(b'/');
-            out.extend_from_slice(n.format(p.index).as_bytes());
-            out.push(b'"');
-        }
-    }
-    out.extend_from_slice(b"}\n");
 }
 
 /// A `Display` value written as a JSON string without an allocation.
@@ -437,12 +392,14 @@ impl Emitted {
                 .get(v)
                 .map(|(n, _, _)| n.as_str())
         };
-        let action_id = |cause: &'a str, tag: bool| ActionId {
-            cause,
-            tag,
-            trigger_at: self.trigger_at,
-            occurrence: self.occurrence,
-            index: self.index,
+        let action_id = |cause: &'a str, tag: bool| {
+            IdText::Parts(ActionId {
+                cause,
+                tag,
+                trigger_at: self.trigger_at,
+                occurrence: self.occurrence,
+                index: self.index,
+            })
         };
         let at = self.at;
         let slice = |r: &std::ops::Range<u32>| {

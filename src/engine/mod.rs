@@ -253,16 +253,13 @@ impl Engine {
                 Some(st) => st.clone(),
                 None => CustomerState::new(&self.program, customer),
             };
-            let dry = step::run(
-                &self.program,
-                &mut copy,
-                Input::Event(ev),
-                tau,
-                &self.limits,
-                &mut Buffer::default(),
-                &mut Discard,
-                Settles::Dry,
-            );
+            let mut r = step::Runner {
+                program: &self.program,
+                limits: &self.limits,
+                buf: &mut Buffer::default(),
+                out: &mut Discard,
+            };
+            let dry = step::run(&mut r, &mut copy, Input::Event(ev), tau, Settles::Dry);
             if let Err(e) = dry {
                 self.metrics.rejected += 1;
                 return Err(e.into());
@@ -316,16 +313,13 @@ impl Engine {
             sink,
             recorder: self.metrics.recorder(self.program.ir()),
         };
-        let result = step::run(
-            &self.program,
-            st,
-            input,
-            now,
-            &self.limits,
-            &mut self.buf,
-            &mut out,
-            settles,
-        );
+        let mut r = step::Runner {
+            program: &self.program,
+            limits: &self.limits,
+            buf: &mut self.buf,
+            out: &mut out,
+        };
+        let result = step::run(&mut r, st, input, now, settles);
         match &result {
             Ok(status) => self.metrics.faults += status.faults as u64,
             Err(_) => self.metrics.faults += 1,

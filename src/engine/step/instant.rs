@@ -11,7 +11,7 @@ use crate::engine::event::{Event, EventKind};
 use crate::engine::state::CustomerState;
 use crate::eval::derived::{Touched, reevaluate};
 use crate::eval::ledger::Credit;
-use crate::eval::{self, Ctx, DVal, FOREVER, Facts, aggregate};
+use crate::eval::{self, Ctx, DVal, FOREVER, aggregate};
 use crate::limits::{MAX_ROUNDS, StateLimits};
 use crate::time::Instant;
 use crate::value::Value;
@@ -213,24 +213,9 @@ pub(super) fn tag_cause(ir: &Ir, slot: usize) -> u32 {
     (ir.rules.len() + slot) as u32
 }
 
-/// Does filter `filter` hold for an event with fields `row` (`trigger`:
-/// the fields `event.*` reads)?
-#[allow(clippy::too_many_arguments)]
-pub(super) fn holds(
-    ir: &Ir,
-    facts: &Facts,
-    id: &str,
-    tau: i64,
-    zone: Zone,
-    filter: Option<&CExpr>,
-    row: &[Value],
-    trigger: Option<&[Value]>,
-) -> bool {
-    filter.is_none_or(|f| {
-        Ctx::new(ir, facts, id, tau, zone, trigger)
-            .with_row(row)
-            .test(f)
-    })
+/// Does filter `filter` hold, in `cx`, for an event with fields `row`?
+pub(super) fn holds(cx: Ctx<'_>, filter: Option<&CExpr>, row: &[Value]) -> bool {
+    filter.is_none_or(|f| cx.with_row(row).test(f))
 }
 
 /// Counts a customer event in the aggregates that read its type, and earns

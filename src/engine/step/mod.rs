@@ -155,16 +155,13 @@ pub fn step(
 ) -> Result<StepReport, StepError> {
     st.validate(program.ir())?;
     let mut report = StepReport::default();
-    let status = run(
+    let mut r = Runner {
         program,
-        st,
-        input,
-        now.unix(),
         limits,
-        &mut Buffer::default(),
-        &mut report,
-        Settles::Unknown,
-    )?;
+        buf: &mut Buffer::default(),
+        out: &mut report,
+    };
+    let status = run(&mut r, st, input, now.unix(), Settles::Unknown)?;
     report.duplicate = status.duplicate;
     report.ignored = status.ignored;
     report.faults = status.faults;
@@ -183,17 +180,13 @@ pub fn step_into(
     observer: &mut dyn Observer,
 ) -> Result<StepStatus, StepError> {
     st.validate(program.ir())?;
-    let mut out = Split { sink, observer };
-    run(
+    let mut r = Runner {
         program,
-        st,
-        input,
-        now.unix(),
         limits,
-        &mut Buffer::default(),
-        &mut out,
-        Settles::Unknown,
-    )
+        buf: &mut Buffer::default(),
+        out: &mut Split { sink, observer },
+    };
+    run(&mut r, st, input, now.unix(), Settles::Unknown)
 }
 
 /// A sink and an observer in one.
@@ -318,25 +311,32 @@ pub(crate) enum Settles {
     Dry,
 }
 
+/// What a step works with besides the customer's state: the program and
+/// limits, the scratch buffer it records into, and where each finished
+/// instant goes.
+pub(crate) struct Runner<'a, O: Outputs + ?Sized> {
+    pub program: &'a Program,
+    pub limits: &'a StateLimits,
+    pub buf: &'a mut Buffer,
+    pub out: &'a mut O,
+}
+
 /// The step.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn run(
-    program: &Program,
+pub(crate) fn run<O: Outputs + ?Sized>(
+    r: &mut Runner<'_, O>,
     st: &mut CustomerState,
     input: Input<'_>,
     now: i64,
-    limits: &StateLimits,
-    buf: &mut Buffer,
-    out: &mut (impl Outputs + ?Sized),
     settles: Settles,
 ) -> Result<StepStatus, StepError> {
+    let (program, limits) = (r.program, r.limits);
     let ir = program.ir();
     let mut status = StepStatus::default();
     let clock = st.clock.unwrap_or(i64::MIN);
     let ev = match input {
         Input::Tick(t) => {
             let target = t.unix().max(now);
-            catch_up(ir, st, target, true, limits, buf, out, &mut status);
+            catch_up(r, st, target, true, &mut status);
             st.clock = Some(clock.max(target));
             return Ok(status);
         }
@@ -347,7 +347,7 @@ pub(crate) fn run(
         // (which fires every timer before an event's instant first); then
         // nothing of the customer is kept.
         let tau = ev.secs().max(now).max(clock);
-        catch_up(ir, st, tau, false, limits, buf, out, &mut status);
+        catch_up(r, st, tau, false, &mut status);
         *st = CustomerState::new(program, &st.id.clone());
         return Ok(status);
     }
@@ -363,45 +363,41 @@ pub(crate) fn run(
         // Whether the event's instant settles is known only by running it:
         // on a copy first, so that a rejected event has no effect at all.
         let mut copy = st.clone();
-        let mut buf = Buffer::default();
-        run(
+        let mut dry = Runner {
             program,
-            &mut copy,
-            input,
-            now,
             limits,
-            &mut buf,
-            &mut Discard,
-            Settles::Dry,
-        )?;
+            buf: &mut Buffer::default(),
+            out: &mut Discard,
+        };
+        run(&mut dry, &mut copy, input, now, Settles::Dry)?;
     }
     // A customer exists from the instant its first event is applied:
     // nothing before it is ever fired, even for a late first event.
     if st.clock.is_none() {
         st.clock = Some(tau - 1);
     }
-    catch_up(ir, st, tau, false, limits, buf, out, &mut status);
+    catch_up(r, st, tau, false, &mut status);
     // Every second before the event has passed for this customer, with or
     // without a wake-up in it: a calendar occurrence there is over, even if
     // this event (a birthday set late) would have made it one.
     st.clock = Some(st.clock.map_or(tau - 1, |c| c.max(tau - 1)));
-    let mark = buf.mark();
-    if let Err(e) = instant::instant(ir, st, tau, Some(ev), limits, buf) {
+    let mark = r.buf.mark();
+    if let Err(e) = instant::instant(ir, st, tau, Some(ev), limits, r.buf) {
         // Run dry first, a cascading program's event settles; any other
         // cannot cascade that far.
         debug_assert!(settles == Settles::Dry, "an event run dry did not settle");
-        buf.truncate(mark);
+        r.buf.truncate(mark);
         return Err(e);
     }
     if let Some(id) = &ev.id {
         let evicted = st.dedup.accept(id, ev.secs(), limits.max_ids);
         if evicted > 0 {
-            buf.degraded.push((Degraded::Ids, evicted));
+            r.buf.degraded.push((Degraded::Ids, evicted));
         }
     }
     st.dedup.expire(tau.saturating_sub(limits.dedup_horizon));
     st.clock = Some(tau);
-    buf.flush(ir, &st.id, out);
+    r.buf.flush(ir, &st.id, r.out);
     status.ignored = matches!(ev.kind, EventKind::Undeclared(_));
     Ok(status)
 }
@@ -422,17 +418,15 @@ pub(crate) fn is_duplicate(st: &CustomerState, ev: &Event, limits: &StateLimits)
 
 /// Runs every wake-up before `target` (or at it, when `inclusive`), each
 /// instant handed to `out` once it is done.
-#[allow(clippy::too_many_arguments)]
-fn catch_up(
-    ir: &Ir,
+fn catch_up<O: Outputs + ?Sized>(
+    r: &mut Runner<'_, O>,
     st: &mut CustomerState,
     target: i64,
     inclusive: bool,
-    limits: &StateLimits,
-    buf: &mut Buffer,
-    out: &mut (impl Outputs + ?Sized),
     status: &mut StepStatus,
 ) {
+    let (ir, limits) = (r.program.ir(), r.limits);
+    let buf = &mut *r.buf;
     while let Some(w) = st.wakeup(ir) {
         if w > target || (!inclusive && w == target) || w > Instant::MAX.unix() {
             break;
@@ -445,7 +439,7 @@ fn catch_up(
         let backup = ir.may_cascade.then(|| st.clone());
         let mark = buf.mark();
         match instant::instant(ir, st, at, None, limits, buf) {
-            Ok(()) => buf.flush(ir, &st.id, out),
+            Ok(()) => buf.flush(ir, &st.id, r.out),
             Err(_) => {
                 if let Some(b) = backup {
                     *st = b;

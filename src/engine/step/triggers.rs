@@ -10,8 +10,8 @@ use crate::compile::Ir;
 use crate::engine::calendar;
 use crate::engine::state::CustomerState;
 use crate::engine::state::rules::{Pending, Word, carried_fields};
-use crate::eval::DVal;
 use crate::eval::derived::Change;
+use crate::eval::{Ctx, DVal};
 use crate::time::Instant;
 use crate::value::Value;
 use crate::zone::Zone;
@@ -98,7 +98,11 @@ pub(super) fn bookkeeping(
             st.rules.retain_of(r, |p| {
                 let cancels = t > p.origin
                     && t <= p.due
-                    && holds(ir, facts, id, tau, zone, filter, fields, Some(&p.fields));
+                    && holds(
+                        Ctx::new(ir, facts, id, tau, zone, Some(&p.fields)),
+                        filter,
+                        fields,
+                    );
                 !cancels
             });
         }
@@ -108,14 +112,9 @@ pub(super) fn bookkeeping(
             Trigger::No { on, .. }
                 if on.event == event
                     && holds(
-                        ir,
-                        &st.facts,
-                        &st.id,
-                        tau,
-                        zone,
+                        Ctx::new(ir, &st.facts, &st.id, tau, zone, None),
                         on.filter.as_ref(),
                         fields,
-                        None,
                     )
                     && st.rules.get(ir, r, Word::Anchor).is_none_or(|a| t >= a) =>
             {
@@ -124,14 +123,9 @@ pub(super) fn bookkeeping(
             Trigger::After { on, delay, last }
                 if on.event == event
                     && holds(
-                        ir,
-                        &st.facts,
-                        &st.id,
-                        tau,
-                        zone,
+                        Ctx::new(ir, &st.facts, &st.id, tau, zone, Some(fields)),
                         on.filter.as_ref(),
                         fields,
-                        Some(fields),
                     ) =>
             {
                 let p = Pending {
@@ -176,14 +170,9 @@ pub(super) fn goals(
             continue;
         }
         if !holds(
-            ir,
-            &st.facts,
-            &st.id,
-            tau,
-            zone,
+            Ctx::new(ir, &st.facts, &st.id, tau, zone, None),
             goal.on.filter.as_ref(),
             fields,
-            None,
         ) {
             continue;
         }
@@ -214,14 +203,9 @@ pub(super) fn event_rules<'e>(
         if let Trigger::Event(on) = &ir.rules[r].trigger {
             if on.event == event
                 && holds(
-                    ir,
-                    &st.facts,
-                    &st.id,
-                    tau,
-                    zone,
+                    Ctx::new(ir, &st.facts, &st.id, tau, zone, Some(fields)),
                     on.filter.as_ref(),
                     fields,
-                    Some(fields),
                 )
             {
                 out.push(Candidate {
