@@ -1,10 +1,46 @@
 //! Runtime values and their JSON encoding (§2).
 
-use crate::syntax::ast::Type;
 use crate::time::{Instant, rfc3339};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
+
+/// A declarable value type (the language's types; `syntax` spells them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Type {
+    /// i64.
+    Int,
+    /// f64.
+    Number,
+    /// UTF-8 text.
+    String,
+    /// true / false.
+    Bool,
+    /// A calendar date.
+    Date,
+    /// An instant.
+    Time,
+    /// Whole seconds.
+    Duration,
+    /// `list<string>`.
+    StringList,
+}
+
+impl Type {
+    /// The spelling in source.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Type::Int => "int",
+            Type::Number => "number",
+            Type::String => "string",
+            Type::Bool => "bool",
+            Type::Date => "date",
+            Type::Time => "time",
+            Type::Duration => "duration",
+            Type::StringList => "list<string>",
+        }
+    }
+}
 
 /// A value serialized as action-argument JSON (HOST.md): times as RFC 3339
 /// text, dates as `YYYY-MM-DD`, durations as seconds. Writing it straight

@@ -6,6 +6,7 @@
 //! relies on it, as `proc_macro2::Ident` equality does).
 
 use crate::diagnostic::Span;
+pub use crate::value::Type;
 use std::fmt;
 
 /// A node together with the source range it was parsed from.
@@ -113,43 +114,6 @@ pub struct Field {
     pub name: Ident,
     /// Its declared type.
     pub ty: Spanned<Type>,
-}
-
-/// A declarable value type (§2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Type {
-    /// i64.
-    Int,
-    /// f64.
-    Number,
-    /// UTF-8 text.
-    String,
-    /// true / false.
-    Bool,
-    /// A calendar date.
-    Date,
-    /// An instant.
-    Time,
-    /// Whole seconds.
-    Duration,
-    /// `list<string>`.
-    StringList,
-}
-
-impl Type {
-    /// The spelling in source.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Type::Int => "int",
-            Type::Number => "number",
-            Type::String => "string",
-            Type::Bool => "bool",
-            Type::Date => "date",
-            Type::Time => "time",
-            Type::Duration => "duration",
-            Type::StringList => "list<string>",
-        }
-    }
 }
 
 /// `action NAME(params) [channel C]`.
