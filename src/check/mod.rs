@@ -19,6 +19,7 @@ pub(crate) mod hir;
 mod items;
 mod lint;
 mod order;
+mod rules;
 mod types;
 
 use crate::diagnostic::{Diagnostic, Span};
