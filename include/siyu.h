@@ -81,6 +81,13 @@ typedef struct siyu_engine siyu_engine;
  */
 typedef struct siyu_program siyu_program;
 
+/*
+ Receives one action: its JSON object (`len` bytes, followed by a NUL;
+ valid only during the call, so copy what you keep) and the `user`
+ pointer the caller passed along.
+ */
+typedef void (*siyu_action_fn)(void *user, const char *action_json, size_t len);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -98,6 +105,22 @@ const char *siyu_version(void);
  `src` is valid for `len` bytes; `err` is NULL or writable.
  */
 struct siyu_program *siyu_compile(const char *src, size_t len, char **err);
+
+/*
+ [`siyu_compile`] with the source's name (a file name, NUL-terminated;
+ NULL for "source"), which rendered diagnostics show as `--> NAME:L:C`,
+ and the program's warnings rendered in `*warnings` (an empty string
+ when there are none; not written when `warnings` is NULL).
+
+ # Safety
+ `src` is valid for `len` bytes; `name` is NULL or NUL-terminated;
+ `warnings` and `err` are NULL or writable.
+ */
+struct siyu_program *siyu_compile_named(const char *src,
+                                        size_t len,
+                                        const char *name,
+                                        char **warnings,
+                                        char **err);
 
 /*
  Frees a program. NULL is allowed. Engines made from it stay valid.
@@ -131,7 +154,9 @@ void siyu_engine_free(struct siyu_engine *e);
 
  # Safety
  `e` is a live engine used by this thread only; `event_json` is valid for
- `len` bytes; the out-pointers are NULL or writable.
+ `len` bytes; `actions_json` is writable (NULL is refused with
+ `SIYU_ERR_NULL` and the event is not processed); `err` is NULL or
+ writable.
  */
 int siyu_engine_process(struct siyu_engine *e,
                         const char *event_json,
@@ -144,7 +169,8 @@ int siyu_engine_process(struct siyu_engine *e,
  receives every action due up to it.
 
  # Safety
- As `siyu_engine_process`; `rfc3339_time` is NULL or NUL-terminated.
+ As `siyu_engine_process` (`actions_json` must not be NULL);
+ `rfc3339_time` is NUL-terminated (NULL is refused).
  */
 int siyu_engine_advance(struct siyu_engine *e,
                         const char *rfc3339_time,
@@ -152,11 +178,44 @@ int siyu_engine_advance(struct siyu_engine *e,
                         char **err);
 
 /*
+ [`siyu_engine_process`], each action handed to `on_action` (with
+ `user`) as it is produced instead of collected into one array. NULL
+ `on_action` discards the actions. A rejected event calls it never.
+
+ # Safety
+ As `siyu_engine_process`; `on_action` is NULL or a function safe to
+ call with `user` during this call; it must not call back into this
+ engine.
+ */
+int siyu_engine_process_cb(struct siyu_engine *e,
+                           const char *event_json,
+                           size_t len,
+                           siyu_action_fn on_action,
+                           void *user,
+                           char **err);
+
+/*
+ [`siyu_engine_advance`], each action handed to `on_action` (with `user`)
+ as it comes due: advancing over years of timers takes memory for one
+ action at a time. NULL `on_action` discards the actions.
+
+ # Safety
+ As `siyu_engine_process_cb`; `rfc3339_time` is NUL-terminated (NULL is
+ refused).
+ */
+int siyu_engine_advance_cb(struct siyu_engine *e,
+                           const char *rfc3339_time,
+                           siyu_action_fn on_action,
+                           void *user,
+                           char **err);
+
+/*
  The engine as bytes: `*buf` (free with `siyu_bytes_free(buf, len)`) and
  `*len`.
 
  # Safety
- `e` is a live engine; the out-pointers are NULL or writable.
+ `e` is a live engine; `buf` and `len` are writable (NULL is refused
+ with `SIYU_ERR_NULL`); `err` is NULL or writable.
  */
 int siyu_engine_snapshot(const struct siyu_engine *e, uint8_t **buf, size_t *len, char **err);
 
@@ -178,8 +237,9 @@ struct siyu_engine *siyu_engine_restore(const struct siyu_program *p,
  `*json`.
 
  # Safety
- `e` is a live engine; `customer` and `rule` are NULL or NUL-terminated;
- the out-pointers are NULL or writable.
+ `e` is a live engine; `customer` and `rule` are NUL-terminated (NULL is
+ refused); `json` is writable (NULL is refused with `SIYU_ERR_NULL`);
+ `err` is NULL or writable.
  */
 int siyu_engine_explain(const struct siyu_engine *e,
                         const char *customer,

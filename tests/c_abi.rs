@@ -56,12 +56,30 @@ fn compile_c(lib: &Path, name: &str) -> PathBuf {
         .arg(root().join("include"))
         .arg(root().join(format!("tests/c/{name}.c")))
         .arg(lib)
-        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .args(pkg_config_field("Libs.private").split_whitespace())
+        .arg("-o")
         .arg(&out)
         .status()
         .expect("cc runs");
     assert!(status.success(), "tests/c/{name}.c did not compile");
     out
+}
+
+/// A field of `include/siyu.pc.in`, the pkg-config file the host guide
+/// tells C hosts to install: the tests link with exactly what it says.
+fn pkg_config_field(name: &str) -> String {
+    let pc = std::fs::read_to_string(root().join("include/siyu.pc.in")).expect("siyu.pc.in");
+    pc.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("siyu.pc.in has no {name}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn pkg_config_is_current() {
+    assert_eq!(pkg_config_field("Version"), env!("CARGO_PKG_VERSION"));
+    assert_eq!(pkg_config_field("Libs"), "-L${libdir} -lsiyu");
 }
 
 #[test]

@@ -2,7 +2,10 @@
 //! cbindgen from this file).
 //!
 //! Every entry point catches panics, so none crosses into C; every pointer
-//! argument may be NULL (an error code says so); text must be UTF-8.
+//! argument may be NULL: an input or a result pointer that is NULL is
+//! refused with `SIYU_ERR_NULL` (nothing happens), except `err`,
+//! `warnings` and the action callback, which may be NULL to say "not
+//! wanted". Text must be UTF-8.
 //! Strings and buffers siyu returns are owned by the caller, who frees them
 //! with `siyu_string_free` / `siyu_bytes_free`. A program is immutable and
 //! may be shared by threads; an engine must be used by one thread at a time.
@@ -13,7 +16,7 @@
 
 use crate::compile::Program;
 use crate::engine::Engine;
-use std::ffi::{CStr, CString, c_char, c_int};
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
@@ -194,15 +197,63 @@ pub unsafe extern "C" fn siyu_compile(
     // SAFETY: the arguments are forwarded under the caller's guarantees.
     unsafe {
         make(err, || {
-            if src.is_null() {
-                return Err(Failure(SIYU_ERR_NULL, "src is NULL".into()));
+            Ok(siyu_program {
+                program: compile_from(src, len, "source")?,
+            })
+        })
+    }
+}
+
+/// [`siyu_compile`] with the source's name (a file name, NUL-terminated;
+/// NULL for "source"), which rendered diagnostics show as `--> NAME:L:C`,
+/// and the program's warnings rendered in `*warnings` (an empty string
+/// when there are none; not written when `warnings` is NULL).
+///
+/// # Safety
+/// `src` is valid for `len` bytes; `name` is NULL or NUL-terminated;
+/// `warnings` and `err` are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn siyu_compile_named(
+    src: *const c_char,
+    len: usize,
+    name: *const c_char,
+    warnings: *mut *mut c_char,
+    err: *mut *mut c_char,
+) -> *mut siyu_program {
+    // SAFETY: the arguments are forwarded under the caller's guarantees.
+    unsafe {
+        make(err, || {
+            let name = if name.is_null() {
+                "source"
+            } else {
+                c_text(name, "name")?
+            };
+            let program = compile_from(src, len, name)?;
+            if !warnings.is_null() {
+                let rendered = if program.warnings().is_empty() {
+                    String::new()
+                } else {
+                    program.render_warnings(name)
+                };
+                put(warnings, rendered);
             }
-            let bytes = std::slice::from_raw_parts(src.cast::<u8>(), len);
-            let program = crate::compile_bytes(bytes, &crate::Limits::default())
-                .map_err(|e| Failure(SIYU_ERR_COMPILE, e.render("source")))?;
             Ok(siyu_program { program })
         })
     }
+}
+
+/// Compiles `len` bytes at `src`, diagnostics rendered under `name`.
+///
+/// # Safety
+/// `src` is NULL or valid for `len` bytes.
+unsafe fn compile_from(src: *const c_char, len: usize, name: &str) -> Result<Program, Failure> {
+    if src.is_null() {
+        return Err(Failure(SIYU_ERR_NULL, "src is NULL".into()));
+    }
+    // SAFETY: the caller guarantees `len` readable bytes at `src`.
+    let bytes = unsafe { std::slice::from_raw_parts(src.cast::<u8>(), len) };
+    crate::compile_bytes(bytes, &crate::Limits::default())
+        .map_err(|e| Failure(SIYU_ERR_COMPILE, e.render(name)))
 }
 
 /// Frees a program. NULL is allowed. Engines made from it stay valid.
@@ -254,7 +305,9 @@ pub unsafe extern "C" fn siyu_engine_free(e: *mut siyu_engine) {
 ///
 /// # Safety
 /// `e` is a live engine used by this thread only; `event_json` is valid for
-/// `len` bytes; the out-pointers are NULL or writable.
+/// `len` bytes; `actions_json` is writable (NULL is refused with
+/// `SIYU_ERR_NULL` and the event is not processed); `err` is NULL or
+/// writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn siyu_engine_process(
     e: *mut siyu_engine,
@@ -271,10 +324,7 @@ pub unsafe extern "C" fn siyu_engine_process(
             if actions_json.is_null() {
                 return Err(Failure(SIYU_ERR_NULL, "actions_json is NULL".into()));
             }
-            let actions = engine.process(json).map_err(|err| match err {
-                crate::EngineError::Event(_) => Failure(SIYU_ERR_EVENT, err.to_string()),
-                crate::EngineError::Step(_) => Failure(SIYU_ERR_STEP, err.to_string()),
-            })?;
+            let actions = engine.process(json).map_err(event_failure)?;
             put_actions(actions_json, &actions)
         })
     }
@@ -284,7 +334,8 @@ pub unsafe extern "C" fn siyu_engine_process(
 /// receives every action due up to it.
 ///
 /// # Safety
-/// As `siyu_engine_process`; `rfc3339_time` is NULL or NUL-terminated.
+/// As `siyu_engine_process` (`actions_json` must not be NULL);
+/// `rfc3339_time` is NUL-terminated (NULL is refused).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn siyu_engine_advance(
     e: *mut siyu_engine,
@@ -308,11 +359,116 @@ pub unsafe extern "C" fn siyu_engine_advance(
     }
 }
 
+/// Receives one action: its JSON object (`len` bytes, followed by a NUL;
+/// valid only during the call, so copy what you keep) and the `user`
+/// pointer the caller passed along.
+pub type siyu_action_fn =
+    Option<unsafe extern "C" fn(user: *mut c_void, action_json: *const c_char, len: usize)>;
+
+/// Hands each action to `on_action`, one at a time, as the engine produces
+/// it; the memory of a call does not grow with its actions.
+struct Callback {
+    on_action: siyu_action_fn,
+    user: *mut c_void,
+    line: Vec<u8>,
+}
+
+impl crate::Sink for Callback {
+    fn action(&mut self, action: crate::ActionRef<'_>) {
+        let Some(f) = self.on_action else {
+            return;
+        };
+        self.line.clear();
+        action.write_json_line(&mut self.line);
+        // The line ends in `\n`, which becomes the NUL: JSON escapes every
+        // control character inside strings, so there is no other.
+        self.line.pop();
+        let len = self.line.len();
+        self.line.push(0);
+        // SAFETY: the caller of the `_cb` entry point vouches for `f` and
+        // `user`; the text is NUL-terminated and outlives the call.
+        unsafe { f(self.user, self.line.as_ptr().cast(), len) };
+    }
+}
+
+fn event_failure(err: crate::EngineError) -> Failure {
+    match err {
+        crate::EngineError::Event(_) => Failure(SIYU_ERR_EVENT, err.to_string()),
+        crate::EngineError::Step(_) => Failure(SIYU_ERR_STEP, err.to_string()),
+    }
+}
+
+/// [`siyu_engine_process`], each action handed to `on_action` (with
+/// `user`) as it is produced instead of collected into one array. NULL
+/// `on_action` discards the actions. A rejected event calls it never.
+///
+/// # Safety
+/// As `siyu_engine_process`; `on_action` is NULL or a function safe to
+/// call with `user` during this call; it must not call back into this
+/// engine.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn siyu_engine_process_cb(
+    e: *mut siyu_engine,
+    event_json: *const c_char,
+    len: usize,
+    on_action: siyu_action_fn,
+    user: *mut c_void,
+    err: *mut *mut c_char,
+) -> c_int {
+    // SAFETY: the arguments are forwarded under the caller's guarantees.
+    unsafe {
+        guarded(err, || {
+            let engine = &mut handle_mut(e, "engine")?.engine;
+            let json = text(event_json, len, "event_json")?;
+            let mut sink = Callback {
+                on_action,
+                user,
+                line: Vec::new(),
+            };
+            engine.process_into(json, &mut sink).map_err(event_failure)
+        })
+    }
+}
+
+/// [`siyu_engine_advance`], each action handed to `on_action` (with `user`)
+/// as it comes due: advancing over years of timers takes memory for one
+/// action at a time. NULL `on_action` discards the actions.
+///
+/// # Safety
+/// As `siyu_engine_process_cb`; `rfc3339_time` is NUL-terminated (NULL is
+/// refused).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn siyu_engine_advance_cb(
+    e: *mut siyu_engine,
+    rfc3339_time: *const c_char,
+    on_action: siyu_action_fn,
+    user: *mut c_void,
+    err: *mut *mut c_char,
+) -> c_int {
+    // SAFETY: the arguments are forwarded under the caller's guarantees.
+    unsafe {
+        guarded(err, || {
+            let engine = &mut handle_mut(e, "engine")?.engine;
+            let time = c_text(rfc3339_time, "rfc3339_time")?;
+            let t = crate::time::Instant::parse(time)
+                .map_err(|e| Failure(SIYU_ERR_TIME, e.to_string()))?;
+            let mut sink = Callback {
+                on_action,
+                user,
+                line: Vec::new(),
+            };
+            engine.advance_into(t, &mut sink);
+            Ok(())
+        })
+    }
+}
+
 /// The engine as bytes: `*buf` (free with `siyu_bytes_free(buf, len)`) and
 /// `*len`.
 ///
 /// # Safety
-/// `e` is a live engine; the out-pointers are NULL or writable.
+/// `e` is a live engine; `buf` and `len` are writable (NULL is refused
+/// with `SIYU_ERR_NULL`); `err` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn siyu_engine_snapshot(
     e: *const siyu_engine,
@@ -367,8 +523,9 @@ pub unsafe extern "C" fn siyu_engine_restore(
 /// `*json`.
 ///
 /// # Safety
-/// `e` is a live engine; `customer` and `rule` are NULL or NUL-terminated;
-/// the out-pointers are NULL or writable.
+/// `e` is a live engine; `customer` and `rule` are NUL-terminated (NULL is
+/// refused); `json` is writable (NULL is refused with `SIYU_ERR_NULL`);
+/// `err` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn siyu_engine_explain(
     e: *const siyu_engine,

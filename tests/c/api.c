@@ -26,6 +26,29 @@ static const char *RULES =
     "rule big { when purchase where amount >= 100 do push(content: \"thanks\") }\n"
     "rule silent { when no interaction for 1d do push(content: \"comeback\") }\n";
 
+/* What the action callback saw. */
+struct seen {
+    int n;
+    int well_formed;
+    char last_rule[32];
+};
+
+static void on_action(void *user, const char *json, size_t len) {
+    struct seen *s = user;
+    s->n++;
+    if (strlen(json) != len || len < 2 || json[0] != '{' || json[len - 1] != '}' ||
+        strstr(json, "\"id\":") == NULL)
+        s->well_formed = 0;
+    const char *rule = strstr(json, "\"rule\":\"");
+    if (rule != NULL) {
+        rule += strlen("\"rule\":\"");
+        size_t n = strcspn(rule, "\"");
+        if (n >= sizeof s->last_rule) n = sizeof s->last_rule - 1;
+        memcpy(s->last_rule, rule, n);
+        s->last_rule[n] = '\0';
+    }
+}
+
 static int process(siyu_engine *e, const char *json, char **actions, char **err) {
     return siyu_engine_process(e, json, strlen(json), actions, err);
 }
@@ -130,6 +153,49 @@ int main(void) {
     CHECK(siyu_engine_restore(p2, buf, 10, NULL) == NULL, "truncated snapshot restored");
     CHECK(siyu_engine_restore(p2, NULL, 0, NULL) == NULL, "NULL snapshot restored");
     siyu_bytes_free(buf, len);
+
+    /* Callbacks: each action handed over as it comes, one JSON object. */
+    siyu_engine *e4 = siyu_engine_new(p2);
+    struct seen seen = {0, 1, ""};
+    const char *buy = "{\"customer\": \"c9\", \"type\": \"purchase\", \"time\": \"2026-01-01T00:00:00Z\", \"data\": {\"amount\": 150}}";
+    rc = siyu_engine_process_cb(e4, buy, strlen(buy), on_action, &seen, &err);
+    CHECK(rc == SIYU_OK && seen.n == 1 && seen.well_formed && strcmp(seen.last_rule, "big") == 0,
+          "process_cb: rc %d, %d actions, last rule %s", rc, seen.n, seen.last_rule);
+    rc = siyu_engine_advance_cb(e4, "2026-01-03T00:00:00Z", on_action, &seen, &err);
+    CHECK(rc == SIYU_OK && seen.n == 2 && seen.well_formed && strcmp(seen.last_rule, "silent") == 0,
+          "advance_cb: rc %d, %d actions, last rule %s", rc, seen.n, seen.last_rule);
+    rc = siyu_engine_process_cb(e4, "{", 1, on_action, &seen, &err);
+    CHECK(rc == SIYU_ERR_EVENT && seen.n == 2 && err != NULL, "process_cb on bad JSON: %d", rc);
+    siyu_string_free(err);
+    err = NULL;
+    rc = siyu_engine_process_cb(e4, buy, strlen(buy), NULL, NULL, NULL);
+    CHECK(rc == SIYU_OK, "process_cb without a callback: %d", rc);
+    rc = siyu_engine_advance_cb(e4, NULL, on_action, &seen, NULL);
+    CHECK(rc == SIYU_ERR_NULL, "advance_cb with a NULL time: %d", rc);
+    siyu_engine_free(e4);
+
+    /* A named compile: diagnostics under the file's name, warnings given. */
+    const char *typo = "event purchase {}\nrule r { when purchse do push() }\n";
+    siyu_program *none2 = siyu_compile_named(typo, strlen(typo), "rules.siyu", NULL, &err);
+    CHECK(none2 == NULL && err != NULL && strstr(err, "--> rules.siyu:2:") != NULL,
+          "named compile error: %s", err ? err : "(null)");
+    siyu_string_free(err);
+    err = NULL;
+    const char *warns = "event purchase { amount: number }\naction push(content: string)\n"
+                        "rule big { when purchase where amount > 100 if event.amount < 50 do push(content: \"x\") }\n";
+    char *warnings = NULL;
+    siyu_program *p3 = siyu_compile_named(warns, strlen(warns), "w.siyu", &warnings, &err);
+    CHECK(p3 != NULL && warnings != NULL && strstr(warnings, "never-fires") != NULL &&
+              strstr(warnings, "--> w.siyu:3:") != NULL,
+          "warnings: %s", warnings ? warnings : "(null)");
+    siyu_string_free(warnings);
+    warnings = NULL;
+    siyu_program *p4 = siyu_compile_named(RULES, strlen(RULES), NULL, &warnings, NULL);
+    CHECK(p4 != NULL && warnings != NULL && warnings[0] == '\0', "no warnings expected: %s",
+          warnings ? warnings : "(null)");
+    siyu_string_free(warnings);
+    siyu_program_free(p3);
+    siyu_program_free(p4);
 
     /* Free functions take NULL. */
     siyu_engine_free(NULL);
