@@ -4,7 +4,8 @@
 //! compile is linear). The criterion bench `compile_scale` measures the
 //! same programs.
 //!
-//! `cargo run --release --example compile_scale`
+//! `cargo run --release --example compile_scale [-- SHAPE…]` (all shapes
+//! when none is named)
 
 #[path = "../benches/shapes/mod.rs"]
 mod shapes;
@@ -12,7 +13,11 @@ mod shapes;
 use std::time::Instant;
 
 fn main() {
+    let only: Vec<String> = std::env::args().skip(1).collect();
     for (name, make) in shapes::SHAPES {
+        if !only.is_empty() && !only.iter().any(|o| o == name) {
+            continue;
+        }
         let mut previous: Option<f64> = None;
         let mut row = format!("{name:>22}:");
         for n in [1000, 2000, 4000, 8000] {

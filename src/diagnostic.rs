@@ -67,6 +67,29 @@ impl Diagnostic {
     fn new(severity: Severity, source: &str, span: Span, message: impl Into<String>) -> Diagnostic {
         let span = clamp(source, span);
         let (line, column) = line_col(source, span.start);
+        Diagnostic::located(severity, span, line, column, message)
+    }
+
+    /// A warning at `span`, located through `lines`: many diagnostics of
+    /// one source cost O(log lines) each to place, not a scan of the
+    /// source each.
+    pub(crate) fn warning_in(
+        lines: &Lines<'_>,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        let span = clamp(lines.source, span);
+        let (line, column) = lines.line_col(span.start);
+        Diagnostic::located(Severity::Warning, span, line, column, message)
+    }
+
+    fn located(
+        severity: Severity,
+        span: Span,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         Diagnostic {
             severity,
             message: message.into(),
@@ -164,6 +187,38 @@ fn clamp(source: &str, span: Span) -> Span {
         end += 1;
     }
     Span::new(start, end)
+}
+
+/// Where each line of a source starts.
+pub(crate) struct Lines<'s> {
+    source: &'s str,
+    starts: Vec<usize>,
+}
+
+impl<'s> Lines<'s> {
+    /// The index of `source`'s lines, in one pass.
+    pub(crate) fn new(source: &'s str) -> Lines<'s> {
+        let starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Lines { source, starts }
+    }
+
+    /// 1-based line and character column of a byte offset on a character
+    /// boundary.
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line - 1];
+        (line, self.source[start..offset].chars().count() + 1)
+    }
+
+    /// Line `n` (1-based) without its line break.
+    pub(crate) fn line(&self, n: usize) -> Option<&'s str> {
+        let start = *self.starts.get(n.checked_sub(1)?)?;
+        let end = self.starts.get(n).map_or(self.source.len(), |&e| e - 1);
+        let line = self.source.get(start..end)?;
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    }
 }
 
 /// 1-based line and character column of a byte offset.

@@ -11,37 +11,40 @@
 //! | `uncapped` | an action on a channel no cap names, while caps exist |
 //! | `double-send` | two rules sending the same action with the same arguments on the same trigger, neither limited |
 
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Diagnostic, Lines, Span};
 use crate::syntax::ast::*;
 use crate::syntax::print_expr;
 use std::collections::{BTreeMap, BTreeSet};
 
+mod containing;
+
 /// Warnings of a checked module (before silencing).
 pub fn lint(source: &str, module: &Module) -> Vec<Diagnostic> {
+    let lines = Lines::new(source);
     let mut out = Vec::new();
-    never_fires(source, module, &mut out);
-    shadowed(source, module, &mut out);
-    unused(source, module, &mut out);
-    uncapped(source, module, &mut out);
-    double_sends(source, module, &mut out);
-    out.retain(|d| !silenced(source, d));
+    never_fires(&lines, module, &mut out);
+    shadowed(&lines, module, &mut out);
+    unused(&lines, module, &mut out);
+    uncapped(&lines, module, &mut out);
+    double_sends(&lines, module, &mut out);
+    out.retain(|d| !silenced(&lines, d));
     out.sort_by_key(|d| d.span.start);
     out
 }
 
 fn warn(
-    source: &str,
+    lines: &Lines<'_>,
     out: &mut Vec<Diagnostic>,
     kind: &str,
     span: Span,
     message: String,
     help: &str,
 ) {
-    out.push(Diagnostic::warning(source, span, format!("{message} [{kind}]")).with_help(help));
+    out.push(Diagnostic::warning_in(lines, span, format!("{message} [{kind}]")).with_help(help));
 }
 
 /// `# allow(kind)` in a comment on the warning's line or the one above.
-fn silenced(source: &str, d: &Diagnostic) -> bool {
+fn silenced(lines: &Lines<'_>, d: &Diagnostic) -> bool {
     let Some(kind) = d
         .message
         .rsplit_once('[')
@@ -49,13 +52,12 @@ fn silenced(source: &str, d: &Diagnostic) -> bool {
     else {
         return false;
     };
-    let lines: Vec<&str> = source.lines().collect();
+    let allow = format!("allow({kind})");
     [d.line, d.line.saturating_sub(1)].iter().any(|&n| {
-        n >= 1
-            && lines.get(n - 1).is_some_and(|l| {
-                l.split_once('#')
-                    .is_some_and(|(_, comment)| comment.contains(&format!("allow({kind})")))
-            })
+        lines.line(n).is_some_and(|l| {
+            l.split_once('#')
+                .is_some_and(|(_, comment)| comment.contains(&allow))
+        })
     })
 }
 
@@ -284,7 +286,7 @@ fn event_fields(module: &Module, event: &str) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-fn never_fires(source: &str, module: &Module, out: &mut Vec<Diagnostic>) {
+fn never_fires(lines: &Lines<'_>, module: &Module, out: &mut Vec<Diagnostic>) {
     for item in &module.items {
         match item {
             Item::Rule(r) => {
@@ -301,7 +303,7 @@ fn never_fires(source: &str, module: &Module, out: &mut Vec<Diagnostic>) {
                 }
                 if !conds.is_empty() && !satisfiable(&conds, &fields) {
                     warn(
-                        source,
+                        lines,
                         out,
                         "never-fires",
                         r.name.span,
@@ -314,7 +316,7 @@ fn never_fires(source: &str, module: &Module, out: &mut Vec<Diagnostic>) {
                 }
             }
             Item::Segment(s) if !satisfiable(&[&s.cond], &BTreeSet::new()) => warn(
-                source,
+                lines,
                 out,
                 "never-fires",
                 s.name.span,
@@ -329,50 +331,106 @@ fn never_fires(source: &str, module: &Module, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn shadowed(source: &str, module: &Module, out: &mut Vec<Diagnostic>) {
+fn shadowed(lines: &Lines<'_>, module: &Module, out: &mut Vec<Diagnostic>) {
     let none = BTreeSet::new();
     for item in &module.items {
         let Item::Stage(s) = item else { continue };
-        let conj = |c: &Expr| {
-            let mut b = Bounds {
-                exact: true,
-                ..Bounds::default()
-            };
-            bounds(c, &none, &mut b).then_some(b)
-        };
-        for (j, later) in s.labels.iter().enumerate() {
-            let Some(lc) = later.cond.as_ref().and_then(conj) else {
-                continue;
-            };
-            for earlier in &s.labels[..j] {
-                let Some(ec) = earlier.cond.as_ref().and_then(conj) else {
-                    continue;
+        // Each label's bounds, worked out once.
+        let conds: Vec<Option<Bounds>> = s
+            .labels
+            .iter()
+            .map(|l| {
+                let mut b = Bounds {
+                    exact: true,
+                    ..Bounds::default()
                 };
-                // `later` implies `earlier` when every bound of `earlier`
-                // is looser than `later`'s on the same quantity.
-                let implied = ec.exact
-                    && !ec.on.is_empty()
-                    && ec
-                        .on
-                        .iter()
-                        .all(|(q, (ei, _))| lc.on.get(q).is_some_and(|(li, _)| li.within(*ei)));
-                if implied {
-                    warn(
-                        source,
-                        out,
-                        "shadowed",
-                        later.name.span,
-                        format!(
-                            "label `{}` of stage `{}` is never chosen: every customer it matches matches `{}` first",
-                            later.name.node, s.name.node, earlier.name.node
-                        ),
-                        "labels are tried in order: put the stricter threshold first",
-                    );
-                    break;
-                }
+                l.cond
+                    .as_ref()
+                    .and_then(|c| bounds(c, &none, &mut b).then_some(b))
+            })
+            .collect();
+        for (j, i) in first_implied(&conds) {
+            let (later, earlier) = (&s.labels[j], &s.labels[i]);
+            warn(
+                lines,
+                out,
+                "shadowed",
+                later.name.span,
+                format!(
+                    "label `{}` of stage `{}` is never chosen: every customer it matches matches `{}` first",
+                    later.name.node, s.name.node, earlier.name.node
+                ),
+                "labels are tried in order: put the stricter threshold first",
+            );
+        }
+    }
+}
+
+/// Pairs of labels compared one by one (those whose earlier label bounds
+/// several quantities) past which `shadowed` stays quiet: the lint is
+/// sound, not complete, and its cost stays bounded.
+const PAIRS_BUDGET: usize = 1 << 20;
+
+/// For each label, the earliest label before it that it implies: every
+/// quantity the earlier one bounds (exactly) the later one bounds within
+/// it. Earlier labels that bound one quantity, the common case, are found
+/// by a sweep per quantity in O(n log n); those bounding several are
+/// compared pair by pair, up to [`PAIRS_BUDGET`].
+fn first_implied(conds: &[Option<Bounds>]) -> Vec<(usize, usize)> {
+    let mut first: Vec<Option<usize>> = vec![None; conds.len()];
+    let mut keep = |j: usize, i: usize| first[j] = Some(first[j].map_or(i, |f| f.min(i)));
+    type Sweep = (Vec<(usize, Interval)>, Vec<(usize, Interval)>);
+    let mut sweeps: BTreeMap<&str, Sweep> = BTreeMap::new();
+    let mut several = Vec::new();
+    for (p, c) in conds.iter().enumerate() {
+        let Some(c) = c.as_ref().filter(|c| c.exact) else {
+            continue;
+        };
+        match c.on.iter().next() {
+            Some((q, (i, _))) if c.on.len() == 1 => sweeps.entry(q).or_default().0.push((p, *i)),
+            Some(_) => several.push(p),
+            None => {}
+        }
+    }
+    for (p, c) in conds.iter().enumerate() {
+        for (q, (i, _)) in c.iter().flat_map(|c| &c.on) {
+            if let Some(sweep) = sweeps.get_mut(q.as_str()) {
+                sweep.1.push((p, *i));
             }
         }
     }
+    for (candidates, queries) in sweeps.values() {
+        let found = containing::earliest_containing(conds.len(), candidates, queries);
+        for (&(j, _), i) in queries.iter().zip(found) {
+            if let Some(i) = i {
+                keep(j, i);
+            }
+        }
+    }
+    let mut budget = PAIRS_BUDGET;
+    'labels: for (j, lc) in conds.iter().enumerate() {
+        let Some(lc) = lc else { continue };
+        for &i in several.iter().take_while(|&&i| i < j) {
+            if budget == 0 {
+                break 'labels;
+            }
+            budget -= 1;
+            let Some(ec) = &conds[i] else { continue };
+            let implied = ec
+                .on
+                .iter()
+                .all(|(q, (ei, _))| lc.on.get(q).is_some_and(|(li, _)| li.within(*ei)));
+            if implied {
+                keep(j, i);
+                break;
+            }
+        }
+    }
+    first
+        .into_iter()
+        .enumerate()
+        .filter_map(|(j, i)| Some((j, i?)))
+        .collect()
 }
 
 /// Every name an expression reads, for `unused`.
@@ -413,7 +471,7 @@ fn actions_of(r: &RuleDecl) -> Vec<&Action> {
         .collect()
 }
 
-fn unused(source: &str, module: &Module, out: &mut Vec<Diagnostic>) {
+fn unused(lines: &Lines<'_>, module: &Module, out: &mut Vec<Diagnostic>) {
     let mut used = BTreeSet::new();
     let mut exprs: Vec<&Expr> = Vec::new();
     for item in &module.items {
@@ -484,7 +542,7 @@ fn unused(source: &str, module: &Module, out: &mut Vec<Diagnostic>) {
         };
         if !used.contains(&name.node) {
             warn(
-                source,
+                lines,
                 out,
                 "unused",
                 name.span,
@@ -495,7 +553,7 @@ fn unused(source: &str, module: &Module, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn uncapped(source: &str, module: &Module, out: &mut Vec<Diagnostic>) {
+fn uncapped(lines: &Lines<'_>, module: &Module, out: &mut Vec<Diagnostic>) {
     let caps: Vec<Option<&str>> = module
         .items
         .iter()
@@ -514,7 +572,7 @@ fn uncapped(source: &str, module: &Module, out: &mut Vec<Diagnostic>) {
         if !caps.contains(&Some(ch.node.as_str())) && reported.insert(ch.node.clone()) {
             let capped: Vec<String> = caps.iter().flatten().map(|c| format!("`{c}`")).collect();
             warn(
-                source,
+                lines,
                 out,
                 "uncapped",
                 ch.span,
@@ -556,7 +614,7 @@ fn trigger_key(t: &Trigger) -> Option<String> {
     })
 }
 
-fn double_sends(source: &str, module: &Module, out: &mut Vec<Diagnostic>) {
+fn double_sends(lines: &Lines<'_>, module: &Module, out: &mut Vec<Diagnostic>) {
     let mut seen: BTreeMap<(String, String), &RuleDecl> = BTreeMap::new();
     for item in &module.items {
         let Item::Rule(r) = item else { continue };
@@ -596,7 +654,7 @@ fn double_sends(source: &str, module: &Module, out: &mut Vec<Diagnostic>) {
                         .collect();
                     if satisfiable(&both, &fields) {
                         warn(
-                            source,
+                            lines,
                             out,
                             "double-send",
                             r.name.span,
