@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = engine.replay_line(line);
         if let Ok(ev) = siyu::Event::parse_for(&program, line) {
             let mut st = siyu::CustomerState::new(&program, "fuzz");
-            let _ = siyu::step(&program, &mut st, siyu::Input::Event(&ev), ev.time, &siyu::StateLimits::default());
+            let _ = siyu::step(&program, &mut st, siyu::Input::Event(&ev), ev.time(), &siyu::StateLimits::default());
         }
     }
     let _ = engine.replay_end(None);

@@ -17,6 +17,7 @@ use serde_json::{Value as Json, json};
 
 /// Why `explain` could not answer.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExplainError {
     /// The engine has not seen this customer (or forgot them).
     #[error("unknown customer `{0}`")]

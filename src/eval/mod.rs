@@ -190,7 +190,17 @@ fn run<const H: bool>(e: &CExpr, cx: &Ctx<'_>) -> R {
         }
         CExpr::And(a, b) => logic::<H>(a, b, false, cx),
         CExpr::Or(a, b) => logic::<H>(a, b, true, cx),
-        CExpr::Cmp(op, a, b) => compare::<H>(*op, &run::<H>(a, cx), &run::<H>(b, cx), cx.now),
+        CExpr::Cmp(op, a, b) => {
+            // Stored values (a text field of every entry a recount reads,
+            // say) compare in place, without a copy; they never move.
+            if let (Some(x), Some(y)) = (stored(a, cx), stored(b, cx)) {
+                return match x.compare(y) {
+                    Some(ord) => R::fixed(Value::Bool(holds(*op, ord)), FOREVER),
+                    None => R::null(FOREVER),
+                };
+            }
+            compare::<H>(*op, &run::<H>(a, cx), &run::<H>(b, cx), cx.now)
+        }
         CExpr::Arith(op, a, b) => arith(*op, run::<H>(a, cx), run::<H>(b, cx), cx.now),
         CExpr::Coalesce(a, b) => {
             let a = run::<H>(a, cx);

@@ -33,6 +33,7 @@ const HEADER: usize = 8 + 2 + 8 + 8 + 8;
 
 /// Why bytes could not be restored.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SnapshotError {
     /// Shorter than its header or its declared length.
     #[error("snapshot is truncated ({0} bytes)")]
