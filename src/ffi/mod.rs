@@ -144,6 +144,16 @@ unsafe fn c_text<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, Failure>
         .map_err(|e| Failure(SIYU_ERR_UTF8, format!("{what} is not UTF-8: {e}")))
 }
 
+/// Reads a NUL-terminated RFC 3339 instant.
+///
+/// # Safety
+/// `ptr` is NULL or a valid NUL-terminated string.
+unsafe fn instant_arg(ptr: *const c_char) -> Result<crate::time::Instant, Failure> {
+    // SAFETY: forwarded from the caller.
+    let text = unsafe { c_text(ptr, "rfc3339_time")? };
+    crate::time::Instant::parse(text).map_err(|e| Failure(SIYU_ERR_TIME, e.to_string()))
+}
+
 /// Borrows a handle.
 ///
 /// # Safety
@@ -347,9 +357,7 @@ pub unsafe extern "C" fn siyu_engine_advance(
     unsafe {
         guarded(err, || {
             let engine = &mut handle_mut(e, "engine")?.engine;
-            let time = c_text(rfc3339_time, "rfc3339_time")?;
-            let t = crate::time::Instant::parse(time)
-                .map_err(|e| Failure(SIYU_ERR_TIME, e.to_string()))?;
+            let t = instant_arg(rfc3339_time)?;
             if actions_json.is_null() {
                 return Err(Failure(SIYU_ERR_NULL, "actions_json is NULL".into()));
             }
@@ -449,9 +457,7 @@ pub unsafe extern "C" fn siyu_engine_advance_cb(
     unsafe {
         guarded(err, || {
             let engine = &mut handle_mut(e, "engine")?.engine;
-            let time = c_text(rfc3339_time, "rfc3339_time")?;
-            let t = crate::time::Instant::parse(time)
-                .map_err(|e| Failure(SIYU_ERR_TIME, e.to_string()))?;
+            let t = instant_arg(rfc3339_time)?;
             let mut sink = Callback {
                 on_action,
                 user,
