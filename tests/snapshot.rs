@@ -158,3 +158,37 @@ fn upgrade_keeps_unchanged_aggregates_and_resets_changed_ones() {
         "kept rules keep their metrics"
     );
 }
+
+/// Found by the `restore` fuzz target: one payload byte of a real snapshot
+/// zeroed (checksum recomputed) left a window's totals disagreeing with
+/// its entries; restored, the customer woke at the same second for ever.
+/// Such a state is refused.
+#[test]
+fn window_totals_that_disagree_with_the_entries_are_refused() {
+    let program = siyu::compile(include_str!("../examples/sop/sop.siyu")).expect("compiles");
+    let mut engine = siyu::Engine::new(&program);
+    for line in include_str!("../examples/sop/events.jsonl")
+        .lines()
+        .take(3000)
+    {
+        let _ = engine.replay_line(line);
+    }
+    let snapshot = engine.snapshot();
+    let header = 34;
+    let mut payload = snapshot[header..].to_vec();
+    let at = 261 * 7 % payload.len();
+    assert_eq!(
+        payload[at], 7,
+        "the fuzzer's byte moved: the payload layout changed"
+    );
+    payload[at] = 0;
+    let mut bytes = snapshot[..header].to_vec();
+    bytes[18..26].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+    bytes[26..34].copy_from_slice(&siyu::fnv1a64(&payload).to_le_bytes());
+    bytes.extend_from_slice(&payload);
+    let err = siyu::Engine::restore(&program, &bytes).expect_err("inconsistent totals");
+    assert!(
+        err.to_string().contains("does not fit this program"),
+        "{err}"
+    );
+}

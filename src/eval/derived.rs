@@ -131,6 +131,11 @@ pub(crate) fn reevaluate(
                 (DVal::Label(chosen as u32), until)
             }
         };
+        // A value worked out at `tau` holds through `tau`: its next change
+        // is at `tau + 1` at the earliest. A state from outside whose data
+        // contradict themselves (a corrupted snapshot) could have it
+        // otherwise, and the customer would wake at `tau` for ever.
+        let until = until.max(tau.saturating_add(1));
         let old = facts.derived[slot].value;
         facts.derived[slot] = DerivedState { value, until };
         // Before the first event a customer is a member of nothing, so a

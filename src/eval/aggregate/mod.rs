@@ -181,6 +181,40 @@ impl Aggregates {
             && self.running.len() == ir.layout.running
             && self.windows.len() == ir.layout.windows
             && stores
+            && self.totals_fit(ir)
+    }
+
+    /// Does every window's count, oldest and newest counted entry agree
+    /// with the entries past its cursor? (A state from outside whose totals
+    /// disagree would have its window leave at instants already past.)
+    /// O(entries) per window.
+    fn totals_fit(&self, ir: &Ir) -> bool {
+        ir.layout.slots.iter().all(|slot| {
+            let AggSlot::Window {
+                store,
+                cursor,
+                bit,
+                state: Some(w),
+                ..
+            } = *slot
+            else {
+                return true;
+            };
+            let (Some(s), Some(tot)) = (self.stores.get(store), self.windows.get(w)) else {
+                return false;
+            };
+            let Some(&from) = s.cursors.get(cursor) else {
+                return false;
+            };
+            let mut counted =
+                (from..s.end()).filter(|&p| s.get(p).is_some_and(|e| tot.counts(e, bit)));
+            let first = counted.next();
+            let (n, last) = counted.fold((u64::from(first.is_some()), first), |(n, _), p| {
+                (n + 1, Some(p))
+            });
+            n == u64::from(tot.count)
+                && first.is_none_or(|f| f == tot.head && last == Some(tot.last))
+        })
     }
 
     /// The arrival number a plain-count window's history starts after.
