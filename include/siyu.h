@@ -248,6 +248,75 @@ int siyu_engine_explain(const struct siyu_engine *e,
                         char **err);
 
 /*
+ Replaces the engine's program by `p` (a live upgrade): what is unchanged
+ keeps its state, the rest starts fresh; `*report_json` says which
+ rules and aggregates were kept, reset, added and dropped.
+
+ # Safety
+ `e` is a live engine used by this thread only; `p` is a live program;
+ `report_json` is writable (NULL is refused with `SIYU_ERR_NULL`, and
+ nothing is upgraded); `err` is NULL or writable.
+ */
+int siyu_engine_upgrade(struct siyu_engine *e,
+                        const struct siyu_program *p,
+                        char **report_json,
+                        char **err);
+
+/*
+ Is `customer` in segment `segment` at `rfc3339_time` (at or after the
+ engine's clock)? `*member` is 1 or 0.
+
+ # Safety
+ `e` is a live engine; `customer`, `segment` and `rfc3339_time` are
+ NUL-terminated (NULL is refused); `member` is writable (NULL is
+ refused); `err` is NULL or writable.
+ */
+int siyu_engine_segment(const struct siyu_engine *e,
+                        const char *customer,
+                        const char *segment,
+                        const char *rfc3339_time,
+                        int *member,
+                        char **err);
+
+/*
+ A new customer's state, as JSON in `*state_json`, for hosts that keep
+ states themselves and call `siyu_step`.
+
+ # Safety
+ `p` is a live program; `customer` is NUL-terminated (NULL is refused);
+ `state_json` is writable (NULL is refused); `err` is NULL or writable.
+ */
+int siyu_state_new(const struct siyu_program *p,
+                   const char *customer,
+                   char **state_json,
+                   char **err);
+
+/*
+ The stateless step: applies one event (`len` bytes of JSON; or, when
+ `event_json` is NULL, only the passing of time) to a customer's state
+ (`state_json`, NUL-terminated, from `siyu_state_new` or an earlier
+ step) at the host's clock `rfc3339_now`. On success `*new_state_json`
+ is the state after it and `*actions_json` a JSON array of the actions;
+ on failure nothing is written but `*err`: `SIYU_ERR_EVENT` (the event
+ or the state is not valid JSON of its kind) or `SIYU_ERR_STEP` (a state
+ that does not fit the program, or an event that could not be applied).
+
+ # Safety
+ `p` is a live program; `state_json` and `rfc3339_now` are
+ NUL-terminated (NULL is refused); `event_json` is NULL or valid for
+ `len` bytes; `new_state_json` and `actions_json` are writable (NULL is
+ refused); `err` is NULL or writable.
+ */
+int siyu_step(const struct siyu_program *p,
+              const char *state_json,
+              const char *event_json,
+              size_t len,
+              const char *rfc3339_now,
+              char **new_state_json,
+              char **actions_json,
+              char **err);
+
+/*
  The engine's metrics as JSON (free with `siyu_string_free`); NULL if
  `e` is NULL.
 

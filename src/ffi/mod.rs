@@ -558,6 +558,172 @@ pub unsafe extern "C" fn siyu_engine_explain(
     }
 }
 
+/// Replaces the engine's program by `p` (a live upgrade): what is unchanged
+/// keeps its state, the rest starts fresh; `*report_json` says which
+/// rules and aggregates were kept, reset, added and dropped.
+///
+/// # Safety
+/// `e` is a live engine used by this thread only; `p` is a live program;
+/// `report_json` is writable (NULL is refused with `SIYU_ERR_NULL`, and
+/// nothing is upgraded); `err` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn siyu_engine_upgrade(
+    e: *mut siyu_engine,
+    p: *const siyu_program,
+    report_json: *mut *mut c_char,
+    err: *mut *mut c_char,
+) -> c_int {
+    // SAFETY: the arguments are forwarded under the caller's guarantees.
+    unsafe {
+        guarded(err, || {
+            let engine = &mut handle_mut(e, "engine")?.engine;
+            let program = &handle(p, "program")?.program;
+            if report_json.is_null() {
+                return Err(Failure(SIYU_ERR_NULL, "report_json is NULL".into()));
+            }
+            let report = engine.upgrade(program);
+            put(report_json, json_text(&report));
+            Ok(())
+        })
+    }
+}
+
+/// Is `customer` in segment `segment` at `rfc3339_time` (at or after the
+/// engine's clock)? `*member` is 1 or 0.
+///
+/// # Safety
+/// `e` is a live engine; `customer`, `segment` and `rfc3339_time` are
+/// NUL-terminated (NULL is refused); `member` is writable (NULL is
+/// refused); `err` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn siyu_engine_segment(
+    e: *const siyu_engine,
+    customer: *const c_char,
+    segment: *const c_char,
+    rfc3339_time: *const c_char,
+    member: *mut c_int,
+    err: *mut *mut c_char,
+) -> c_int {
+    // SAFETY: the arguments are forwarded under the caller's guarantees.
+    unsafe {
+        guarded(err, || {
+            let engine = &handle(e, "engine")?.engine;
+            let customer = c_text(customer, "customer")?;
+            let name = c_text(segment, "segment")?;
+            let t = instant_arg(rfc3339_time)?;
+            if member.is_null() {
+                return Err(Failure(SIYU_ERR_NULL, "member is NULL".into()));
+            }
+            let program = engine.program();
+            let id = program
+                .segment_id(name)
+                .ok_or_else(|| Failure(SIYU_ERR_UNKNOWN, format!("no segment `{name}`")))?;
+            let st = engine
+                .customer(customer)
+                .ok_or_else(|| Failure(SIYU_ERR_UNKNOWN, format!("no customer `{customer}`")))?;
+            *member = c_int::from(st.segment(program, id, t));
+            Ok(())
+        })
+    }
+}
+
+/// A new customer's state, as JSON in `*state_json`, for hosts that keep
+/// states themselves and call `siyu_step`.
+///
+/// # Safety
+/// `p` is a live program; `customer` is NUL-terminated (NULL is refused);
+/// `state_json` is writable (NULL is refused); `err` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn siyu_state_new(
+    p: *const siyu_program,
+    customer: *const c_char,
+    state_json: *mut *mut c_char,
+    err: *mut *mut c_char,
+) -> c_int {
+    // SAFETY: the arguments are forwarded under the caller's guarantees.
+    unsafe {
+        guarded(err, || {
+            let program = &handle(p, "program")?.program;
+            let customer = c_text(customer, "customer")?;
+            if state_json.is_null() {
+                return Err(Failure(SIYU_ERR_NULL, "state_json is NULL".into()));
+            }
+            let st = crate::CustomerState::new(program, customer);
+            put(state_json, json_text(&st));
+            Ok(())
+        })
+    }
+}
+
+/// The stateless step: applies one event (`len` bytes of JSON; or, when
+/// `event_json` is NULL, only the passing of time) to a customer's state
+/// (`state_json`, NUL-terminated, from `siyu_state_new` or an earlier
+/// step) at the host's clock `rfc3339_now`. On success `*new_state_json`
+/// is the state after it and `*actions_json` a JSON array of the actions;
+/// on failure nothing is written but `*err`: `SIYU_ERR_EVENT` (the event
+/// or the state is not valid JSON of its kind) or `SIYU_ERR_STEP` (a state
+/// that does not fit the program, or an event that could not be applied).
+///
+/// # Safety
+/// `p` is a live program; `state_json` and `rfc3339_now` are
+/// NUL-terminated (NULL is refused); `event_json` is NULL or valid for
+/// `len` bytes; `new_state_json` and `actions_json` are writable (NULL is
+/// refused); `err` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn siyu_step(
+    p: *const siyu_program,
+    state_json: *const c_char,
+    event_json: *const c_char,
+    len: usize,
+    rfc3339_now: *const c_char,
+    new_state_json: *mut *mut c_char,
+    actions_json: *mut *mut c_char,
+    err: *mut *mut c_char,
+) -> c_int {
+    // SAFETY: the arguments are forwarded under the caller's guarantees.
+    unsafe {
+        guarded(err, || {
+            let program = &handle(p, "program")?.program;
+            let state = c_text(state_json, "state_json")?;
+            let now = {
+                let text = c_text(rfc3339_now, "rfc3339_now")?;
+                crate::Instant::parse(text).map_err(|e| Failure(SIYU_ERR_TIME, e.to_string()))?
+            };
+            if new_state_json.is_null() || actions_json.is_null() {
+                return Err(Failure(
+                    SIYU_ERR_NULL,
+                    "new_state_json or actions_json is NULL".into(),
+                ));
+            }
+            let mut st: crate::CustomerState = serde_json::from_str(state)
+                .map_err(|e| Failure(SIYU_ERR_EVENT, format!("state_json: {e}")))?;
+            let event = if event_json.is_null() {
+                None
+            } else {
+                let text = text(event_json, len, "event_json")?;
+                Some(
+                    crate::Event::parse_for(program, text)
+                        .map_err(|e| Failure(SIYU_ERR_EVENT, format!("invalid event: {e}")))?,
+                )
+            };
+            let input = match &event {
+                Some(ev) => crate::Input::Event(ev),
+                None => crate::Input::Tick(now),
+            };
+            let report = crate::step(program, &mut st, input, now, &crate::StateLimits::default())
+                .map_err(|e| Failure(SIYU_ERR_STEP, e.to_string()))?;
+            put(new_state_json, json_text(&st));
+            put_actions(actions_json, &report.actions)
+        })
+    }
+}
+
+/// `value` as JSON text. Infallible for siyu's own types (string keys,
+/// numbers JSON can write).
+fn json_text(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
 /// The engine's metrics as JSON (free with `siyu_string_free`); NULL if
 /// `e` is NULL.
 ///

@@ -197,6 +197,75 @@ int main(void) {
     siyu_program_free(p3);
     siyu_program_free(p4);
 
+    /* Parity with Rust: upgrade with its report, segment queries, the
+     * stateless step over a state the host keeps. */
+    const char *seg_rules = "event purchase { amount: number }\nevent interaction {}\n"
+                            "action push(content: string)\n"
+                            "segment buyer = count(purchase in 30d) >= 1\n"
+                            "rule big { when purchase where amount >= 100 do push(content: \"thanks\") }\n";
+    siyu_program *p5 = siyu_compile(seg_rules, strlen(seg_rules), &err);
+    CHECK(p5 != NULL, "segment program: %s", err ? err : "");
+    siyu_engine *e5 = siyu_engine_new(p2);
+    rc = siyu_engine_process(e5, buy, strlen(buy), &actions, NULL);
+    siyu_string_free(actions);
+    actions = NULL;
+    char *report = NULL;
+    rc = siyu_engine_upgrade(e5, p5, &report, &err);
+    CHECK(rc == SIYU_OK && report != NULL && strstr(report, "\"rules_kept\":[\"big\"]") != NULL &&
+              strstr(report, "silent") != NULL,
+          "upgrade: %d %s", rc, report ? report : "(null)");
+    siyu_string_free(report);
+    CHECK(siyu_engine_upgrade(e5, p5, NULL, NULL) == SIYU_ERR_NULL, "upgrade without a report pointer");
+    int member = -1;
+    /* A new aggregate starts empty: the purchase before the upgrade does
+     * not count, one after it does. */
+    rc = siyu_engine_segment(e5, "c9", "buyer", "2026-01-02T00:00:00Z", &member, &err);
+    CHECK(rc == SIYU_OK && member == 0, "segment before any purchase counts: %d %d", rc, member);
+    const char *buy2 = "{\"customer\": \"c9\", \"type\": \"purchase\", \"time\": \"2026-01-05T00:00:00Z\", \"data\": {\"amount\": 5}}";
+    rc = siyu_engine_process(e5, buy2, strlen(buy2), &actions, NULL);
+    siyu_string_free(actions);
+    actions = NULL;
+    rc = siyu_engine_segment(e5, "c9", "buyer", "2026-01-06T00:00:00Z", &member, &err);
+    CHECK(rc == SIYU_OK && member == 1, "segment now: %d %d", rc, member);
+    rc = siyu_engine_segment(e5, "c9", "buyer", "2026-03-01T00:00:00Z", &member, &err);
+    CHECK(rc == SIYU_OK && member == 0, "segment after the window: %d %d", rc, member);
+    rc = siyu_engine_segment(e5, "c9", "buyr", "2026-01-02T00:00:00Z", &member, &err);
+    CHECK(rc == SIYU_ERR_UNKNOWN && err != NULL, "unknown segment: %d", rc);
+    siyu_string_free(err);
+    err = NULL;
+    rc = siyu_engine_segment(e5, "nobody", "buyer", "2026-01-02T00:00:00Z", &member, NULL);
+    CHECK(rc == SIYU_ERR_UNKNOWN, "unknown customer: %d", rc);
+    siyu_engine_free(e5);
+
+    char *state = NULL;
+    rc = siyu_state_new(p5, "s1", &state, &err);
+    CHECK(rc == SIYU_OK && state != NULL, "state_new: %d", rc);
+    char *next = NULL;
+    const char *buy_s1 = "{\"customer\": \"s1\", \"type\": \"purchase\", \"time\": \"2026-01-01T00:00:00Z\", \"data\": {\"amount\": 150}}";
+    rc = siyu_step(p5, state, buy_s1, strlen(buy_s1), "2026-01-01T00:00:00Z", &next, &actions, &err);
+    CHECK(rc == SIYU_OK && next != NULL && actions != NULL && strstr(actions, "\"rule\":\"big\"") != NULL,
+          "step: %d %s %s", rc, actions ? actions : "(null)", err ? err : "");
+    siyu_string_free(actions);
+    actions = NULL;
+    char *ticked = NULL;
+    rc = siyu_step(p5, next, NULL, 0, "2026-02-01T00:00:00Z", &ticked, &actions, &err);
+    CHECK(rc == SIYU_OK && ticked != NULL && actions != NULL && strcmp(actions, "[]") == 0,
+          "tick: %d %s", rc, actions ? actions : "(null)");
+    siyu_string_free(actions);
+    actions = NULL;
+    rc = siyu_step(p5, "{\"not\": \"a state\"}", NULL, 0, "2026-02-01T00:00:00Z", &ticked, &actions, &err);
+    CHECK(rc == SIYU_ERR_EVENT && err != NULL, "a bad state: %d", rc);
+    siyu_string_free(err);
+    err = NULL;
+    rc = siyu_step(p5, next, "{", 1, "2026-02-01T00:00:00Z", &ticked, &actions, NULL);
+    CHECK(rc == SIYU_ERR_EVENT, "a bad event: %d", rc);
+    rc = siyu_step(p5, next, NULL, 0, "2026-02-01T00:00:00Z", NULL, &actions, NULL);
+    CHECK(rc == SIYU_ERR_NULL, "no state out-pointer: %d", rc);
+    siyu_string_free(state);
+    siyu_string_free(next);
+    siyu_string_free(ticked);
+    siyu_program_free(p5);
+
     /* Free functions take NULL. */
     siyu_engine_free(NULL);
     siyu_program_free(NULL);
