@@ -3,7 +3,9 @@
 //! - `process/sop`: the bundled SOP over the bundled sample (48,801 events);
 //! - `advance/year/N`: one `advance_to` across a year with 1,000 customers'
 //!   timers due, beside N - 1,000 customers with nothing due;
-//! - `compile/1000_rules`: compiling a program of 1,000 rules.
+//! - `compile/1000_rules`: compiling a program of 1,000 rules;
+//! - `dedup/ids/N`: one customer's N events, each with its own `id` (within
+//!   the dedup horizon): the time per event stays flat in N (issue 18).
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use siyu::{Engine, compile};
@@ -118,5 +120,34 @@ fn compiling(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, process, advance, compiling);
+fn dedup(c: &mut Criterion) {
+    let program = compile(
+        "event visit {}\naction push(content: string)\n\
+         rule each { when visit do push(content: \"x\") }",
+    )
+    .expect("compiles");
+    let mut g = c.benchmark_group("dedup/ids");
+    g.sample_size(10);
+    for n in [10_000i64, 40_000] {
+        let lines: Vec<String> = (0..n)
+            .map(|i| {
+                let t = siyu::Instant::from_unix(T0 + i).expect("instant");
+                format!(r#"{{"customer": "c", "type": "visit", "time": "{t}", "id": "e{i}"}}"#)
+            })
+            .collect();
+        g.throughput(criterion::Throughput::Elements(n as u64));
+        g.bench_function(n.to_string(), |b| {
+            b.iter(|| {
+                let mut engine = Engine::new(&program);
+                for line in &lines {
+                    let _ = engine.process_into(line, &mut |_: siyu::ActionRef<'_>| {});
+                }
+                engine
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, process, advance, compiling, dedup);
 criterion_main!(benches);

@@ -266,6 +266,15 @@ int main(void) {
     siyu_string_free(ticked);
     siyu_program_free(p5);
 
+    /* A NUL byte in the source reaches C escaped, never cutting the
+     * diagnostic short. */
+    const char nul_src[] = "event purchase {}\nrule r { when pur\0chase do x() }\n";
+    siyu_program *none3 = siyu_compile(nul_src, sizeof nul_src - 1, &err);
+    CHECK(none3 == NULL && err != NULL && strstr(err, "\\0") != NULL && strstr(err, "-->") != NULL,
+          "NUL in a diagnostic: %s", err ? err : "(null)");
+    siyu_string_free(err);
+    err = NULL;
+
     /* Free functions take NULL. */
     siyu_engine_free(NULL);
     siyu_program_free(NULL);
