@@ -148,9 +148,9 @@ unsafe fn c_text<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, Failure>
 ///
 /// # Safety
 /// `ptr` is NULL or a valid NUL-terminated string.
-unsafe fn instant_arg(ptr: *const c_char) -> Result<crate::time::Instant, Failure> {
+unsafe fn instant_arg(ptr: *const c_char, what: &str) -> Result<crate::time::Instant, Failure> {
     // SAFETY: forwarded from the caller.
-    let text = unsafe { c_text(ptr, "rfc3339_time")? };
+    let text = unsafe { c_text(ptr, what)? };
     crate::time::Instant::parse(text).map_err(|e| Failure(SIYU_ERR_TIME, e.to_string()))
 }
 
@@ -357,7 +357,7 @@ pub unsafe extern "C" fn siyu_engine_advance(
     unsafe {
         guarded(err, || {
             let engine = &mut handle_mut(e, "engine")?.engine;
-            let t = instant_arg(rfc3339_time)?;
+            let t = instant_arg(rfc3339_time, "rfc3339_time")?;
             if actions_json.is_null() {
                 return Err(Failure(SIYU_ERR_NULL, "actions_json is NULL".into()));
             }
@@ -457,7 +457,7 @@ pub unsafe extern "C" fn siyu_engine_advance_cb(
     unsafe {
         guarded(err, || {
             let engine = &mut handle_mut(e, "engine")?.engine;
-            let t = instant_arg(rfc3339_time)?;
+            let t = instant_arg(rfc3339_time, "rfc3339_time")?;
             let mut sink = Callback {
                 on_action,
                 user,
@@ -610,7 +610,7 @@ pub unsafe extern "C" fn siyu_engine_segment(
             let engine = &handle(e, "engine")?.engine;
             let customer = c_text(customer, "customer")?;
             let name = c_text(segment, "segment")?;
-            let t = instant_arg(rfc3339_time)?;
+            let t = instant_arg(rfc3339_time, "rfc3339_time")?;
             if member.is_null() {
                 return Err(Failure(SIYU_ERR_NULL, "member is NULL".into()));
             }
@@ -685,10 +685,7 @@ pub unsafe extern "C" fn siyu_step(
         guarded(err, || {
             let program = &handle(p, "program")?.program;
             let state = c_text(state_json, "state_json")?;
-            let now = {
-                let text = c_text(rfc3339_now, "rfc3339_now")?;
-                crate::Instant::parse(text).map_err(|e| Failure(SIYU_ERR_TIME, e.to_string()))?
-            };
+            let now = instant_arg(rfc3339_now, "rfc3339_now")?;
             if new_state_json.is_null() || actions_json.is_null() {
                 return Err(Failure(
                     SIYU_ERR_NULL,
