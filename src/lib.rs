@@ -46,6 +46,7 @@ pub(crate) mod eval;
 pub mod ffi;
 mod limits;
 pub mod syntax;
+mod tight;
 mod time;
 pub mod value;
 mod zone;

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, u8)] = &[
     ("diagnostic", 0),
     ("limits", 0),
+    ("tight", 0),
     ("time", 0),
     ("zone", 0),
     ("value", 1),

@@ -19,6 +19,9 @@ pub(super) type Entry = (i64, u64, u32);
 /// Buckets: one per differing bit, and one for "the same as the last".
 const BUCKETS: usize = 65;
 
+/// Entries' room a bucket emptied downwards keeps.
+const KEPT_ROOM: usize = 64;
+
 #[derive(Clone, Debug)]
 pub(super) struct Queue {
     buckets: Vec<Vec<Entry>>,
@@ -83,11 +86,17 @@ impl Queue {
         if b > 0 {
             // Down against the new last: its entries spread over the
             // buckets below, the smallest into bucket 0.
+            // Every entry goes to a lower bucket, so bucket `b` gets its
+            // emptied list back: a small one keeps its room for the next
+            // (most instants move a few entries), a large one gives it back.
             self.last = self.mins[b];
-            let entries = std::mem::take(&mut self.buckets[b]);
+            let mut entries = std::mem::take(&mut self.buckets[b]);
             self.mins[b] = u64::MAX;
-            for e in entries {
+            for e in entries.drain(..) {
                 self.put(key(e.0), e);
+            }
+            if entries.capacity() <= KEPT_ROOM {
+                self.buckets[b] = entries;
             }
         }
         std::mem::swap(out, &mut self.buckets[0]);

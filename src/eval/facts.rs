@@ -6,6 +6,7 @@
 use super::aggregate::Aggregates;
 use super::ledger::Credits;
 use crate::compile::Ir;
+use crate::tight::Tight;
 use crate::value::Value;
 use crate::zone::Zone;
 use serde::{Deserialize, Serialize};
@@ -36,7 +37,7 @@ pub(crate) struct DerivedState {
 /// Manual tags (set by the host or by rules), sorted: a look-up is a
 /// binary search, and what is stored does not depend on arrival order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Tags(Vec<Box<str>>);
+pub(crate) struct Tags(Tight<Box<str>>);
 
 impl Tags {
     /// Does the customer carry `tag`?
@@ -70,7 +71,7 @@ impl Tags {
     pub fn from_any(mut tags: Vec<Box<str>>) -> Tags {
         tags.sort();
         tags.dedup();
-        Tags(tags)
+        Tags(tags.into())
     }
 }
 

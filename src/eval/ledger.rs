@@ -2,9 +2,9 @@
 
 use super::R;
 use super::facts::FOREVER;
+use crate::tight::Tight;
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
 
 /// Points earned by one event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -20,7 +20,7 @@ pub(crate) struct Credit {
 /// A customer's unspent credits in one ledger, in earning order (ties in
 /// arrival order).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Credits(VecDeque<Credit>);
+pub(crate) struct Credits(Tight<Credit>);
 
 fn live(c: &Credit, now: i64) -> bool {
     c.t <= now && now < c.expires && c.remaining > 0.0
@@ -38,7 +38,7 @@ impl Credits {
     /// the shortfall (what the balance could not cover).
     pub fn spend(&mut self, now: i64, amount: f64) -> f64 {
         let mut left = amount;
-        for c in self.0.iter_mut().filter(|c| live(c, now)) {
+        for c in self.0.as_mut_slice().iter_mut().filter(|c| live(c, now)) {
             if left <= 0.0 {
                 break;
             }
@@ -58,9 +58,7 @@ impl Credits {
     /// Drops the `n` oldest credits (a customer past the per-customer
     /// limit); returns how many there were.
     pub fn evict(&mut self, n: usize) -> usize {
-        let n = n.min(self.0.len());
-        self.0.drain(..n);
-        n
+        self.0.take_front(n, drop)
     }
 
     /// Credits held.
@@ -72,7 +70,7 @@ impl Credits {
     /// the same time after they were earned (or never), and spent ones are
     /// gone, so that is the oldest's expiry.
     pub fn next_leave(&self) -> Option<i64> {
-        self.0.front().map(|c| c.expires)
+        self.0.first().map(|c| c.expires)
     }
 
     /// `balance(L)`: unexpired, unspent points, until the next credit

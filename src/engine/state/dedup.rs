@@ -9,9 +9,9 @@
 //! leave early (and are counted): a resent event carrying one of them is
 //! accepted again.
 
+use crate::tight::Fifo;
 use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
 
 /// Ids past which a look-up goes through a hash index.
 const INDEXED: usize = 32;
@@ -21,7 +21,7 @@ const INDEXED: usize = 32;
 pub(crate) struct Dedup {
     /// Ids and the time of the event that carried them, by time (an id
     /// accepted again after its horizon appears twice: the newest counts).
-    queue: VecDeque<(i64, Box<str>)>,
+    queue: Fifo<(i64, Box<str>)>,
     /// For many ids: each id's newest time.
     #[serde(skip)]
     index: Option<Box<HashMap<Box<str>, i64>>>,
@@ -68,7 +68,7 @@ impl Dedup {
         }
         if self.index.is_none() && self.queue.len() > INDEXED {
             let mut index = HashMap::with_capacity(self.queue.len());
-            for (t, id) in &self.queue {
+            for (t, id) in self.queue.iter() {
                 let newest = index.entry(id.clone()).or_insert(*t);
                 *newest = (*newest).max(*t);
             }
@@ -82,7 +82,7 @@ impl Dedup {
     /// Forgets the ids of events before `horizon` (the dedup horizon back
     /// from the latest accepted event's instant).
     pub fn expire(&mut self, horizon: i64) {
-        while self.queue.front().is_some_and(|(t, _)| *t < horizon) {
+        while self.queue.first().is_some_and(|(t, _)| *t < horizon) {
             self.pop();
         }
         if self.queue.len() <= INDEXED / 2 {

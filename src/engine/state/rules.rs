@@ -6,6 +6,7 @@
 
 use crate::check::hir::Trigger;
 use crate::compile::Ir;
+use crate::tight::Tight;
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
 
@@ -44,7 +45,7 @@ pub(crate) struct OpenGoal {
 /// Instants of emitted firings or actions, by key (a rule's limit, a
 /// cap), kept while inside their window.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Counts(Vec<(u32, i64)>);
+pub(crate) struct Counts(Tight<(u32, i64)>);
 
 impl Counts {
     /// How many of `key`'s instants are inside the window of `per` seconds
@@ -75,7 +76,7 @@ impl Counts {
 
     /// From entries `(key, instant)` in recording order.
     pub fn from_entries(entries: Vec<(u32, i64)>) -> Counts {
-        Counts(entries)
+        Counts(entries.into())
     }
 
     /// Under new keys: `map[new]` is the old key of new key `new`; the
@@ -97,12 +98,17 @@ impl Counts {
 /// for action ids; forgotten once the clock moves on (a later firing's id
 /// starts its count again).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Occurrences(Vec<(u32, i64, u32)>);
+pub(crate) struct Occurrences(Tight<(u32, i64, u32)>);
 
 impl Occurrences {
     /// The occurrence of another firing of `cause` at `t`.
     pub fn next(&mut self, cause: u32, t: i64) -> u32 {
-        match self.0.iter_mut().find(|(c, _, _)| *c == cause) {
+        match self
+            .0
+            .as_mut_slice()
+            .iter_mut()
+            .find(|(c, _, _)| *c == cause)
+        {
             Some((_, at, n)) if *at == t => {
                 *n += 1;
                 *n
@@ -127,7 +133,7 @@ impl Occurrences {
 
     /// From entries `(cause, instant, count)`.
     pub fn from_entries(entries: Vec<(u32, i64, u32)>) -> Occurrences {
-        Occurrences(entries)
+        Occurrences(entries.into())
     }
 
     /// Under a new program: rules by `rules` (new → old), auto tags by
@@ -164,11 +170,11 @@ pub(crate) struct RuleStates {
     words: Box<[i64]>,
     /// Scheduled firings of every rule, by due time, ties by arrival of
     /// their starting event, then in the order they were scheduled.
-    pending: Vec<Pending>,
+    pending: Tight<Pending>,
     /// Emitted firings inside their rule's limit window, by rule.
     pub emitted: Counts,
     /// Open goal windows.
-    goals: Vec<OpenGoal>,
+    goals: Tight<OpenGoal>,
 }
 
 /// A rule's scalar, by which of its slots.
@@ -189,9 +195,9 @@ impl RuleStates {
     pub fn new(ir: &Ir) -> RuleStates {
         RuleStates {
             words: vec![NONE; ir.rule_words].into(),
-            pending: Vec::new(),
+            pending: Tight::new(),
             emitted: Counts::default(),
-            goals: Vec::new(),
+            goals: Tight::new(),
         }
     }
 
@@ -274,10 +280,11 @@ impl RuleStates {
             .map(|p| p.due)
     }
 
-    /// Takes out every scheduled firing due at or before `tau`, in order.
-    pub fn take_due(&mut self, tau: i64) -> impl Iterator<Item = Pending> + '_ {
+    /// Takes out every scheduled firing due at or before `tau`, handing
+    /// each to `f` in order.
+    pub fn take_due(&mut self, tau: i64, f: impl FnMut(Pending)) {
         let split = self.pending.partition_point(|p| p.due <= tau);
-        self.pending.drain(..split)
+        self.pending.take_front(split, f);
     }
 
     /// Keeps rule `r`'s scheduled firings for which `keep` holds.
@@ -302,10 +309,12 @@ impl RuleStates {
 
     /// Rule `r`'s goal windows, taken out.
     pub fn take_goals(&mut self, r: usize) -> Vec<OpenGoal> {
-        let (taken, kept) = std::mem::take(&mut self.goals)
+        let (taken, kept): (Vec<_>, Vec<_>) = self
+            .goals
+            .take_all()
             .into_iter()
             .partition(|g| g.rule as usize == r);
-        self.goals = kept;
+        self.goals = kept.into();
         taken
     }
 
@@ -362,7 +371,7 @@ impl RuleStates {
             st.schedule(p);
         }
         st.emitted = emitted;
-        st.goals = goals;
+        st.goals = goals.into();
         st
     }
 }

@@ -16,6 +16,7 @@ use crate::limits::{MAX_ROUNDS, StateLimits};
 use crate::time::Instant;
 use crate::value::Value;
 use crate::zone::Zone;
+use smallvec::SmallVec;
 
 /// One instant of one customer being worked out: the program, the
 /// instant, the limits, and where what it produces is held.
@@ -281,13 +282,13 @@ fn apply_ledgers(
         let spec = &ir.ledgers[l];
         let cx = Ctx::new(ir, &st.facts, &st.id, tau, zone, Some(fields));
         let amount = |e: &CExpr| eval::value(e, &cx).as_f64().filter(|a| *a > 0.0);
-        let earned: Vec<f64> = spec
+        let earned: SmallVec<[f64; 2]> = spec
             .earn
             .iter()
             .filter(|(e, _)| *e == event)
             .filter_map(|(_, a)| amount(a))
             .collect();
-        let spent: Vec<f64> = spec
+        let spent: SmallVec<[f64; 2]> = spec
             .spend
             .iter()
             .filter(|(e, _)| *e == event)

@@ -289,7 +289,7 @@ pub(super) fn due(
             }
         }
     }
-    for p in st.rules.take_due(tau) {
+    st.rules.take_due(tau, |p| {
         out.push(Candidate {
             rule: p.rule as usize,
             fields: Some(Fields::Held(p.fields)),
@@ -297,8 +297,8 @@ pub(super) fn due(
             no_anchor: None,
             origin: p.origin,
             moved: p.moved,
-        });
-    }
+        })
+    });
 }
 
 /// Works out each calendar trigger's next occurrence after what this

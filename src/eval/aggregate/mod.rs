@@ -19,6 +19,7 @@ use super::exact::ExactSum;
 use crate::compile::layout::{AggSlot, StoreSpec};
 use crate::compile::{AggId, AggMode, Ir};
 use crate::syntax::ast::AggFunc;
+use crate::tight::{Fifo, Tight};
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -43,7 +44,7 @@ pub(crate) struct Aggregates {
     /// Plain-count windows that a live upgrade added while their store
     /// held entries: the aggregate and the arrival number of the last
     /// entry it does not count (its history starts empty). Usually none.
-    births: Vec<(AggId, u64)>,
+    births: Tight<(AggId, u64)>,
 }
 
 /// The running values of an aggregate over all history.
@@ -65,14 +66,14 @@ struct Store {
     /// Absolute position of `entries[0]`.
     base: u64,
     /// Oldest first, ties in arrival order.
-    entries: VecDeque<Entry>,
+    entries: Fifo<Entry>,
     /// Per cursor (window length): the absolute position of the first
     /// entry inside that window, as of the last instant pruned to.
     cursors: SmallVec<[u64; 2]>,
 }
 
 /// One retained event.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct Entry {
     /// Its time.
     t: i64,
@@ -140,7 +141,7 @@ impl Aggregates {
             .iter()
             .map(|s| Store {
                 base: 0,
-                entries: VecDeque::new(),
+                entries: Fifo::default(),
                 cursors: SmallVec::from_elem(0, s.cursors.len()),
             })
             .collect();
@@ -149,7 +150,7 @@ impl Aggregates {
             running,
             stores,
             windows,
-            births: Vec::new(),
+            births: Tight::new(),
         }
     }
 
@@ -365,7 +366,7 @@ impl Aggregates {
             self.births.retain(|(a, born)| match ir.layout.slots[*a] {
                 AggSlot::Window { store, .. } => stores[store]
                     .entries
-                    .front()
+                    .first()
                     .is_some_and(|e| e.seq <= *born),
                 _ => false,
             });
