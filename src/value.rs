@@ -74,8 +74,9 @@ pub enum Value {
     Int(i64),
     /// f64 (always finite).
     Number(f64),
-    /// Text.
-    Str(String),
+    /// Text (inline up to 24 bytes: most values a program reads — a SKU,
+    /// a city, a zone — live in the value itself, not behind a pointer).
+    Str(compact_str::CompactString),
     /// A calendar date.
     Date(NaiveDate),
     /// An instant, in Unix seconds.
@@ -83,7 +84,7 @@ pub enum Value {
     /// Whole seconds.
     Duration(i64),
     /// A list.
-    List(Vec<Value>),
+    List(Box<[Value]>),
 }
 
 impl Value {
@@ -191,7 +192,7 @@ impl Value {
                 Some(f) if f.is_finite() => Value::Number(f),
                 _ => return wrong(),
             },
-            (Type::String, J::String(s)) => Value::Str(s.clone()),
+            (Type::String, J::String(s)) => Value::Str(s.as_str().into()),
             (Type::Date, J::String(s)) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
                 Ok(d) => Value::Date(d),
                 Err(_) => return Err("expected date \"YYYY-MM-DD\"".into()),
@@ -208,11 +209,11 @@ impl Value {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
                     match item {
-                        J::String(s) => out.push(Value::Str(s.clone())),
+                        J::String(s) => out.push(Value::Str(s.as_str().into())),
                         _ => return Err("expected list<string>".into()),
                     }
                 }
-                Value::List(out)
+                Value::List(out.into())
             }
             _ => return wrong(),
         })
@@ -243,13 +244,13 @@ impl From<bool> for Value {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Value {
-        Value::Str(s.to_string())
+        Value::Str(s.into())
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Value {
-        Value::Str(s)
+        Value::Str(s.into())
     }
 }
 

@@ -147,7 +147,7 @@ impl Checker<'_> {
             ExprKind::Bool(b) => constant(Ty::Bool, Value::Bool(*b)),
             ExprKind::Int(i) => constant(Ty::Int, Value::Int(*i)),
             ExprKind::Number(n) => constant(Ty::Number, Value::Number(*n)),
-            ExprKind::Str(s) => constant(Ty::String, Value::Str(s.clone())),
+            ExprKind::Str(s) => constant(Ty::String, Value::Str(s.as_str().into())),
             ExprKind::Duration(d) => constant(Ty::Duration, Value::Duration(*d)),
             ExprKind::Now => Typed::new(Ty::Time, hir::Expr::Now),
             ExprKind::FirstSeen => Typed::new(Ty::Time, hir::Expr::FirstSeen),
@@ -262,7 +262,7 @@ impl Checker<'_> {
             })
             .collect();
         let hir = match constants {
-            Some(values) => hir::Expr::Const(Value::List(values)),
+            Some(values) => hir::Expr::Const(Value::List(values.into())),
             None => hir::Expr::List(hirs),
         };
         Typed::new(ty, hir)

@@ -9,6 +9,7 @@ use crate::compile::Ir;
 use crate::syntax::ast::Type;
 use crate::time::Instant;
 use crate::value::Value;
+use compact_str::CompactString;
 use serde::Deserializer as _;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -37,7 +38,7 @@ pub(super) fn fast(ir: &Ir, text: &str) -> Option<Event> {
     let at = Instant::parse(&line.time).ok()?;
     let customer = match line.customer.as_deref() {
         Some("") => return None,
-        c => c.map(str::to_string),
+        c => c.map(CompactString::from),
     };
     let data = line.data.map(RawValue::get);
     // `data` is an object, or absent.
@@ -46,46 +47,43 @@ pub(super) fn fast(ir: &Ir, text: &str) -> Option<Event> {
     }
     let kind = match &*line.kind {
         "$profile" => {
-            let decl: Vec<(&str, Type)> =
-                ir.profile.iter().map(|(n, t)| (n.as_str(), *t)).collect();
-            let values = match data {
-                Some(d) => decode(d, &decl, true)?,
+            let given = match data {
+                Some(d) => decode(d, &ir.profile)?,
                 None => Vec::new(),
             };
-            EventKind::Profile(values.into_iter().flatten().collect())
+            // In the order given, each once (the last wins, as in a JSON map).
+            let mut attrs: Vec<(usize, Value)> = Vec::with_capacity(given.len());
+            for (i, v) in given {
+                match attrs.iter_mut().find(|(j, _)| *j == i) {
+                    Some(slot) => slot.1 = v,
+                    None => attrs.push((i, v)),
+                }
+            }
+            EventKind::Profile(attrs)
         }
         "$tag" | "$untag" => {
             let decl = [("tag", Type::String)];
-            let values = decode(data?, &decl, false)?;
-            let Some((_, Value::Str(tag))) = values.into_iter().flatten().next() else {
+            let Some((_, Value::Str(tag))) = decode(data?, &decl)?.pop() else {
                 return None;
             };
-            if ir.auto_tags.contains_key(&tag) {
+            if ir.auto_tags.contains_key(tag.as_str()) {
                 return None;
             }
             if line.kind == "$tag" {
-                EventKind::Tag(tag)
+                EventKind::Tag(tag.into())
             } else {
-                EventKind::Untag(tag)
+                EventKind::Untag(tag.into())
             }
         }
         "$forget" => EventKind::Forget,
         reserved if reserved.starts_with('$') => return None,
         name => match ir.event_ids.get(name) {
             Some(&event) => {
-                let decl: Vec<(&str, Type)> = ir.events[event]
-                    .fields
-                    .iter()
-                    .map(|(n, t)| (n.as_str(), *t))
-                    .collect();
-                let values = match data {
-                    Some(d) => decode(d, &decl, false)?,
-                    None => decl.iter().map(|_| None).collect(),
-                };
-                let fields = values
-                    .into_iter()
-                    .map(|v| v.map_or(Value::Null, |(_, v)| v))
-                    .collect();
+                let decl = &ir.events[event].fields;
+                let mut fields = vec![Value::Null; decl.len()];
+                for (i, v) in data.map(|d| decode(d, decl)).unwrap_or(Some(Vec::new()))? {
+                    fields[i] = v;
+                }
                 EventKind::Declared { event, fields }
             }
             None => EventKind::Undeclared(name.to_string()),
@@ -96,64 +94,43 @@ pub(super) fn fast(ir: &Ir, text: &str) -> Option<Event> {
         return None;
     }
     Some(Event {
-        id: line.id.map(Cow::into_owned),
+        id: line.id.as_deref().map(CompactString::from),
         customer,
         at,
         kind,
     })
 }
 
-/// `data` (an object) as one slot per declared field, in declared order:
-/// the field's index and value where given. `sparse`: only the fields
-/// given, in the order given (a profile update).
-fn decode(data: &str, decl: &[(&str, Type)], sparse: bool) -> Option<Vec<Option<(usize, Value)>>> {
+/// `data` (an object): the fields given, as (declared index, value), in
+/// the order given.
+fn decode<N: AsRef<str>>(data: &str, decl: &[(N, Type)]) -> Option<Vec<(usize, Value)>> {
     let mut de = serde_json::Deserializer::from_str(data);
-    let slots = de.deserialize_map(Fields { decl }).ok()?;
+    let given = de.deserialize_map(Fields { decl }).ok()?;
     de.end().ok()?;
-    if sparse {
-        // In the order given, each once (the last wins, as in a JSON map).
-        let mut given: Vec<(usize, Value)> = Vec::new();
-        for (i, v) in slots.order {
-            match given.iter_mut().find(|(j, _)| *j == i) {
-                Some(slot) => slot.1 = v,
-                None => given.push((i, v)),
-            }
-        }
-        return Some(given.into_iter().map(Some).collect());
-    }
-    let mut out: Vec<Option<(usize, Value)>> = decl.iter().map(|_| None).collect();
-    for (i, v) in slots.order {
-        out[i] = Some((i, v));
-    }
-    Some(out)
+    Some(given)
 }
 
-/// The fields given, as (declared index, value), in the order given.
-struct Given {
-    order: Vec<(usize, Value)>,
+struct Fields<'d, N> {
+    decl: &'d [(N, Type)],
 }
 
-struct Fields<'d> {
-    decl: &'d [(&'d str, Type)],
-}
-
-impl<'de> Visitor<'de> for Fields<'_> {
-    type Value = Given;
+impl<'de, N: AsRef<str>> Visitor<'de> for Fields<'_, N> {
+    type Value = Vec<(usize, Value)>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object of declared fields")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Given, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut order = Vec::with_capacity(self.decl.len());
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            let Some(i) = self.decl.iter().position(|(n, _)| *n == key) else {
+            let Some(i) = self.decl.iter().position(|(n, _)| n.as_ref() == key) else {
                 return Err(de::Error::custom("undeclared field"));
             };
             let v = map.next_value_seed(Typed(self.decl[i].1))?;
             order.push((i, v));
         }
-        Ok(Given { order })
+        Ok(order)
     }
 }
 
@@ -213,7 +190,7 @@ impl<'de> Visitor<'de> for Typed {
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
         match self.0 {
-            Type::String => Ok(Value::Str(s.to_string())),
+            Type::String => Ok(Value::Str(s.into())),
             Type::Date => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
                 .map(Value::Date)
                 .map_err(|_| E::custom("not a date")),
@@ -226,7 +203,7 @@ impl<'de> Visitor<'de> for Typed {
 
     fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
         match self.0 {
-            Type::String => Ok(Value::Str(s)),
+            Type::String => Ok(Value::Str(s.into())),
             _ => self.visit_str(&s),
         }
     }
@@ -237,8 +214,8 @@ impl<'de> Visitor<'de> for Typed {
         }
         let mut out = Vec::new();
         while let Some(s) = seq.next_element::<Cow<'de, str>>()? {
-            out.push(Value::Str(s.into_owned()));
+            out.push(Value::Str(s.as_ref().into()));
         }
-        Ok(Value::List(out))
+        Ok(Value::List(out.into()))
     }
 }

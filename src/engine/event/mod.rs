@@ -7,6 +7,7 @@ use crate::compile::{Ir, Program};
 use crate::syntax::ast::Type;
 use crate::time::{Instant, TimeError};
 use crate::value::Value;
+use compact_str::CompactString;
 use serde_json::{Map, Value as Json};
 
 /// Why an event was rejected. Each message names the offending field.
@@ -80,10 +81,10 @@ pub(crate) enum EventKind {
 /// ([`Event::builder`]) against a program.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
-    /// Dedup id.
-    pub(crate) id: Option<String>,
+    /// Dedup id (inline up to 24 bytes, as ids mostly are).
+    pub(crate) id: Option<CompactString>,
     /// The customer; `None` for a broadcast.
-    pub(crate) customer: Option<String>,
+    pub(crate) customer: Option<CompactString>,
     /// When it happened (fractions truncated).
     pub(crate) at: Instant,
     /// What it does.
@@ -348,8 +349,8 @@ impl Event {
             _ => {}
         }
         Ok(Event {
-            id,
-            customer,
+            id: id.map(CompactString::from),
+            customer: customer.map(CompactString::from),
             at: time,
             kind,
         })
