@@ -21,22 +21,50 @@ use std::fmt;
 #[derive(serde::Deserialize)]
 struct Line<'a> {
     #[serde(borrow)]
-    customer: Option<Cow<'a, str>>,
+    customer: Option<Text<'a>>,
     #[serde(borrow, rename = "type")]
     kind: Cow<'a, str>,
     #[serde(borrow)]
     time: Cow<'a, str>,
     #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
+    id: Option<Text<'a>>,
     #[serde(borrow)]
     data: Option<&'a RawValue>,
+}
+
+/// A string borrowed from the line unless it had escapes to undo. (serde
+/// borrows a `Cow` only as a field of its own, not inside an `Option`.)
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Text<'a>, D::Error> {
+        d.deserialize_str(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(s.to_owned())))
+    }
 }
 
 /// The event of a well-formed, valid line; `None` otherwise.
 pub(super) fn fast(ir: &Ir, text: &str) -> Option<Event> {
     let line: Line<'_> = serde_json::from_str(text).ok()?;
     let at = Instant::parse(&line.time).ok()?;
-    let customer = match line.customer.as_deref() {
+    let customer = match line.customer.as_ref().map(|c| &*c.0) {
         Some("") => return None,
         c => c.map(CompactString::from),
     };
@@ -94,7 +122,7 @@ pub(super) fn fast(ir: &Ir, text: &str) -> Option<Event> {
         return None;
     }
     Some(Event {
-        id: line.id.as_deref().map(CompactString::from),
+        id: line.id.map(|id| CompactString::from(&*id.0)),
         customer,
         at,
         kind,
@@ -123,14 +151,38 @@ impl<'de, N: AsRef<str>> Visitor<'de> for Fields<'_, N> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut order = Vec::with_capacity(self.decl.len());
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            let Some(i) = self.decl.iter().position(|(n, _)| n.as_ref() == key) else {
-                return Err(de::Error::custom("undeclared field"));
-            };
+        while let Some(i) = map.next_key_seed(Key(self.decl))? {
             let v = map.next_value_seed(Typed(self.decl[i].1))?;
             order.push((i, v));
         }
         Ok(order)
+    }
+}
+
+/// A key of `data`: the index of the declared field it names, found
+/// without copying the key.
+struct Key<'d, N>(&'d [(N, Type)]);
+
+impl<'de, N: AsRef<str>> DeserializeSeed<'de> for Key<'_, N> {
+    type Value = usize;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, N: AsRef<str>> Visitor<'de> for Key<'_, N> {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a declared field")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<usize, E> {
+        self.0
+            .iter()
+            .position(|(n, _)| n.as_ref() == key)
+            .ok_or_else(|| E::custom("undeclared field"))
     }
 }
 
