@@ -14,6 +14,13 @@ use std::time::Instant;
 
 /// The typed record of a line: its keys borrowed where they need no
 /// escaping, `data` as a map of JSON values.
+
+// The replay allocates and frees small blocks at every step; mimalloc's
+// per-size free lists take about a quarter off the time glibc's malloc
+// spends (BENCHMARKS.md). A host embedding the library picks its own.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Deserialize)]
 #[allow(dead_code)]
 struct Line<'a> {
