@@ -15,6 +15,7 @@ mod explain;
 mod metrics;
 mod queue;
 mod replay;
+mod slab;
 mod snapshot;
 pub mod state;
 pub mod step;
@@ -49,12 +50,11 @@ pub enum Error {
 const NIL: u32 = u32::MAX;
 
 /// A customer's place in the engine.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 struct Slot {
-    /// Its state; `None` for a slot freed by `$forget`, to be reused.
-    /// Boxed: slots stay small for the walks over them, and a state is one
-    /// allocation of its own size whatever the slot vector's slack.
-    state: Option<Box<CustomerState>>,
+    /// Its state, in place (see `slab`); `None` for a slot freed by
+    /// `$forget`, to be reused.
+    state: Option<CustomerState>,
     /// Its place in first-seen order, which ties at one instant follow.
     rank: u64,
     /// Its next wake-up.
@@ -73,7 +73,7 @@ struct Slot {
 pub struct Engine {
     program: Program,
     limits: StateLimits,
-    slots: Vec<Slot>,
+    slots: slab::Slab<Slot>,
     /// Slots freed by `$forget`.
     free: Vec<u32>,
     /// Customer id → slot.
@@ -137,7 +137,7 @@ impl Engine {
         Engine {
             program: program.clone(),
             limits,
-            slots: Vec::new(),
+            slots: slab::Slab::default(),
             free: Vec::new(),
             index: hashbrown::HashTable::new(),
             hasher: hashbrown::DefaultHashBuilder::default(),
@@ -176,14 +176,13 @@ impl Engine {
 
     /// A customer's state, if known.
     pub fn customer(&self, id: &str) -> Option<&CustomerState> {
-        self.find(id)
-            .and_then(|s| self.slots[s as usize].state.as_deref())
+        self.find(id).and_then(|s| self.slots[s].state.as_ref())
     }
 
     /// The ids of the customers known, in the order first seen.
     pub fn customers(&self) -> impl Iterator<Item = &str> + '_ {
         self.in_order()
-            .filter_map(|s| self.slots[s as usize].state.as_deref())
+            .filter_map(|s| self.slots[s].state.as_ref())
             .map(CustomerState::id)
     }
 
@@ -240,7 +239,7 @@ impl Engine {
             return Ok(());
         }
         let known = self.find(customer);
-        let state = known.and_then(|s| self.slots[s as usize].state.as_deref());
+        let state = known.and_then(|s| self.slots[s].state.as_ref());
         // What has no effect at all is decided first: a duplicate, and an
         // event whose instant does not settle (known only by running it).
         if state.is_some_and(|st| step::is_duplicate(st, ev, &self.limits)) {
@@ -306,7 +305,7 @@ impl Engine {
         settles: Settles,
         sink: &mut dyn Sink,
     ) -> Result<step::StepStatus, StepError> {
-        let Some(st) = self.slots[slot as usize].state.as_mut() else {
+        let Some(st) = self.slots[slot].state.as_mut() else {
             return Ok(step::StepStatus::default());
         };
         let mut out = Out {
@@ -333,8 +332,8 @@ impl Engine {
         self.metrics.events += 1;
         let mut slot = self.first;
         while slot != NIL {
-            let next = self.slots[slot as usize].next;
-            let reached = self.slots[slot as usize]
+            let next = self.slots[slot].next;
+            let reached = self.slots[slot]
                 .state
                 .as_ref()
                 .is_some_and(|st| step::reaches(st, ev));
@@ -362,7 +361,7 @@ impl Engine {
             };
             self.queue.pop_instant(&mut due);
             for &(w, rank, slot) in &due {
-                let s = &mut self.slots[slot as usize];
+                let s = &mut self.slots[slot];
                 if s.rank != rank || s.queued != Some(w) {
                     continue;
                 }
@@ -387,7 +386,7 @@ impl Engine {
 
     fn reschedule(&mut self, slot: u32) {
         let ir = self.program.ir();
-        let s = &mut self.slots[slot as usize];
+        let s = &mut self.slots[slot];
         let next = s
             .state
             .as_ref()
@@ -426,10 +425,7 @@ impl Engine {
         let slots = &self.slots;
         self.index
             .find(self.hash(id), |&s| {
-                slots[s as usize]
-                    .state
-                    .as_ref()
-                    .is_some_and(|st| st.id() == id)
+                slots[s].state.as_ref().is_some_and(|st| st.id() == id)
             })
             .copied()
     }
@@ -441,7 +437,7 @@ impl Engine {
         let rank = self.next_rank;
         self.next_rank += 1;
         let fresh = Slot {
-            state: Some(Box::new(st)),
+            state: Some(st),
             rank,
             wake: None,
             queued: None,
@@ -450,23 +446,20 @@ impl Engine {
         };
         let slot = match self.free.pop() {
             Some(s) => {
-                self.slots[s as usize] = fresh;
+                self.slots[s] = fresh;
                 s
             }
-            None => {
-                self.slots.push(fresh);
-                (self.slots.len() - 1) as u32
-            }
+            None => self.slots.push(fresh),
         };
         match self.last {
             NIL => self.first = slot,
-            last => self.slots[last as usize].next = slot,
+            last => self.slots[last].next = slot,
         }
         self.last = slot;
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.index.insert_unique(hash, slot, |&s| {
             use std::hash::BuildHasher;
-            slots[s as usize]
+            slots[s]
                 .state
                 .as_ref()
                 .map_or(0, |st| hasher.hash_one(st.id()))
@@ -478,13 +471,13 @@ impl Engine {
     /// Forgets the customer at `slot`: its state, its index entry, its
     /// place in first-seen order; the slot is reused by the next new one.
     fn remove(&mut self, slot: u32) {
-        if let Some(st) = &self.slots[slot as usize].state {
+        if let Some(st) = &self.slots[slot].state {
             let hash = self.hash(st.id());
             if let Ok(entry) = self.index.find_entry(hash, |&s| s == slot) {
                 entry.remove();
             }
         }
-        let s = &mut self.slots[slot as usize];
+        let s = &mut self.slots[slot];
         let (prev, next) = (s.prev, s.next);
         s.state = None;
         s.wake = None;
@@ -494,11 +487,11 @@ impl Engine {
         s.rank = u64::MAX;
         match prev {
             NIL => self.first = next,
-            p => self.slots[p as usize].next = next,
+            p => self.slots[p].next = next,
         }
         match next {
             NIL => self.last = prev,
-            n => self.slots[n as usize].prev = prev,
+            n => self.slots[n].prev = prev,
         }
         self.free.push(slot);
     }
@@ -506,7 +499,7 @@ impl Engine {
     /// Slots in first-seen order.
     fn in_order(&self) -> impl Iterator<Item = u32> + '_ {
         std::iter::successors(Some(self.first).filter(|s| *s != NIL), move |s| {
-            Some(self.slots[*s as usize].next).filter(|n| *n != NIL)
+            Some(self.slots[*s].next).filter(|n| *n != NIL)
         })
     }
 }

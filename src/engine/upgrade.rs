@@ -271,7 +271,7 @@ impl Engine {
         fresh.clock = self.clock;
         let old_ir = self.program.ir();
         for slot in self.in_order() {
-            let Some(st) = self.slots[slot as usize].state.as_deref() else {
+            let Some(st) = self.slots[slot].state.as_ref() else {
                 continue;
             };
             let wake_at = st

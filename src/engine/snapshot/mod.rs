@@ -87,7 +87,7 @@ impl Engine {
             clock: self.clock,
             customers: self
                 .in_order()
-                .filter_map(|s| self.slots[s as usize].state.as_deref())
+                .filter_map(|s| self.slots[s].state.as_ref())
                 .collect(),
             metrics: &self.metrics,
         };
