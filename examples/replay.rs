@@ -12,7 +12,6 @@ use std::fs::File;
 use std::io::{BufReader, IsTerminal, Write};
 use std::process::ExitCode;
 
-
 // The replay allocates and frees small blocks at every step; mimalloc's
 // per-size free lists take about a quarter off the time glibc's malloc
 // spends (BENCHMARKS.md). A host embedding the library picks its own.

@@ -144,15 +144,22 @@ impl CustomerState {
             return false;
         };
         if reads_lapsed(ir, &self.facts, id.0, now) {
-            // A segment, tag or stage it reads may have changed since the
-            // last step: work them out at `now` on a copy, as explain does.
-            let mut facts = self.facts.clone();
-            refresh(ir, &mut facts, &self.id, now);
-            let zone = facts.zone(ir);
-            return fast::test(cond, &Ctx::new(ir, &facts, &self.id, now, zone, None));
+            return self.segment_refreshed(ir, cond, now);
         }
         let zone = self.facts.zone(ir);
         fast::test(cond, &Ctx::new(ir, &self.facts, &self.id, now, zone, None))
+    }
+
+    /// [`CustomerState::segment`] when a segment, tag or stage it reads may
+    /// have changed since the last step: they are worked out at `now` on a
+    /// copy, as explain does. Out of line, so that the common query does
+    /// not set up this one's frame.
+    #[inline(never)]
+    fn segment_refreshed(&self, ir: &Ir, cond: &crate::compile::fast::Guard, now: i64) -> bool {
+        let mut facts = self.facts.clone();
+        refresh(ir, &mut facts, &self.id, now);
+        let zone = facts.zone(ir);
+        fast::test(cond, &Ctx::new(ir, &facts, &self.id, now, zone, None))
     }
 
     /// The next instant at which something can happen to this customer
