@@ -54,7 +54,7 @@ mod zone;
 pub use compile::{
     CompileError, DefinitionKind, Program, SegmentId, compile, compile_bytes, compile_with, fnv1a64,
 };
-pub use diagnostic::{Diagnostic, Severity, Span};
+pub use diagnostic::{Code, Diagnostic, Severity, Span};
 pub use engine::action::{Action, ActionRef, Sink};
 pub use engine::event::{Event, EventError};
 pub use engine::state::CustomerState;

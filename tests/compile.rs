@@ -346,7 +346,7 @@ fn warnings_do_not_stop_compilation() {
     assert_eq!(p.warnings()[0].severity, Severity::Warning);
     assert!(
         p.render_warnings("w.siyu")
-            .contains("warning: no action is sent on channel `sms`")
+            .contains("warning[W0306]: no action is sent on channel `sms`")
     );
 }
 

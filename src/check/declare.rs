@@ -2,6 +2,7 @@
 //! order-free (§1) and the later passes can resolve any name to its index.
 
 use super::{ActionSym, Checker, DerivedKey, EventSym};
+use crate::diagnostic::Code;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::syntax::ast::*;
 use crate::zone::Zone;
@@ -23,7 +24,7 @@ impl Checker<'_> {
                     "`{}` is already declared as {article} {prev_kind}",
                     name.node
                 );
-                c.error(name.span, msg);
+                c.error(Code::Duplicate, name.span, msg);
                 return false;
             }
             namespace.insert(name.node.clone(), kind);
@@ -34,7 +35,11 @@ impl Checker<'_> {
             match item {
                 Item::Timezone(z) => {
                     if std::mem::replace(&mut zone_seen, true) {
-                        self.error(z.span, "the program time zone is declared twice");
+                        self.error(
+                            Code::Duplicate,
+                            z.span,
+                            "the program time zone is declared twice",
+                        );
                     }
                     self.timezone(z);
                 }
@@ -55,6 +60,7 @@ impl Checker<'_> {
                     for f in fields {
                         if self.t.profile.contains_key(&f.name.node) {
                             self.error(
+                                Code::Duplicate,
                                 f.name.span,
                                 format!("profile attribute `{}` is declared twice", f.name.node),
                             );
@@ -101,6 +107,7 @@ impl Checker<'_> {
                     let key = DerivedKey::Tag(t.name.node.clone());
                     if self.t.has(key.clone()) {
                         self.error(
+                            Code::Duplicate,
                             t.name.span,
                             format!("auto tag \"{}\" is declared twice", t.name.node),
                         );
@@ -125,6 +132,7 @@ impl Checker<'_> {
                 let candidates: Vec<&str> =
                     chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()).collect();
                 let d = Diagnostic::error(
+                    Code::UnknownZone,
                     self.out.source,
                     z.span,
                     format!("unknown time zone `{}`", z.node),
@@ -147,6 +155,7 @@ impl Checker<'_> {
         for f in fields {
             if map.insert(f.name.node.clone(), f.ty.node).is_some() {
                 self.error(
+                    Code::Duplicate,
                     f.name.span,
                     format!("{what} `{}` is declared twice", f.name.node),
                 );

@@ -5,6 +5,7 @@
 use super::hir::{self, ArithOp, CmpOp, TagRef};
 use super::types::Ty;
 use super::{Checker, DerivedKey, Scope};
+use crate::diagnostic::Code;
 use crate::diagnostic::Span;
 use crate::syntax::ast::*;
 use crate::syntax::print_expr;
@@ -38,7 +39,11 @@ impl Checker<'_> {
         let before = self.out.errors.len();
         let typed = self.expr(e, scope);
         if typed.hir.is_none() && self.out.errors.len() == before {
-            let d = self.error(e.span, "a stage is read through its label, not as a value");
+            let d = self.error(
+                Code::StageValue,
+                e.span,
+                "a stage is read through its label, not as a value",
+            );
             d.help = Some("write `STAGE is LABEL` or `STAGE in [LABEL, …]`".into());
         }
         typed
@@ -55,7 +60,11 @@ impl Checker<'_> {
         let typed = self.expr(e, scope);
         self.expect_condition(e, &typed.ty, what);
         if typed.hir.is_none() && self.out.errors.len() == before {
-            self.error(e.span, format!("{what} could not be checked"));
+            self.error(
+                Code::Mismatch,
+                e.span,
+                format!("{what} could not be checked"),
+            );
         }
         typed.hir
     }
@@ -67,6 +76,7 @@ impl Checker<'_> {
                 _ => None,
             };
             let d = self.error(
+                Code::NotCondition,
                 e.span,
                 format!("{what} must be a condition (bool), this is {ty}"),
             );
@@ -167,6 +177,7 @@ impl Checker<'_> {
                 None => {
                     let reason = scope.no_event_reason;
                     let d = self.error(
+                        Code::NoEventHere,
                         f.span.to(e.span),
                         "`event.*` is only available where the trigger has an event",
                     );
@@ -179,6 +190,7 @@ impl Checker<'_> {
             ExprKind::Customer(f) => {
                 if f.node != "id" {
                     self.error(
+                        Code::NoEventHere,
                         f.span,
                         format!(
                             "customer has no `{}`; the only customer attribute is `id`",
@@ -206,6 +218,7 @@ impl Checker<'_> {
                 let ledger = self.t.ledgers.get_index_of(&l.node);
                 if ledger.is_none() {
                     self.out.suggest(
+                        Code::UnknownName,
                         l.span,
                         format!("unknown ledger `{}`", l.node),
                         &l.node,
@@ -241,6 +254,7 @@ impl Checker<'_> {
                 Some(u) => elem = u,
                 None => {
                     self.error(
+                        Code::ListType,
                         item.span,
                         format!("list elements must have one type: {elem} and {}", t.ty),
                     );
@@ -278,7 +292,7 @@ impl Checker<'_> {
                 ty.clone()
             }
             (UnaryOp::Neg, other) => {
-                self.error(x.span, format!("cannot negate {other}"));
+                self.error(Code::Mismatch, x.span, format!("cannot negate {other}"));
                 Ty::Error
             }
         };
@@ -293,6 +307,7 @@ impl Checker<'_> {
         if let Some(label) = label {
             if t.ty != Ty::Error {
                 self.error(
+                    Code::UnknownLabel,
                     label.span,
                     format!(
                         "`is {}` needs a stage on its left, not {}",
@@ -315,6 +330,7 @@ impl Checker<'_> {
             None => {
                 let candidates: Vec<String> = sym.fields.keys().cloned().collect();
                 self.out.suggest(
+                    Code::UnknownField,
                     f.span,
                     format!("event `{event}` has no field `{}`", f.node),
                     &f.node,
@@ -364,14 +380,19 @@ impl Checker<'_> {
         } else {
             format!("unknown name `{n}`")
         };
+        let code = match scope.where_event {
+            Some(_) => Code::UnknownField,
+            None => Code::UnknownName,
+        };
         self.out
-            .suggest(span, msg, n, candidates.iter().map(String::as_str));
+            .suggest(code, span, msg, n, candidates.iter().map(String::as_str));
         Typed::error(Ty::Error)
     }
 
     fn expect_bool(&mut self, e: &Expr, t: &Ty, op: &str) {
         if !(*t == Ty::Bool || t.is_wild()) {
             self.error(
+                Code::NotCondition,
                 e.span,
                 format!("{op} needs a condition (bool), this is {t}"),
             );
@@ -394,6 +415,7 @@ impl Checker<'_> {
             };
             let is = if op == BinaryOp::Eq { "is" } else { "is not" };
             self.error(
+                Code::StageValue,
                 l.span.to(r.span),
                 "a stage is compared with `is`, not `==`/`!=`",
             )
@@ -414,6 +436,7 @@ impl Checker<'_> {
                 }
                 _ => {
                     self.error(
+                        Code::UnknownLabel,
                         item.span,
                         format!("`{stage} in [...]` lists labels of the stage"),
                     );
@@ -468,10 +491,22 @@ impl Checker<'_> {
 
     fn binary_type(&mut self, op: BinaryOp, l: &Expr, r: &Expr, lt: &Ty, rt: &Ty) -> Ty {
         let mismatch = |c: &mut Self| {
-            c.error(
+            let d = c.error(
+                Code::Mismatch,
                 l.span.to(r.span),
                 format!("`{}` cannot combine {lt} and {rt}", op.as_str()),
             );
+            // A bare number beside a duration is a duration missing its unit.
+            let bare = match (lt, rt, &l.node, &r.node) {
+                (Ty::Duration, Ty::Int, _, ExprKind::Int(n))
+                | (Ty::Int, Ty::Duration, ExprKind::Int(n), _) => Some(*n),
+                _ => None,
+            };
+            if let Some(n) = bare {
+                d.help = Some(format!(
+                    "a duration needs a unit: `{n}d`, `{n}h`, `{n}m` or `{n}s`?"
+                ));
+            }
             Ty::Error
         };
         match op {
@@ -505,6 +540,7 @@ impl Checker<'_> {
                     Ty::List(_) => return mismatch(self),
                     other => {
                         self.error(
+                            Code::ListType,
                             r.span,
                             format!("the right side of `in` must be a list, this is {other}"),
                         );
@@ -520,6 +556,7 @@ impl Checker<'_> {
                     Ty::List(_) => return mismatch(self),
                     other => {
                         self.error(
+                            Code::ListType,
                             l.span,
                             format!("the left side of `contains` must be a list, this is {other}"),
                         );
@@ -587,6 +624,7 @@ impl Checker<'_> {
                 "two arguments"
             };
             self.error(
+                Code::Arguments,
                 span,
                 format!("`{}` takes {what}, not {}", f.as_str(), args.len()),
             );
@@ -595,6 +633,7 @@ impl Checker<'_> {
         let t = types[0];
         let want = |c: &mut Self, expected: &str| {
             c.error(
+                Code::Arguments,
                 args[0].span,
                 format!("`{}` needs {expected}, this is {t}", f.as_str()),
             );
@@ -656,6 +695,7 @@ impl Checker<'_> {
                     Some(u) if ok(types[0]) && ok(types[1]) => u,
                     _ => {
                         self.error(
+                            Code::Mismatch,
                             span,
                             format!(
                                 "`{}` cannot compare {} and {}",
@@ -695,6 +735,7 @@ impl Checker<'_> {
             (AggFunc::Count, None) => Ty::Int,
             (AggFunc::Count, Some((f, _))) => {
                 self.error(
+                    Code::AggregateField,
                     f.span,
                     format!("`count` counts events; write `count({})`", a.event.node),
                 );
@@ -704,6 +745,7 @@ impl Checker<'_> {
             (AggFunc::Last | AggFunc::First, Some((_, t))) => t,
             (_, None) => {
                 self.error(
+                    Code::AggregateField,
                     a.event.span,
                     format!("`{name}` needs a field: `{name}({}.FIELD)`", a.event.node),
                 );
@@ -712,6 +754,7 @@ impl Checker<'_> {
             (AggFunc::Sum | AggFunc::Avg, Some((f, t))) => {
                 if !(t.is_numeric() || t.is_wild()) {
                     self.error(
+                        Code::AggregateField,
                         f.span,
                         format!("`{name}` needs a numeric field, `{}` is {t}", f.node),
                     );
@@ -724,6 +767,7 @@ impl Checker<'_> {
                     || t.is_wild())
                 {
                     self.error(
+                        Code::AggregateField,
                         f.span,
                         format!("`{name}` needs an ordered field, `{}` is {t}", f.node),
                     );

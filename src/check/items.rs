@@ -3,6 +3,7 @@
 
 use super::hir::{self, Cap, Derived, Hir, Ledger, Quiet, Rule, Trigger};
 use super::{Checker, DerivedKey, Scope, Tables, names};
+use crate::diagnostic::Code;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::syntax::ast::*;
 use indexmap::{IndexMap, IndexSet};
@@ -100,14 +101,22 @@ impl Checker<'_> {
             match item {
                 Item::CustomerTimezone(attr) => {
                     if customer_zone.is_some() {
-                        self.error(attr.span, "the per-customer time zone is declared twice");
+                        self.error(
+                            Code::Duplicate,
+                            attr.span,
+                            "the per-customer time zone is declared twice",
+                        );
                     }
                     customer_zone = Some(self.customer_zone(attr));
                 }
                 Item::Cap(cap) => cap_defs.push(self.cap(cap, &mut caps)),
                 Item::Quiet(q) => {
                     if quiet.is_some() {
-                        self.error(q.start.span, "quiet hours are declared twice");
+                        self.error(
+                            Code::Duplicate,
+                            q.start.span,
+                            "quiet hours are declared twice",
+                        );
                     }
                     quiet = Some(self.quiet(q));
                 }
@@ -196,7 +205,7 @@ impl Checker<'_> {
                     attr.node,
                     t.as_str()
                 );
-                self.error(attr.span, msg);
+                self.error(Code::Mismatch, attr.span, msg);
                 None
             }
             None => {
@@ -215,7 +224,11 @@ impl Checker<'_> {
                 .channel
                 .as_ref()
                 .map_or("all".to_string(), |c| format!("`{}`", c.node));
-            self.error(span, format!("channel {what} is capped twice"));
+            self.error(
+                Code::Duplicate,
+                span,
+                format!("channel {what} is capped twice"),
+            );
             ok = false;
         }
         if let Some(ch) = &cap.channel {
@@ -230,7 +243,7 @@ impl Checker<'_> {
                     "no action is sent on channel `{}`, so this cap limits nothing",
                     ch.node
                 );
-                let d = Diagnostic::warning(self.out.source, ch.span, msg)
+                let d = Diagnostic::warning(Code::NeverActs, self.out.source, ch.span, msg)
                     .with_suggestion(&ch.node, channels.iter().copied());
                 self.out.warnings.push(d);
             }
@@ -246,6 +259,7 @@ impl Checker<'_> {
     fn quiet(&mut self, q: &QuietDecl) -> Option<Quiet> {
         if q.start.node == q.end.node {
             self.warn(
+                Code::NeverActs,
                 q.start.span.to(q.end.span),
                 "quiet hours start and end at the same time, so they are empty",
             );
@@ -253,6 +267,7 @@ impl Checker<'_> {
         let policy = match &q.policy {
             Some(p) if p.node == QuietPolicy::Ignore => {
                 self.error(
+                    Code::QuietHours,
                     p.span,
                     "`ignore` applies to a rule; the program's quiet hours `defer` or `drop`",
                 );
@@ -276,6 +291,7 @@ impl Checker<'_> {
         for (i, l) in s.labels.iter().enumerate() {
             if !seen.insert(&l.name.node) {
                 self.error(
+                    Code::Duplicate,
                     l.name.span,
                     format!(
                         "label `{}` appears twice in stage `{}`",
@@ -287,6 +303,7 @@ impl Checker<'_> {
                 Some(c) => {
                     if otherwise.is_some() {
                         self.error(
+                            Code::StageLabels,
                             l.name.span,
                             format!(
                                 "label `{}` comes after `otherwise`, so it can never apply",
@@ -302,7 +319,11 @@ impl Checker<'_> {
                 }
                 None => {
                     if otherwise.is_some() {
-                        self.error(l.name.span, "a stage has only one `otherwise` label");
+                        self.error(
+                            Code::StageLabels,
+                            l.name.span,
+                            "a stage has only one `otherwise` label",
+                        );
                     }
                     otherwise = Some(i);
                     labels.push((l.name.node.clone(), None));
@@ -311,6 +332,7 @@ impl Checker<'_> {
         }
         if otherwise.is_none() {
             self.error(
+                Code::StageLabels,
                 s.name.span,
                 format!("stage `{}` has no `otherwise` label", s.name.node),
             )
@@ -340,6 +362,7 @@ impl Checker<'_> {
                     let typed = self.value(amount, scope);
                     if !(typed.ty.is_numeric() || typed.ty.is_wild()) {
                         self.error(
+                            Code::Ledger,
                             amount.span,
                             format!("points must be a number, this is {}", typed.ty),
                         );
@@ -355,6 +378,7 @@ impl Checker<'_> {
                 LedgerClause::Expire(d) => {
                     if expire.replace(d.node).is_some() {
                         self.error(
+                            Code::Ledger,
                             d.span,
                             format!("ledger `{}` has two `expire` clauses", l.name.node),
                         );
@@ -365,6 +389,7 @@ impl Checker<'_> {
         }
         if earn.is_empty() {
             self.warn(
+                Code::NeverActs,
                 l.name.span,
                 format!("ledger `{}` never earns points", l.name.node),
             )
@@ -382,6 +407,7 @@ impl Checker<'_> {
 
     pub(super) fn unknown_profile(&mut self, attr: &Ident) {
         self.out.suggest(
+            Code::UnknownProfile,
             attr.span,
             format!("unknown profile attribute `{}`", attr.node),
             &attr.node,
@@ -407,8 +433,13 @@ impl Checker<'_> {
         } else {
             format!("unknown event `{}`", e.node)
         };
-        self.out
-            .suggest(e.span, msg, &e.node, names(&self.t.events));
+        self.out.suggest(
+            Code::UnknownEvent,
+            e.span,
+            msg,
+            &e.node,
+            names(&self.t.events),
+        );
     }
 
     /// An event type of the customer's own history (not a broadcast).
@@ -419,7 +450,7 @@ impl Checker<'_> {
                     "`{}` is a broadcast: it is not part of a customer's history, so {context} cannot use it",
                     e.node
                 );
-                self.error(e.span, msg);
+                self.error(Code::UnknownEvent, e.span, msg);
                 None
             }
             Some((id, _, _)) => Some(id),
@@ -444,6 +475,7 @@ impl Checker<'_> {
             }
             _ => {
                 self.out.suggest(
+                    Code::UnknownName,
                     stage.span,
                     format!("unknown stage `{}`", stage.node),
                     &stage.node,
@@ -465,6 +497,7 @@ impl Checker<'_> {
             Some(l) => Some((id, l)),
             None => {
                 let d = Diagnostic::error(
+                    Code::UnknownLabel,
                     self.out.source,
                     label.span,
                     format!("stage `{}` has no label `{}`", stage.node, label.node),

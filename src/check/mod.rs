@@ -22,6 +22,7 @@ mod order;
 mod rules;
 mod types;
 
+use crate::diagnostic::Code;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::syntax::ast::{Module, Type};
 use crate::zone::Zone;
@@ -102,7 +103,12 @@ pub(crate) fn check(
     }
     let (Some(checked), Some(order)) = (checked, order) else {
         // Every part that has no checked form reported an error.
-        let d = Diagnostic::error(source, Span::default(), "the program could not be checked");
+        let d = Diagnostic::error(
+            Code::Internal,
+            source,
+            Span::default(),
+            "the program could not be checked",
+        );
         return Err(vec![d]);
     };
     c.out.warnings.extend(lint::lint(source, module));
@@ -149,12 +155,14 @@ struct Sink<'s> {
 impl Sink<'_> {
     fn suggest<'a>(
         &mut self,
+        code: Code,
         span: Span,
         message: impl Into<String>,
         wrong: &str,
         candidates: impl IntoIterator<Item = &'a str>,
     ) {
-        let d = Diagnostic::error(self.source, span, message).with_suggestion(wrong, candidates);
+        let d =
+            Diagnostic::error(code, self.source, span, message).with_suggestion(wrong, candidates);
         self.errors.push(d);
     }
 }
@@ -173,18 +181,18 @@ fn names<V>(map: &IndexMap<String, V>) -> impl Iterator<Item = &str> {
 }
 
 impl Checker<'_> {
-    fn error(&mut self, span: Span, message: impl Into<String>) -> &mut Diagnostic {
+    fn error(&mut self, code: Code, span: Span, message: impl Into<String>) -> &mut Diagnostic {
         self.out
             .errors
-            .push(Diagnostic::error(self.out.source, span, message));
+            .push(Diagnostic::error(code, self.out.source, span, message));
         let last = self.out.errors.len() - 1;
         &mut self.out.errors[last]
     }
 
-    fn warn(&mut self, span: Span, message: impl Into<String>) -> &mut Diagnostic {
+    fn warn(&mut self, code: Code, span: Span, message: impl Into<String>) -> &mut Diagnostic {
         self.out
             .warnings
-            .push(Diagnostic::warning(self.out.source, span, message));
+            .push(Diagnostic::warning(code, self.out.source, span, message));
         let last = self.out.warnings.len() - 1;
         &mut self.out.warnings[last]
     }
@@ -202,7 +210,11 @@ impl Checker<'_> {
     /// Zero-length windows are legal but empty: they never count anything.
     fn positive(&mut self, d: &crate::syntax::ast::Duration, what: &str) {
         if d.node == 0 {
-            self.warn(d.span, format!("{what} of zero length is always empty"));
+            self.warn(
+                Code::NeverActs,
+                d.span,
+                format!("{what} of zero length is always empty"),
+            );
         }
     }
 }

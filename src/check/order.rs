@@ -2,6 +2,7 @@
 //! ties by declaration order; a cycle is reported by name (§4).
 
 use super::{Checker, DerivedKey};
+use crate::diagnostic::Code;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -69,6 +70,7 @@ impl Checker<'_> {
                     return;
                 };
                 self.error(
+                    Code::Cycle,
                     span,
                     format!("cycle in derived state: {}", cycle.join(" → ")),
                 )

@@ -5,6 +5,7 @@
 use super::hir::{self, Effect, EventFilter, Goal, Rule, Split};
 use super::types::Ty;
 use super::{Checker, DerivedKey, Scope, names};
+use crate::diagnostic::Code;
 use crate::diagnostic::Span;
 use crate::syntax::ast::{self, *};
 use indexmap::{IndexMap, IndexSet};
@@ -43,6 +44,7 @@ impl Checker<'_> {
             };
             if kind != "do" && !seen.insert(kind) {
                 self.error(
+                    Code::Trigger,
                     c.span,
                     format!("rule `{}` has a second `{kind}` clause", r.name.node),
                 );
@@ -50,6 +52,7 @@ impl Checker<'_> {
         }
         let Some(trigger) = trigger else {
             self.error(
+                Code::Trigger,
                 r.name.span,
                 format!("rule `{}` has no `when` clause", r.name.node),
             )
@@ -58,11 +61,19 @@ impl Checker<'_> {
         };
         match (has_do, split) {
             (true, Some(s)) => {
-                self.error(s, "a rule has either `do` or `split`, not both");
+                self.error(
+                    Code::NoAction,
+                    s,
+                    "a rule has either `do` or `split`, not both",
+                );
             }
             (false, None) => {
-                self.error(r.name.span, format!("rule `{}` does nothing", r.name.node))
-                    .help = Some("add `do ACTION` or a `split`".into());
+                self.error(
+                    Code::NoAction,
+                    r.name.span,
+                    format!("rule `{}` does nothing", r.name.node),
+                )
+                .help = Some("add `do ACTION` or a `split`".into());
             }
             _ => {}
         }
@@ -109,8 +120,12 @@ impl Checker<'_> {
                 },
                 Clause::At(t) => {
                     if calendar_at {
-                        self.error(c.span, "the trigger already has an `at` time")
-                            .help = Some(
+                        self.error(
+                            Code::AtTwice,
+                            c.span,
+                            "the trigger already has an `at` time",
+                        )
+                        .help = Some(
                             "a trailing `at` belongs to an `every`/`anniversary` trigger; keep one"
                                 .into(),
                         );
@@ -125,7 +140,11 @@ impl Checker<'_> {
                 }
                 Clause::Limit(Limit::PerWindow { max, per, .. }) => {
                     if *max == 0 {
-                        self.warn(c.span, "`limit 0 per …` never lets the rule fire");
+                        self.warn(
+                            Code::NeverActs,
+                            c.span,
+                            "`limit 0 per …` never lets the rule fire",
+                        );
                     }
                     self.positive(per, "a limit window");
                     rule.limit = Some((*max, Some(per.node)));
@@ -137,7 +156,11 @@ impl Checker<'_> {
                 },
                 Clause::Holdout(share) => {
                     if share.node == 10_000 {
-                        self.warn(share.span, "a 100% holdout never lets the rule act");
+                        self.warn(
+                            Code::NeverActs,
+                            share.span,
+                            "a 100% holdout never lets the rule act",
+                        );
                     }
                     rule.holdout = Some(share.node);
                 }
@@ -153,6 +176,7 @@ impl Checker<'_> {
     fn goal(&mut self, g: &ast::Goal, span: Span, measured: bool) -> Option<Goal<hir::Expr>> {
         if !measured {
             self.error(
+                Code::Goal,
                 span,
                 "`goal` measures a `split` or `holdout`; this rule has neither",
             );
@@ -245,6 +269,7 @@ impl Checker<'_> {
                 let followed = self.t.rules.get_index_of(&rule.node);
                 if followed.is_none() {
                     self.out.suggest(
+                        Code::UnknownName,
                         rule.span,
                         format!("unknown rule `{}`", rule.node),
                         &rule.node,
@@ -275,7 +300,8 @@ impl Checker<'_> {
                             _ => None,
                         })
                         .collect();
-                    self.out.suggest(s.span, msg, &s.node, segments);
+                    self.out
+                        .suggest(Code::UnknownName, s.span, msg, &s.node, segments);
                 }
                 let enters = matches!(t, ast::Trigger::Enters(_));
                 let checked = segment.map(|segment| hir::Trigger::Membership { segment, enters });
@@ -316,7 +342,7 @@ impl Checker<'_> {
                             attr.node,
                             t.as_str()
                         );
-                        self.error(attr.span, msg);
+                        self.error(Code::Mismatch, attr.span, msg);
                         None
                     }
                     None => {
@@ -372,7 +398,11 @@ impl Checker<'_> {
 
     fn split(&mut self, s: &ast::Split, scope: Scope<'_>) -> Option<Split<hir::Expr>> {
         if s.variants.is_empty() {
-            self.error(s.experiment.span, "a split needs at least one variant");
+            self.error(
+                Code::Split,
+                s.experiment.span,
+                "a split needs at least one variant",
+            );
             return None;
         }
         let mut seen: IndexSet<&str> = IndexSet::new();
@@ -382,6 +412,7 @@ impl Checker<'_> {
         for v in &s.variants {
             if !seen.insert(&v.name.node) {
                 self.error(
+                    Code::Duplicate,
                     v.name.span,
                     format!("variant `{}` appears twice", v.name.node),
                 );
@@ -395,6 +426,7 @@ impl Checker<'_> {
         if total != 10_000 {
             let shown = format!("{}.{:02}%", total / 100, total % 100).replace(".00%", "%");
             self.error(
+                Code::Split,
                 s.experiment.span,
                 format!("split shares add up to {shown}, not 100%"),
             );
@@ -418,6 +450,7 @@ impl Checker<'_> {
                 ast::Action::AddTag(t) | ast::Action::RemoveTag(t) => {
                     if self.t.has(DerivedKey::Tag(t.node.clone())) {
                         self.error(
+                            Code::AutoTagWritten,
                             t.span,
                             format!("\"{}\" is an auto tag; only its condition sets it", t.node),
                         )
@@ -440,7 +473,7 @@ impl Checker<'_> {
                                     want.as_str(),
                                     typed.ty
                                 );
-                                self.error(value.span, msg);
+                                self.error(Code::Mismatch, value.span, msg);
                             }
                             Some(i)
                         }
@@ -471,6 +504,7 @@ impl Checker<'_> {
     ) -> Option<Effect<hir::Expr>> {
         let Some((action, _, sym)) = self.t.actions.get_full(&name.node) else {
             self.out.suggest(
+                Code::UnknownAction,
                 name.span,
                 format!("unknown action `{}`", name.node),
                 &name.node,
@@ -487,7 +521,11 @@ impl Checker<'_> {
         for (key, value) in args {
             let typed = self.value(value, scope);
             if given.contains_key(key.node.as_str()) {
-                self.error(key.span, format!("argument `{}` is given twice", key.node));
+                self.error(
+                    Code::ActionArgs,
+                    key.span,
+                    format!("argument `{}` is given twice", key.node),
+                );
                 complete = false;
                 continue;
             }
@@ -501,11 +539,12 @@ impl Checker<'_> {
                             want.as_str(),
                             typed.ty
                         );
-                        self.error(value.span, msg);
+                        self.error(Code::ActionArgs, value.span, msg);
                     }
                 }
                 None => {
                     self.out.suggest(
+                        Code::ActionArgs,
                         key.span,
                         format!("action `{}` has no parameter `{}`", name.node, key.node),
                         &key.node,
@@ -528,6 +567,7 @@ impl Checker<'_> {
                 .collect::<Vec<_>>()
                 .join(", ");
             self.error(
+                Code::ActionArgs,
                 name.span,
                 format!("action `{}` is missing {list}", name.node),
             );

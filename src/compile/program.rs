@@ -3,7 +3,7 @@
 
 use super::Ir;
 use crate::check::{self, hir::Derived};
-use crate::diagnostic::{Diagnostic, Severity, Span};
+use crate::diagnostic::{Code, Diagnostic, Severity, Span};
 use crate::limits::Limits;
 use crate::syntax::{self, ast::Module};
 use std::fmt;
@@ -69,6 +69,11 @@ impl Program {
             };
             (kind, d.def.name())
         })
+    }
+
+    /// The rules' names, in declaration order.
+    pub fn rules(&self) -> impl Iterator<Item = &str> {
+        self.inner.ir.rules.iter().map(|r| r.name.as_str())
     }
 
     /// Resolves a segment by name.
@@ -162,6 +167,7 @@ pub fn compile_bytes(source: &[u8], limits: &Limits) -> Result<Program, CompileE
             let prefix = String::from_utf8_lossy(valid).into_owned();
             let at = prefix.len();
             let d = Diagnostic::error(
+                Code::Limit,
                 &prefix,
                 Span::new(at, at),
                 format!("source is not valid UTF-8 (invalid byte at offset {at})"),

@@ -7,20 +7,31 @@
 
 pub mod ast;
 mod builder;
+mod format;
 mod lexical;
 mod nesting;
 mod printer;
 
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::limits::Limits;
 
+pub use format::format;
 pub use lexical::format_duration;
 pub use printer::{clause as print_clause, expr as print_expr, print};
 
 /// Parses source text into a module, or returns every syntax error found.
 pub fn parse(source: &str, limits: &Limits) -> Result<ast::Module, Vec<Diagnostic>> {
+    parse_spanned(source, limits).map(|(m, _)| m)
+}
+
+/// [`parse`], with each item's source range.
+fn parse_spanned(
+    source: &str,
+    limits: &Limits,
+) -> Result<(ast::Module, Vec<Span>), Vec<Diagnostic>> {
     if source.len() > limits.max_source_bytes {
         return Err(vec![Diagnostic::error(
+            Code::Limit,
             source,
             Span::new(0, 0),
             format!(

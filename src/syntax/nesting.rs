@@ -6,7 +6,7 @@
 //! one linear scan measures the deepest point of brackets plus consecutive
 //! prefix operators, skipping strings and comments.
 
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Code, Diagnostic, Span};
 
 pub(super) fn check(source: &str, max: usize) -> Result<(), Vec<Diagnostic>> {
     let bytes = source.as_bytes();
@@ -72,6 +72,7 @@ fn is_word_byte(b: u8) -> bool {
 fn too_deep(source: &str, at: usize, max: usize) -> Vec<Diagnostic> {
     vec![
         Diagnostic::error(
+            Code::Limit,
             source,
             Span::new(at, at + 1),
             format!("nesting deeper than the limit of {max} levels"),

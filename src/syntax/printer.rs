@@ -8,26 +8,117 @@
 
 use super::ast::*;
 use super::lexical::{format_duration, quote};
+use crate::diagnostic::Span;
 
 /// Formats a module canonically.
 pub fn print(module: &Module) -> String {
     let mut out = String::new();
+    for l in lines(module, None) {
+        if l.blank_before {
+            out.push('\n');
+        }
+        for _ in 0..l.indent {
+            out.push_str("  ");
+        }
+        out.push_str(&l.text);
+        out.push('\n');
+    }
+    out
+}
+
+/// One line of the canonical form, and the source it stands for.
+pub(crate) struct Line {
+    /// Indentation, in levels of two spaces.
+    pub indent: usize,
+    /// The text, without indentation.
+    pub text: String,
+    /// A blank line goes before it (blocks are set apart).
+    pub blank_before: bool,
+    /// The source range of the node it prints (`None` for a tree without
+    /// spans): a block's opening line covers the whole block, its closing
+    /// brace the brace.
+    pub source: Option<Span>,
+    /// It opens a block (`stage S {`, `rule R {`, `split "E" {`).
+    pub opens: bool,
+    /// It closes a block.
+    pub closes: bool,
+}
+
+/// The canonical form as lines. `spans`, when given, are the items' source
+/// ranges, in order (the formatter's, to place comments).
+pub(crate) fn lines(module: &Module, spans: Option<&[Span]>) -> Vec<Line> {
+    let mut out = Vec::new();
     let mut previous_block = false;
     for (i, item) in module.items.iter().enumerate() {
         let block = matches!(item, Item::Stage(_) | Item::Ledger(_) | Item::Rule(_));
-        if i > 0 && (block || previous_block) {
-            out.push('\n');
+        let first = out.len();
+        let span = spans.and_then(|s| s.get(i)).copied();
+        item_to(&mut Out { lines: &mut out }, item, span);
+        if let Some(l) = out.get_mut(first) {
+            l.blank_before = i > 0 && (block || previous_block);
         }
-        item_to(&mut out, item);
         previous_block = block;
     }
     out
 }
 
-fn item_to(out: &mut String, item: &Item) {
+/// Lines being printed.
+struct Out<'a> {
+    lines: &'a mut Vec<Line>,
+}
+
+impl Out<'_> {
+    fn push(&mut self, indent: usize, text: String, source: Option<Span>) {
+        self.lines.push(Line {
+            indent,
+            text,
+            blank_before: false,
+            source,
+            opens: false,
+            closes: false,
+        });
+    }
+
+    fn open(&mut self, indent: usize, text: String, source: Option<Span>) {
+        self.push(indent, text, source);
+        if let Some(l) = self.lines.last_mut() {
+            l.opens = true;
+        }
+    }
+
+    /// The closing brace of a block whose source is `block`.
+    fn close(&mut self, indent: usize, block: Option<Span>) {
+        let brace = block.map(|b| Span::new(b.end.saturating_sub(1), b.end));
+        self.push(indent, "}".into(), brace);
+        if let Some(l) = self.lines.last_mut() {
+            l.closes = true;
+        }
+    }
+}
+
+/// The source range of each child of a block, from where each starts: a
+/// child ends where the next begins, the last at the block's closing
+/// brace.
+fn children(block: Option<Span>, starts: impl Iterator<Item = usize>) -> Vec<Option<Span>> {
+    let Some(b) = block else {
+        return starts.map(|_| None).collect();
+    };
+    let starts: Vec<usize> = starts.collect();
+    let close = b.end.saturating_sub(1);
+    (0..starts.len())
+        .map(|i| {
+            let end = starts.get(i + 1).copied().unwrap_or(close);
+            Some(Span::new(starts[i], end.max(starts[i])))
+        })
+        .collect()
+}
+
+fn item_to(out: &mut Out<'_>, item: &Item, span: Option<Span>) {
     match item {
-        Item::Timezone(zone) => line(out, 0, format!("timezone {}", quote(&zone.node))),
-        Item::CustomerTimezone(attr) => line(out, 0, format!("timezone profile.{}", attr.node)),
+        Item::Timezone(zone) => out.push(0, format!("timezone {}", quote(&zone.node)), span),
+        Item::CustomerTimezone(attr) => {
+            out.push(0, format!("timezone profile.{}", attr.node), span)
+        }
         Item::Event(e) => {
             let kw = if e.broadcast { "broadcast" } else { "event" };
             let fields = if e.fields.is_empty() {
@@ -35,32 +126,32 @@ fn item_to(out: &mut String, item: &Item) {
             } else {
                 format!(" {{ {} }}", fields(&e.fields))
             };
-            line(out, 0, format!("{kw} {}{fields}", e.name.node));
+            out.push(0, format!("{kw} {}{fields}", e.name.node), span);
         }
-        Item::Profile(fs) if fs.is_empty() => line(out, 0, "profile {}".into()),
-        Item::Profile(fs) => line(out, 0, format!("profile {{ {} }}", fields(fs))),
+        Item::Profile(fs) if fs.is_empty() => out.push(0, "profile {}".into(), span),
+        Item::Profile(fs) => out.push(0, format!("profile {{ {} }}", fields(fs)), span),
         Item::Action(a) => {
             let channel = a
                 .channel
                 .as_ref()
                 .map(|c| format!(" channel {}", c.node))
                 .unwrap_or_default();
-            line(
-                out,
+            out.push(
                 0,
                 format!("action {}({}){channel}", a.name.node, fields(&a.params)),
+                span,
             );
         }
         Item::Cap(c) => {
             let channel = c.channel.as_ref().map_or("all", |c| &c.node);
-            line(
-                out,
+            out.push(
                 0,
                 format!(
                     "cap {channel}: {} per {}",
                     c.max.node,
                     format_duration(c.per.node)
                 ),
+                span,
             );
         }
         Item::Quiet(q) => {
@@ -69,35 +160,44 @@ fn item_to(out: &mut String, item: &Item) {
                 .as_ref()
                 .map(|p| format!(" {}", p.node.as_str()))
                 .unwrap_or_default();
-            line(
-                out,
+            out.push(
                 0,
                 format!("quiet {}-{}{policy}", tod(q.start.node), tod(q.end.node)),
+                span,
             );
         }
-        Item::Segment(s) => line(
-            out,
+        Item::Segment(s) => out.push(
             0,
             format!("segment {} = {}", s.name.node, expr(&s.cond)),
+            span,
         ),
-        Item::Tag(t) => line(
-            out,
+        Item::Tag(t) => out.push(
             0,
             format!("tag {} when {}", quote(&t.name.node), expr(&t.cond)),
+            span,
         ),
         Item::Stage(s) => {
-            line(out, 0, format!("stage {} {{", s.name.node));
-            for l in &s.labels {
-                match &l.cond {
-                    Some(c) => line(out, 1, format!("{} when {}", l.name.node, expr(c))),
-                    None => line(out, 1, format!("{} otherwise", l.name.node)),
-                }
+            out.open(0, format!("stage {} {{", s.name.node), span);
+            let kids = children(span, s.labels.iter().map(|l| l.name.span.start));
+            for (l, source) in s.labels.iter().zip(kids) {
+                let text = match &l.cond {
+                    Some(c) => format!("{} when {}", l.name.node, expr(c)),
+                    None => format!("{} otherwise", l.name.node),
+                };
+                out.push(1, text, source);
             }
-            line(out, 0, "}".into());
+            out.close(0, span);
         }
         Item::Ledger(l) => {
-            line(out, 0, format!("ledger {} {{", l.name.node));
-            for c in &l.clauses {
+            out.open(0, format!("ledger {} {{", l.name.node), span);
+            let starts = l.clauses.iter().map(|c| match c {
+                LedgerClause::Earn { amount, .. } | LedgerClause::Spend { amount, .. } => {
+                    amount.span.start
+                }
+                LedgerClause::Expire(d) => d.span.start,
+            });
+            let kids = children(span, starts);
+            for (c, source) in l.clauses.iter().zip(kids) {
                 let text = match c {
                     LedgerClause::Earn { amount, on } => {
                         format!("earn {} on {}", expr(amount), on.node)
@@ -107,26 +207,19 @@ fn item_to(out: &mut String, item: &Item) {
                     }
                     LedgerClause::Expire(d) => format!("expire after {}", format_duration(d.node)),
                 };
-                line(out, 1, text);
+                out.push(1, text, source);
             }
-            line(out, 0, "}".into());
+            out.close(0, span);
         }
         Item::Rule(r) => {
-            line(out, 0, format!("rule {} {{", r.name.node));
+            out.open(0, format!("rule {} {{", r.name.node), span);
             for c in &r.clauses {
-                clause_to(out, &c.node);
+                let source = span.map(|_| c.span);
+                clause_to(out, &c.node, source);
             }
-            line(out, 0, "}".into());
+            out.close(0, span);
         }
     }
-}
-
-fn line(out: &mut String, indent: usize, text: String) {
-    for _ in 0..indent {
-        out.push_str("  ");
-    }
-    out.push_str(&text);
-    out.push('\n');
 }
 
 fn fields(fs: &[Field]) -> String {
@@ -150,16 +243,17 @@ fn share(bp: u32) -> String {
     }
 }
 
-fn clause_to(out: &mut String, clause: &Clause) {
+fn clause_to(out: &mut Out<'_>, clause: &Clause, source: Option<Span>) {
     match clause {
         Clause::Split(s) => {
-            line(out, 1, format!("split {} {{", quote(&s.experiment.node)));
-            for v in &s.variants {
-                line(out, 2, variant(v));
+            out.open(1, format!("split {} {{", quote(&s.experiment.node)), source);
+            let kids = children(source, s.variants.iter().map(|v| v.name.span.start));
+            for (v, kid) in s.variants.iter().zip(kids) {
+                out.push(2, variant(v), kid);
             }
-            line(out, 1, "}".into());
+            out.close(1, source);
         }
-        other => line(out, 1, self::clause(other)),
+        other => out.push(1, self::clause(other), source),
     }
 }
 

@@ -11,6 +11,7 @@
 //! | `uncapped` | an action on a channel no cap names, while caps exist |
 //! | `double-send` | two rules sending the same action with the same arguments on the same trigger, neither limited |
 
+use crate::diagnostic::Code;
 use crate::diagnostic::{Diagnostic, Lines, Span};
 use crate::syntax::ast::*;
 use crate::syntax::print_expr;
@@ -40,7 +41,15 @@ fn warn(
     message: String,
     help: &str,
 ) {
-    out.push(Diagnostic::warning_in(lines, span, format!("{message} [{kind}]")).with_help(help));
+    let code = match kind {
+        "never-fires" => Code::NeverFires,
+        "shadowed" => Code::Shadowed,
+        "unused" => Code::Unused,
+        "uncapped" => Code::Uncapped,
+        _ => Code::DoubleSend,
+    };
+    let message = format!("{message} [{kind}]");
+    out.push(Diagnostic::warning_in(code, lines, span, message).with_help(help));
 }
 
 /// `# allow(kind)` in a comment on the warning's line or the one above.

@@ -2,14 +2,20 @@
 //! was found, and a "did you mean" for a misspelt keyword.
 
 use super::{Rule, is_keyword};
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Code, Diagnostic, Span};
 
-/// Converts a pest error into a diagnostic in the user's words.
-pub(super) fn syntax_error(source: &str, e: &pest::error::Error<Rule>) -> Diagnostic {
-    let at = match e.location {
-        pest::error::InputLocation::Pos(p) => p,
-        pest::error::InputLocation::Span((s, _)) => s,
-    };
+/// Converts a pest error from parsing `source[offset..]` into a
+/// diagnostic in the user's words, placed in the whole `source`.
+pub(super) fn syntax_error(
+    source: &str,
+    offset: usize,
+    e: &pest::error::Error<Rule>,
+) -> Diagnostic {
+    let at = offset
+        + match e.location {
+            pest::error::InputLocation::Pos(p) => p,
+            pest::error::InputLocation::Span((s, _)) => s,
+        };
     let (positives, negatives) = match &e.variant {
         pest::error::ErrorVariant::ParsingError {
             positives,
@@ -30,22 +36,109 @@ pub(super) fn syntax_error(source: &str, e: &pest::error::Error<Rule>) -> Diagno
     } else {
         format!("expected {}, found {}", enumerate(&expected), found.1)
     };
-    let mut d = Diagnostic::error(source, Span::new(at, at + found.0), message);
+    let d = Diagnostic::error(Code::Syntax, source, Span::new(at, at + found.0), message);
     let word = &source[at..at + found.0];
     if negatives.contains(&Rule::keyword) || (is_keyword(word) && positives.contains(&Rule::ident))
     {
-        d = d.with_help(format!(
+        return d.with_help(format!(
             "`{word}` is a keyword; a declared name cannot be one"
         ));
-    } else if positives.contains(&Rule::clause) && !word.is_empty() {
-        d = d.with_suggestion(word, CLAUSE_KEYWORDS);
+    }
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
+        let wants_duration = positives.iter().any(|r| {
+            matches!(
+                r,
+                Rule::trigger | Rule::duration_lit | Rule::duration | Rule::after_trigger
+            )
+        });
+        if wants_duration {
+            return d.with_help(format!(
+                "a duration needs a unit: `{word}d`, `{word}h`, `{word}m` or `{word}s`?"
+            ));
+        }
+    }
+    if word.chars().next().is_some_and(char::is_alphabetic) {
+        let candidates = keywords_expected(&positives);
+        return d.with_suggestion(word, candidates);
     }
     d
 }
 
+const ITEM_KEYWORDS: [&str; 12] = [
+    "timezone",
+    "event",
+    "broadcast",
+    "profile",
+    "action",
+    "cap",
+    "quiet",
+    "segment",
+    "tag",
+    "stage",
+    "ledger",
+    "rule",
+];
+
 const CLAUSE_KEYWORDS: [&str; 10] = [
     "when", "if", "do", "at", "limit", "priority", "split", "holdout", "quiet", "goal",
 ];
+
+const TRIGGER_KEYWORDS: [&str; 6] = ["no", "enters", "exits", "every", "anniversary", "last"];
+
+/// The keywords that would have been accepted where an error is: those the
+/// grammar named, and the first words of the items, clauses or triggers it
+/// expected. A misspelt one is suggested.
+fn keywords_expected(positives: &[Rule]) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for r in positives {
+        let d = describe(*r);
+        // Keyword rules describe themselves as the word in backquotes.
+        if let Some(kw) = d.strip_prefix('`').and_then(|w| w.strip_suffix('`')) {
+            if kw.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                out.push(kw);
+            }
+        }
+        let group: &[&str] = match r {
+            Rule::timezone_decl
+            | Rule::event_decl
+            | Rule::broadcast_decl
+            | Rule::profile_decl
+            | Rule::action_decl
+            | Rule::cap_decl
+            | Rule::quiet_decl
+            | Rule::segment_decl
+            | Rule::tag_decl
+            | Rule::stage_decl
+            | Rule::ledger_decl
+            | Rule::rule_decl
+            | Rule::EOI => &ITEM_KEYWORDS,
+            Rule::clause
+            | Rule::when_clause
+            | Rule::if_clause
+            | Rule::do_clause
+            | Rule::at_clause
+            | Rule::limit_clause
+            | Rule::priority_clause
+            | Rule::split_clause
+            | Rule::holdout_clause
+            | Rule::quiet_clause
+            | Rule::goal_clause => &CLAUSE_KEYWORDS,
+            Rule::trigger
+            | Rule::no_trigger
+            | Rule::after_trigger
+            | Rule::every_trigger
+            | Rule::enters_trigger
+            | Rule::exits_trigger
+            | Rule::anniversary
+            | Rule::before_anniversary => &TRIGGER_KEYWORDS,
+            _ => &[],
+        };
+        out.extend_from_slice(group);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
 
 /// The length in bytes and a description of the token at `at`.
 fn found_at(source: &str, at: usize) -> (usize, String) {

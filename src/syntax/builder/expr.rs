@@ -3,7 +3,7 @@
 //! the nesting depth bounded.
 
 use super::{Builder, P, Rule, kids, must, profile_attr, span, unreachable_pair};
-use crate::diagnostic::Span;
+use crate::diagnostic::{Code, Span};
 use crate::syntax::ast::*;
 use crate::syntax::lexical;
 
@@ -15,6 +15,7 @@ impl Builder<'_> {
     fn too_deep(&mut self, s: Span) {
         let max = self.max_depth;
         self.error(
+            Code::Limit,
             s,
             format!("expression nested more than {max} levels deep"),
             Some("split it into named segments".into()),
@@ -209,6 +210,7 @@ impl Builder<'_> {
             Rule::duration_lit => ExprKind::Duration(self.duration(p)?.node),
             Rule::percent => {
                 self.error(
+                    Code::Percent,
                     s,
                     "a percentage is only a share, in `split` and `holdout`",
                     Some(format!(
@@ -220,9 +222,9 @@ impl Builder<'_> {
             }
             Rule::number => {
                 if p.as_str().contains('.') {
-                    ExprKind::Number(self.lexical(&p, lexical::number)?)
+                    ExprKind::Number(self.lexical(Code::Number, &p, lexical::number)?)
                 } else {
-                    ExprKind::Int(self.lexical(&p, lexical::int)?)
+                    ExprKind::Int(self.lexical(Code::Number, &p, lexical::int)?)
                 }
             }
             Rule::string => ExprKind::Str(self.string(p)?.node),

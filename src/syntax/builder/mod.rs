@@ -2,7 +2,7 @@
 
 use super::ast::*;
 use super::lexical::{self, Invalid};
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::limits::Limits;
 use pest::Parser as _;
 use pest::iterators::Pair;
@@ -22,15 +22,16 @@ pub(super) fn is_keyword(word: &str) -> bool {
     Grammar::parse(Rule::keyword_only, word).is_ok()
 }
 
-pub(super) fn build(source: &str, limits: &Limits) -> Result<Module, Vec<Diagnostic>> {
-    let mut pairs =
-        Grammar::parse(Rule::program, source).map_err(|e| vec![syntax_error(source, &e)])?;
+/// The module of a source, and each item's source range, in order.
+pub(super) fn build(source: &str, limits: &Limits) -> Result<(Module, Vec<Span>), Vec<Diagnostic>> {
+    let mut pairs = Grammar::parse(Rule::program, source).map_err(|e| recover(source, &e))?;
     let mut b = Builder {
         source,
         errors: Vec::new(),
         max_depth: limits.max_expr_depth,
     };
     let mut module = Module::default();
+    let mut spans = Vec::new();
     // `program` always yields exactly one pair; an empty iterator would be a
     // pest bug, answered with an empty module rather than a panic.
     if let Some(program) = pairs.next() {
@@ -38,8 +39,10 @@ pub(super) fn build(source: &str, limits: &Limits) -> Result<Module, Vec<Diagnos
             if item.as_rule() == Rule::EOI {
                 continue;
             }
+            let s = span(&item);
             if let Some(item) = b.item(item) {
                 module.items.push(item);
+                spans.push(s);
             }
         }
     }
@@ -50,6 +53,7 @@ pub(super) fn build(source: &str, limits: &Limits) -> Result<Module, Vec<Diagnos
         .count();
     if rules > limits.max_rules {
         b.errors.push(Diagnostic::error(
+            Code::Limit,
             source,
             Span::new(0, 0),
             format!(
@@ -59,10 +63,74 @@ pub(super) fn build(source: &str, limits: &Limits) -> Result<Module, Vec<Diagnos
         ));
     }
     if b.errors.is_empty() {
-        Ok(module)
+        Ok((module, spans))
     } else {
         Err(b.errors)
     }
+}
+
+/// Every syntax error of a source that does not parse: the first as the
+/// whole parse found it, then one for each later item that does not parse
+/// on its own. Items start with a keyword (§1), so the text is cut before
+/// each line that starts one; the parse is pest's, one per piece after the
+/// first error (linear in the source overall).
+fn recover(source: &str, first: &pest::error::Error<Rule>) -> Vec<Diagnostic> {
+    let first = syntax_error(source, 0, first);
+    let starts = item_starts(source);
+    let mut errors = vec![first];
+    let after: Vec<usize> = starts
+        .iter()
+        .copied()
+        .filter(|&s| s > errors[0].span.start)
+        .collect();
+    for (i, &start) in after.iter().enumerate() {
+        let end = after.get(i + 1).copied().unwrap_or(source.len());
+        if let Err(e) = Grammar::parse(Rule::program, &source[start..end]) {
+            errors.push(syntax_error(source, start, &e));
+        }
+    }
+    errors
+}
+
+/// Where lines start that begin an item: a declaration keyword first on
+/// the line, in a form no clause or expression takes (`rule NAME {`, not
+/// `after rule`; `quiet HH:MM`, not `quiet defer`; `event NAME`, not
+/// `event.F`).
+fn item_starts(source: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for line in source.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let start = at + (line.len() - trimmed.len());
+        at += line.len();
+        let (word, rest) = trimmed.split_at(
+            trimmed
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(trimmed.len()),
+        );
+        let rest = rest.trim_start();
+        let next = rest.chars().next();
+        let starts_item = match word {
+            "rule" | "stage" | "ledger" => {
+                let name_end = rest
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                name_end > 0 && rest[name_end..].trim_start().starts_with('{')
+            }
+            "event" | "broadcast" | "action" | "segment" => {
+                next.is_some_and(|c| c.is_alphabetic() || c == '_')
+            }
+            "timezone" | "cap" => next.is_some(),
+            "profile" => next == Some('{'),
+            "tag" => next == Some('"'),
+            "quiet" => next.is_some_and(|c| c.is_ascii_digit()),
+            _ => false,
+        };
+        if starts_item {
+            out.push(start);
+        }
+    }
+    out
 }
 
 struct Builder<'s> {
@@ -130,19 +198,24 @@ fn kids<'i>(p: P<'i>) -> impl Iterator<Item = P<'i>> {
 }
 
 impl<'s> Builder<'s> {
-    fn error(&mut self, span: Span, message: impl Into<String>, help: Option<String>) {
-        let mut d = Diagnostic::error(self.source, span, message);
+    fn error(&mut self, code: Code, span: Span, message: impl Into<String>, help: Option<String>) {
+        let mut d = Diagnostic::error(code, self.source, span, message);
         if let Some(help) = help {
             d = d.with_help(help);
         }
         self.errors.push(d);
     }
 
-    fn lexical<T>(&mut self, p: &P<'_>, f: impl FnOnce(&str) -> Result<T, Invalid>) -> Option<T> {
+    fn lexical<T>(
+        &mut self,
+        code: Code,
+        p: &P<'_>,
+        f: impl FnOnce(&str) -> Result<T, Invalid>,
+    ) -> Option<T> {
         match f(p.as_str()) {
             Ok(v) => Some(v),
             Err(Invalid { message, help }) => {
-                self.error(span(p), message, help);
+                self.error(code, span(p), message, help);
                 None
             }
         }
@@ -153,6 +226,7 @@ impl<'s> Builder<'s> {
         let text = p.as_str();
         if is_keyword(text) {
             self.error(
+                Code::KeywordName,
                 span(&p),
                 format!("`{text}` is a keyword and cannot name {what}"),
                 Some(format!("rename it, e.g. `{text}_`")),
@@ -173,26 +247,26 @@ impl<'s> Builder<'s> {
 
     fn string(&mut self, p: P<'_>) -> Option<Spanned<String>> {
         let s = span(&p);
-        self.lexical(&p, lexical::string)
+        self.lexical(Code::Escape, &p, lexical::string)
             .map(|v| Spanned::new(v, s))
     }
 
     fn duration(&mut self, p: P<'_>) -> Option<Duration> {
         let s = span(&p);
         let inner = must(p.into_inner().next());
-        self.lexical(&inner, lexical::duration)
+        self.lexical(Code::Duration, &inner, lexical::duration)
             .map(|v| Spanned::new(v, s))
     }
 
     fn time_of_day(&mut self, p: P<'_>) -> Option<Spanned<TimeOfDay>> {
         let s = span(&p);
-        self.lexical(&p, lexical::time_of_day)
+        self.lexical(Code::Number, &p, lexical::time_of_day)
             .map(|v| Spanned::new(v, s))
     }
 
     fn share(&mut self, p: P<'_>) -> Option<Share> {
         let s = span(&p);
-        self.lexical(&p, lexical::percent)
+        self.lexical(Code::Number, &p, lexical::percent)
             .map(|v| Spanned::new(v, s))
     }
 
@@ -331,11 +405,16 @@ impl<'s> Builder<'s> {
 
     fn count(&mut self, p: P<'_>) -> Option<Spanned<u32>> {
         let s = span(&p);
-        let v = self.lexical(&p, lexical::int)?;
+        let v = self.lexical(Code::Number, &p, lexical::int)?;
         match u32::try_from(v) {
             Ok(v) => Some(Spanned::new(v, s)),
             Err(_) => {
-                self.error(s, format!("`{v}` is too large for a count"), None);
+                self.error(
+                    Code::Number,
+                    s,
+                    format!("`{v}` is too large for a count"),
+                    None,
+                );
                 None
             }
         }
@@ -379,6 +458,7 @@ impl<'s> Builder<'s> {
                 Some((_, t)) => Some(Spanned::new(*t, base_span)),
                 None => {
                     let d = Diagnostic::error(
+                        Code::UnknownType,
                         self.source,
                         base_span,
                         format!("unknown type `{base_name}`"),
@@ -401,6 +481,7 @@ impl<'s> Builder<'s> {
             }
             Some(_) => {
                 self.error(
+                    Code::UnknownType,
                     s,
                     format!("unknown type `{}`", p_text(self.source, s)),
                     Some("the only list type is `list<string>`".into()),
@@ -490,7 +571,7 @@ impl<'s> Builder<'s> {
                     Some(d) => (true, d),
                     None => (false, text),
                 };
-                let v = self.lexical(&n, |_| lexical::int(digits))?;
+                let v = self.lexical(Code::Number, &n, |_| lexical::int(digits))?;
                 Some(Clause::Priority(if neg { -v } else { v }))
             }
             Rule::split_clause => {

@@ -4,6 +4,8 @@
 //! line and column, an optional help line); [`Diagnostic::render`] draws the
 //! source line with a caret under the span, the way rustc and minijinja do.
 
+mod codes;
+pub use codes::Code;
 use std::fmt;
 
 /// A byte range of the source text.
@@ -38,9 +40,12 @@ pub enum Severity {
 
 /// One finding of the compiler about the source.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,
+    /// What kind of finding, as a stable code (docs/codes.md).
+    pub code: Code,
     /// What is wrong, in one sentence.
     pub message: String,
     /// Where (bytes of the source).
@@ -54,37 +59,45 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// An error at `span` of `source`.
-    pub fn error(source: &str, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::new(Severity::Error, source, span, message)
+    /// An error of kind `code` at `span` of `source`.
+    pub fn error(code: Code, source: &str, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(Severity::Error, code, source, span, message)
     }
 
-    /// A warning at `span` of `source`.
-    pub fn warning(source: &str, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::new(Severity::Warning, source, span, message)
+    /// A warning of kind `code` at `span` of `source`.
+    pub fn warning(code: Code, source: &str, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(Severity::Warning, code, source, span, message)
     }
 
-    fn new(severity: Severity, source: &str, span: Span, message: impl Into<String>) -> Diagnostic {
+    fn new(
+        severity: Severity,
+        code: Code,
+        source: &str,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         let span = clamp(source, span);
         let (line, column) = line_col(source, span.start);
-        Diagnostic::located(severity, span, line, column, message)
+        Diagnostic::located(severity, code, span, line, column, message)
     }
 
     /// A warning at `span`, located through `lines`: many diagnostics of
     /// one source cost O(log lines) each to place, not a scan of the
     /// source each.
     pub(crate) fn warning_in(
+        code: Code,
         lines: &Lines<'_>,
         span: Span,
         message: impl Into<String>,
     ) -> Diagnostic {
         let span = clamp(lines.source, span);
         let (line, column) = lines.line_col(span.start);
-        Diagnostic::located(Severity::Warning, span, line, column, message)
+        Diagnostic::located(Severity::Warning, code, span, line, column, message)
     }
 
     fn located(
         severity: Severity,
+        code: Code,
         span: Span,
         line: usize,
         column: usize,
@@ -92,6 +105,7 @@ impl Diagnostic {
     ) -> Diagnostic {
         Diagnostic {
             severity,
+            code,
             message: message.into(),
             span,
             line,
@@ -121,17 +135,30 @@ impl Diagnostic {
     /// Renders the diagnostic against the source it was made from:
     ///
     /// ```text
-    /// error: unknown event `purchse`
+    /// error[E0201]: unknown event `purchse`
     ///  --> rules.siyu:3:17
     ///   |
     /// 3 | rule big { when purchse do push(content: "x") }
     ///   |                 ^^^^^^^ did you mean `purchase`?
     /// ```
     pub fn render(&self, source: &str, path: &str) -> String {
-        let kind = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
+        self.render_with(source, path, &Paint::PLAIN)
+    }
+
+    /// [`Diagnostic::render`] with ANSI colours, as compilers show them on
+    /// a terminal: the kind in red or yellow, the caret and help in the
+    /// same colour, the gutter in blue. Whether to colour is the caller's
+    /// to decide (a terminal, `NO_COLOR`).
+    pub fn render_ansi(&self, source: &str, path: &str) -> String {
+        self.render_with(source, path, &Paint::ANSI)
+    }
+
+    fn render_with(&self, source: &str, path: &str, paint: &Paint) -> String {
+        let (kind, colour) = match self.severity {
+            Severity::Error => ("error", paint.error),
+            Severity::Warning => ("warning", paint.warning),
         };
+        let (bold, blue, reset) = (paint.bold, paint.gutter, paint.reset);
         let span = clamp(source, self.span);
         let line_start = source[..span.start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = source[span.start..]
@@ -147,7 +174,9 @@ impl Diagnostic {
         let gutter = self.line.to_string().len();
         let blank = " ".repeat(gutter);
         let mut out = format!(
-            "{kind}: {}\n{blank}--> {path}:{}:{}\n{blank} |\n{} | {}\n{blank} | {}{}",
+            "{colour}{kind}[{}]{reset}{bold}: {}{reset}\n{blank}{blue}-->{reset} {path}:{}:{}\n\
+             {blue}{blank} |{reset}\n{blue}{} |{reset} {}\n{blue}{blank} |{reset} {}{colour}{}",
+            self.code,
             self.message,
             self.line,
             self.column,
@@ -160,9 +189,42 @@ impl Diagnostic {
             out.push(' ');
             out.push_str(help);
         }
+        out.push_str(reset);
         out.push('\n');
         out
     }
+
+    /// 1-based line and character column just past the span's end, in the
+    /// source it was made from.
+    pub fn end(&self, source: &str) -> (usize, usize) {
+        line_col(source, clamp(source, self.span).end)
+    }
+}
+
+/// The escapes a rendering uses (none for plain text).
+struct Paint {
+    error: &'static str,
+    warning: &'static str,
+    bold: &'static str,
+    gutter: &'static str,
+    reset: &'static str,
+}
+
+impl Paint {
+    const PLAIN: Paint = Paint {
+        error: "",
+        warning: "",
+        bold: "",
+        gutter: "",
+        reset: "",
+    };
+    const ANSI: Paint = Paint {
+        error: "\x1b[1;31m",
+        warning: "\x1b[1;33m",
+        bold: "\x1b[1m",
+        gutter: "\x1b[1;34m",
+        reset: "\x1b[0m",
+    };
 }
 
 impl fmt::Display for Diagnostic {
@@ -262,22 +324,28 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
-/// Levenshtein distance over characters.
+/// Edit distance over characters, a swap of two neighbours counting as one
+/// edit (optimal string alignment): `whne` is one edit from `when`.
 fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let next = (diagonal + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(row[j + 1] + 1);
-            diagonal = row[j + 1];
-            row[j + 1] = next;
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    // Three rows: two back for the swap, one back, and the current.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut row: Vec<usize> = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        row[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (prev[j - 1] + cost).min(prev[j] + 1).min(row[j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(before[j - 2] + 1);
+            }
+            row[j] = d;
         }
+        std::mem::swap(&mut before, &mut prev);
+        std::mem::swap(&mut prev, &mut row);
     }
-    row[b.len()]
+    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -289,6 +357,8 @@ mod tests {
         assert_eq!(edit_distance("purchse", "purchase"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("高价值", "高价"), 1);
+        assert_eq!(edit_distance("whne", "when"), 1);
+        assert_eq!(edit_distance("segmnt", "segment"), 1);
     }
 
     #[test]
@@ -302,7 +372,12 @@ mod tests {
     fn caret_under_wide_characters() {
         let src = "tag \"高消费\" when 高价";
         let start = src.find("高价").unwrap(); // present in the literal above
-        let d = Diagnostic::error(src, Span::new(start, src.len()), "unknown segment");
+        let d = Diagnostic::error(
+            Code::UnknownName,
+            src,
+            Span::new(start, src.len()),
+            "unknown segment",
+        );
         let r = d.render(src, "x.siyu");
         let caret_line = r.lines().last().unwrap(); // render always ends with the caret line
         assert_eq!(caret_line, format!("  | {}^^^^", " ".repeat(18)));
@@ -312,13 +387,13 @@ mod tests {
     #[test]
     fn span_on_a_carriage_return() {
         let src = "ab \r\u{9d}cd";
-        let d = Diagnostic::error(src, Span::new(3, 4), "x");
+        let d = Diagnostic::error(Code::Syntax, src, Span::new(3, 4), "x");
         assert!(d.render(src, "p").contains('^'));
     }
 
     #[test]
     fn out_of_range_span_is_clamped() {
-        let d = Diagnostic::error("ab\u{e9}", Span::new(3, 99), "x");
+        let d = Diagnostic::error(Code::Syntax, "ab\u{e9}", Span::new(3, 99), "x");
         assert!(d.render("ab\u{e9}", "p").contains("^"));
     }
 }
