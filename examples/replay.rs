@@ -7,7 +7,7 @@
 //! not UTF-8, not JSON, not a valid event — are reported with their line
 //! number and skipped. Neither the input nor the output is held in memory.
 
-use siyu::{ActionRef, Engine, Instant, Metrics};
+use siyu::{ActionRef, Engine, Instant};
 use std::fs::File;
 use std::io::{BufReader, IsTerminal, Write};
 use std::process::ExitCode;
@@ -128,7 +128,7 @@ fn main() -> ExitCode {
     let _ = out.write_all(&buf);
     let _ = out.flush();
     if args.summary {
-        eprint!("{}", summary(engine.metrics(), engine.timer_steps()));
+        eprint!("{}", engine.summary());
     }
     ExitCode::SUCCESS
 }
@@ -167,75 +167,4 @@ fn run_quietly(
     engine.replay_from(input, &mut out, &mut |_, _| {})?;
     engine.replay_end_into(until, &mut out);
     Ok(out)
-}
-
-/// The metrics' table, and the customer steps timers took (beside one per
-/// event, what a replay's cost is made of).
-fn summary(m: &Metrics, timer_steps: u64) -> String {
-    let width = m
-        .rules
-        .keys()
-        .map(|k| k.chars().count())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let mut s = format!(
-        "{:<width$} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7} {:>7} {:>8}\n",
-        "rule",
-        "triggered",
-        "fired",
-        "guard",
-        "limit",
-        "cap",
-        "deferred",
-        "dropped",
-        "snapped",
-        "held out"
-    );
-    for (name, r) in &m.rules {
-        s.push_str(&format!(
-            "{name:<width$} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7} {:>7} {:>8}\n",
-            r.triggered,
-            r.fired,
-            r.guard_false,
-            r.suppressed_limit,
-            r.suppressed_cap,
-            r.deferred_quiet,
-            r.dropped_quiet,
-            r.snapped,
-            r.held_out
-        ));
-    }
-    for (name, r) in &m.rules {
-        if r.groups.is_empty() {
-            continue;
-        }
-        s.push_str(&format!(
-            "\nexperiment {name}: goal conversions (two-proportion z-test, alpha = 0.05)\n"
-        ));
-        s.push_str(&format!(
-            "  {:<10} {:>8} {:>9} {:>7} {:>8}\n",
-            "group", "assigned", "converted", "rate", "p-value"
-        ));
-        for row in r.goal_report() {
-            let p = row.p_value.map_or("-".to_string(), |p| format!("{p:.4}"));
-            let verdict = match row.p_value {
-                Some(p) if p < 0.05 => "  significant",
-                _ => "",
-            };
-            s.push_str(&format!(
-                "  {:<10} {:>8} {:>9} {:>6.1}% {:>8}{verdict}\n",
-                row.group,
-                row.assigned,
-                row.converted,
-                100.0 * row.rate,
-                p
-            ));
-        }
-    }
-    s.push_str(&format!(
-        "\nevents {}  duplicates {}  rejected {}  ignored {}  faults {}  shortfalls {}  timer steps {}\n",
-        m.events, m.duplicates, m.rejected, m.ignored, m.faults, m.shortfalls, timer_steps
-    ));
-    s
 }

@@ -59,9 +59,12 @@ pub use engine::action::{Action, ActionRef, Sink};
 pub use engine::event::{Event, EventError};
 pub use engine::state::CustomerState;
 pub use engine::step::{
-    Degraded, Input, Observer, Outcome, StepError, StepReport, StepStatus, Verdict, step, step_into,
+    Cancel, CancelReason, Degraded, Firing, Input, Observer, Outcome, StepError, StepReport,
+    StepStatus, Verdict, step, step_into,
 };
-pub use engine::{Engine, Error as EngineError, Explanation, Metrics, RuleMetrics, SnapshotError};
+pub use engine::{
+    Decision, Engine, Error as EngineError, Explanation, Metrics, RuleMetrics, SnapshotError, What,
+};
 pub use limits::{Limits, MAX_ROUNDS, StateLimits};
 pub use time::{Instant, TimeError};
 pub use value::Value;

@@ -40,6 +40,7 @@ pub struct ClauseState {
 
 /// The answer to "why didn't she get it".
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Explanation {
     /// The customer.
     pub customer: String,
@@ -60,6 +61,12 @@ pub struct Explanation {
     pub next_fire: Option<Instant>,
     /// For event and transition triggers: what it waits for.
     pub waits_for: Option<String>,
+    /// What was decided about this rule for this customer, oldest first:
+    /// firings scheduled and cancelled, every judgment (empty unless the
+    /// engine traces this customer: [`Engine::trace`]). Left out of the
+    /// JSON when empty, so an untraced explanation reads as before.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<super::Decision>,
 }
 
 impl Explanation {
@@ -226,13 +233,53 @@ impl Engine {
             }
             at
         });
-        let waits_for = match &rule_ir.trigger {
-            Trigger::Event(on) => Some(format!("the next `{}` event", ir.events[on.event].name)),
-            Trigger::Membership { .. } | Trigger::Stage { .. } => {
-                Some("a change of derived state".to_string())
+        let history: Vec<super::Decision> = self
+            .decisions(customer)
+            .filter(|d| d.rule == rule)
+            .cloned()
+            .collect();
+        let waits_for = if next_trigger.is_some() {
+            None
+        } else {
+            let event = |e: usize| ir.events.get(e).map_or("?", |e| e.name.as_str());
+            let mut why = match &rule_ir.trigger {
+                Trigger::Event(on) => format!("the next `{}` event", event(on.event)),
+                Trigger::After { on, delay, .. } => format!(
+                    "the next `{}` event, which schedules it {} later",
+                    event(on.event),
+                    crate::syntax::format_duration(*delay)
+                ),
+                Trigger::AfterRule { rule: r, delay } => format!(
+                    "the next firing of rule `{}`, which schedules it {} later",
+                    ir.rules.get(*r).map_or("?", |x| x.name.as_str()),
+                    crate::syntax::format_duration(*delay)
+                ),
+                Trigger::No { on, .. } => {
+                    format!(
+                        "the next `{}` event, which starts a new silence",
+                        event(on.event)
+                    )
+                }
+                Trigger::Membership { .. } | Trigger::Stage { .. } => {
+                    "a change of derived state".to_string()
+                }
+                Trigger::Every { .. } | Trigger::Anniversary { .. } => {
+                    "its next occurrence (none is known: the date it needs may be unset)"
+                        .to_string()
+                }
+            };
+            // Never leave a cancelled firing unsaid.
+            if let Some(super::Decision {
+                at,
+                what: super::What::Cancelled { due, by },
+                ..
+            }) = history.last()
+            {
+                why = format!(
+                    "{why}; its last scheduled firing, due {due}, was cancelled at {at} ({by})"
+                );
             }
-            _ if next_trigger.is_none() => Some("its trigger to start".to_string()),
-            _ => None,
+            Some(why)
         };
         Ok(Explanation {
             customer: customer.to_string(),
@@ -243,6 +290,7 @@ impl Engine {
             next_trigger: next_trigger.and_then(Instant::checked),
             next_fire: next_fire.and_then(Instant::checked),
             waits_for,
+            history,
         })
     }
 }

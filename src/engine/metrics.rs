@@ -262,3 +262,79 @@ impl Observer for Recorder<'_> {
         }
     }
 }
+
+impl super::Engine {
+    /// The metrics as a plain-text table (the replay's `--summary`): per
+    /// rule, what became of each triggering; per experiment, its groups'
+    /// conversions with p-values; then the engine-wide counts and the
+    /// customer steps timers took.
+    pub fn summary(&self) -> String {
+        let m = &self.metrics;
+        let width = m
+            .rules
+            .keys()
+            .map(|k| k.chars().count())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let mut s = format!(
+            "{:<width$} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7} {:>7} {:>8}\n",
+            "rule",
+            "triggered",
+            "fired",
+            "guard",
+            "limit",
+            "cap",
+            "deferred",
+            "dropped",
+            "snapped",
+            "held out"
+        );
+        for (name, r) in &m.rules {
+            s.push_str(&format!(
+                "{name:<width$} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7} {:>7} {:>8}\n",
+                r.triggered,
+                r.fired,
+                r.guard_false,
+                r.suppressed_limit,
+                r.suppressed_cap,
+                r.deferred_quiet,
+                r.dropped_quiet,
+                r.snapped,
+                r.held_out
+            ));
+        }
+        for (name, r) in &m.rules {
+            if r.groups.is_empty() {
+                continue;
+            }
+            s.push_str(&format!(
+                "\nexperiment {name}: goal conversions (two-proportion z-test, alpha = 0.05)\n"
+            ));
+            s.push_str(&format!(
+                "  {:<10} {:>8} {:>9} {:>7} {:>8}\n",
+                "group", "assigned", "converted", "rate", "p-value"
+            ));
+            for row in r.goal_report() {
+                let p = row.p_value.map_or("-".to_string(), |p| format!("{p:.4}"));
+                let verdict = match row.p_value {
+                    Some(p) if p < 0.05 => "  significant",
+                    _ => "",
+                };
+                s.push_str(&format!(
+                    "  {:<10} {:>8} {:>9} {:>6.1}% {:>8}{verdict}\n",
+                    row.group,
+                    row.assigned,
+                    row.converted,
+                    100.0 * row.rate,
+                    p
+                ));
+            }
+        }
+        s.push_str(&format!(
+            "\nevents {}  duplicates {}  rejected {}  ignored {}  faults {}  shortfalls {}  timer steps {}\n",
+            m.events, m.duplicates, m.rejected, m.ignored, m.faults, m.shortfalls, self.timer_steps
+        ));
+        s
+    }
+}

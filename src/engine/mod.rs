@@ -19,6 +19,7 @@ mod slab;
 mod snapshot;
 pub mod state;
 pub mod step;
+mod trace;
 mod upgrade;
 
 use crate::compile::Program;
@@ -32,6 +33,7 @@ pub use replay::LineError;
 pub use snapshot::SnapshotError;
 use state::CustomerState;
 use step::{Buffer, Discard, Input, Observer, Settles, StepError};
+pub use trace::{Decision, What};
 pub use upgrade::UpgradeReport;
 
 /// Why an engine call was rejected. A rejected call changes nothing.
@@ -93,6 +95,8 @@ pub struct Engine {
     timer_steps: u64,
     /// What a customer's instant produced, reused from step to step.
     buf: Buffer,
+    /// The decisions of the customers followed, when tracing.
+    trace: Option<trace::Trace>,
 }
 
 /// The engine's outputs for one call: actions to the host's sink, what the
@@ -100,6 +104,8 @@ pub struct Engine {
 struct Out<'a> {
     sink: &'a mut dyn Sink,
     recorder: metrics::Recorder<'a>,
+    /// The trace, when it follows this customer.
+    trace: Option<(&'a mut trace::Trace, &'a crate::compile::Ir)>,
 }
 
 impl Sink for Out<'_> {
@@ -111,6 +117,21 @@ impl Sink for Out<'_> {
 impl Observer for Out<'_> {
     fn judged(&mut self, c: &str, o: step::Outcome) {
         self.recorder.judged(c, o);
+        if let Some((t, ir)) = &mut self.trace {
+            t.judged(ir, c, o);
+        }
+    }
+
+    fn scheduled(&mut self, c: &str, f: step::Firing) {
+        if let Some((t, ir)) = &mut self.trace {
+            t.scheduled(ir, c, f);
+        }
+    }
+
+    fn cancelled(&mut self, c: &str, x: step::Cancel) {
+        if let Some((t, ir)) = &mut self.trace {
+            t.cancelled(ir, c, x);
+        }
     }
 
     fn converted(&mut self, c: &str, rule: usize, group: Option<usize>) {
@@ -150,7 +171,22 @@ impl Engine {
             metrics: Metrics::new(program.ir()),
             timer_steps: 0,
             buf: Buffer::default(),
+            trace: None,
         }
+    }
+
+    /// Starts keeping the decisions about `customers` (every customer when
+    /// `None`): the newest `keep` per customer, each firing scheduled or
+    /// cancelled and each judgment with its verdict. Replaces any trace
+    /// already kept. Costs nothing for customers not followed.
+    pub fn trace(&mut self, customers: Option<&[&str]>, keep: usize) {
+        self.trace = Some(trace::Trace::new(customers, keep));
+    }
+
+    /// The decisions kept about `customer`, oldest first (none unless
+    /// [`Engine::trace`] follows them).
+    pub fn decisions(&self, customer: &str) -> impl Iterator<Item = &Decision> {
+        self.trace.iter().flat_map(move |t| t.of(customer))
     }
 
     /// The program.
@@ -234,6 +270,9 @@ impl Engine {
             if let Some(slot) = self.find(customer) {
                 self.remove(slot);
             }
+            if let Some(t) = &mut self.trace {
+                t.forget(customer);
+            }
             self.metrics.events += 1;
             self.clock = Some(tau);
             return Ok(());
@@ -308,9 +347,12 @@ impl Engine {
         let Some(st) = self.slots[slot].state.as_mut() else {
             return Ok(step::StepStatus::default());
         };
+        let ir = self.program.ir();
+        let trace = self.trace.as_mut().filter(|t| t.follows(st.id()));
         let mut out = Out {
             sink,
-            recorder: self.metrics.recorder(self.program.ir()),
+            recorder: self.metrics.recorder(ir),
+            trace: trace.map(|t| (t, ir)),
         };
         let mut r = step::Runner {
             program: &self.program,

@@ -9,6 +9,7 @@
 
 mod dedup;
 pub(crate) mod rules;
+mod schedule;
 
 use crate::compile::{Ir, Program, SegmentId};
 use crate::eval::derived::{reads_lapsed, refresh};
@@ -17,6 +18,7 @@ use crate::eval::{Ctx, FOREVER, Facts, fast};
 use crate::time::Instant;
 pub(crate) use dedup::Dedup;
 use rules::{Counts, Occurrences, RuleStates};
+pub use schedule::{Reason, Scheduled};
 use serde::{Deserialize, Serialize};
 
 /// Everything siyu holds about one customer.

@@ -2,7 +2,7 @@
 //! then guard, limit, split, caps and holdout, all-or-nothing; then its
 //! actions, built-ins, follower timers and goal tracking.
 
-use super::instant::At;
+use super::instant::{At, Detail};
 use super::triggers::{Candidate, schedule};
 use crate::check::hir::{Effect, Quiet, Rule, Trigger};
 use crate::compile::{CExpr, Ir, fnv1a64};
@@ -12,6 +12,7 @@ use crate::engine::state::CustomerState;
 use crate::engine::state::rules::{OpenGoal, Pending, Word, carried_fields};
 use crate::eval::{self, Ctx};
 use crate::syntax::ast::QuietPolicy;
+use crate::time::Instant;
 use crate::zone::Zone;
 use chrono::Timelike;
 
@@ -37,8 +38,9 @@ pub enum Verdict {
     Snapped,
 }
 
-/// One judgment, for metrics.
+/// One judgment, for metrics and observers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Outcome {
     /// Rule index (declaration order).
     pub rule: usize,
@@ -46,6 +48,16 @@ pub struct Outcome {
     pub verdict: Verdict,
     /// The trigger fired now (false when a deferred firing is judged).
     pub triggered: bool,
+    /// When it was judged.
+    pub at: Instant,
+    /// For [`Verdict::Deferred`] and [`Verdict::Snapped`]: when it will be
+    /// judged again.
+    pub lands: Option<Instant>,
+    /// For [`Verdict::Cap`]: the cap that was full (by declaration order).
+    pub cap: Option<usize>,
+    /// For [`Verdict::Limit`] and [`Verdict::Cap`]: when the window frees a
+    /// place, if it does.
+    pub frees: Option<Instant>,
 }
 
 /// Is the customer in the rule's control group?
@@ -135,12 +147,9 @@ pub(super) fn fire(at: &mut At<'_>, st: &mut CustomerState, c: &Candidate<'_>) -
     if let Some(anchor) = c.no_anchor {
         st.rules.set(ir, r, Word::Fired, Some(anchor));
     }
+    let triggered = c.moved.is_none();
     let outcome = |at: &mut At<'_>, verdict: Verdict| {
-        at.buf.outcomes.push(super::Outcome {
-            rule: r,
-            verdict,
-            triggered: c.moved.is_none(),
-        });
+        at.judged(r, verdict, triggered, Detail::default());
     };
     let fields = c.fields.as_ref().map(|f| f.get());
     let (trigger_at, occurrence) = match c.moved {
@@ -163,7 +172,11 @@ pub(super) fn fire(at: &mut At<'_>, st: &mut CustomerState, c: &Candidate<'_>) -
                 _ => (snapped, Verdict::Snapped),
             };
             if lands > tau {
-                outcome(at, verdict);
+                let detail = Detail {
+                    lands: Some(lands),
+                    ..Detail::default()
+                };
+                at.judged(r, verdict, triggered, detail);
                 let p = Pending {
                     due: lands,
                     rule: r as u32,
@@ -188,7 +201,15 @@ pub(super) fn fire(at: &mut At<'_>, st: &mut CustomerState, c: &Candidate<'_>) -
     }
     if let Some((max, per)) = rule.limit {
         if limit_used(ir, st, r, per, tau) >= u64::from(max) {
-            outcome(at, Verdict::Limit);
+            let frees = per.and_then(|d| {
+                let oldest = st.rules.emitted.of(r as u32).find(|x| *x > tau - d)?;
+                Some(oldest.saturating_add(d))
+            });
+            let detail = Detail {
+                frees,
+                ..Detail::default()
+            };
+            at.judged(r, Verdict::Limit, triggered, detail);
             return false;
         }
     }
@@ -197,7 +218,18 @@ pub(super) fn fire(at: &mut At<'_>, st: &mut CustomerState, c: &Candidate<'_>) -
     for i in 0..ir.caps.len() {
         let adding = capped(ir, i, effects);
         if adding > 0 && cap_used(ir, st, i, tau) + adding > u64::from(ir.caps[i].max) {
-            outcome(at, Verdict::Cap);
+            let per = ir.caps[i].per;
+            let frees = st
+                .caps
+                .of(i as u32)
+                .find(|x| *x > tau - per)
+                .map(|oldest| oldest.saturating_add(per));
+            let detail = Detail {
+                cap: Some(i),
+                frees,
+                ..Detail::default()
+            };
+            at.judged(r, Verdict::Cap, triggered, detail);
             return false;
         }
     }

@@ -3,7 +3,7 @@
 
 use super::fire::fire;
 use super::triggers::{self, Candidates};
-use super::{Buffer, Degraded, StepError};
+use super::{Buffer, Degraded, Outcome, StepError, Verdict};
 use crate::check::hir::Derived;
 use crate::compile::{CExpr, Ir};
 use crate::engine::action::{Emitted, Kind};
@@ -27,7 +27,33 @@ pub(super) struct At<'a> {
     pub buf: &'a mut Buffer,
 }
 
+/// What an outcome says beyond its verdict (see [`super::Outcome`]).
+#[derive(Clone, Copy, Default)]
+pub(super) struct Detail {
+    pub lands: Option<i64>,
+    pub cap: Option<usize>,
+    pub frees: Option<i64>,
+}
+
 impl At<'_> {
+    /// Records what became of a firing of rule `rule` at this instant.
+    /// Instants past those RFC 3339 can write are never stepped to.
+    pub fn judged(&mut self, rule: usize, verdict: Verdict, triggered: bool, d: Detail) {
+        let Some(at) = Instant::checked(self.tau) else {
+            self.buf.degraded.push((Degraded::Horizon, 1));
+            return;
+        };
+        self.buf.outcomes.push(Outcome {
+            rule,
+            verdict,
+            triggered,
+            at,
+            lands: d.lands.and_then(Instant::checked),
+            cap: d.cap,
+            frees: d.frees.and_then(Instant::checked),
+        });
+    }
+
     /// Records an action of this instant; its values are pushed by
     /// `values` first. `None` past the instants RFC 3339 can write, which
     /// a step never reaches.

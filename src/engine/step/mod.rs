@@ -92,6 +92,50 @@ pub trait Observer {
     fn shortfall(&mut self, _customer: &str, _ledger: &str, _points: f64) {}
     /// A per-customer limit was reached `count` times.
     fn degraded(&mut self, _customer: &str, _limit: Degraded, _count: usize) {}
+    /// A `D after E` firing was scheduled.
+    fn scheduled(&mut self, _customer: &str, _firing: Firing) {}
+    /// A scheduled firing was cancelled before it was judged.
+    fn cancelled(&mut self, _customer: &str, _cancel: Cancel) {}
+}
+
+/// A firing scheduled for later by an event (`D after E`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Firing {
+    /// The rule (declaration order).
+    pub rule: usize,
+    /// When it falls due (before `at` snapping and quiet hours).
+    pub due: Instant,
+    /// The time of the event that started it.
+    pub origin: Instant,
+}
+
+/// Why a scheduled firing will not happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CancelReason {
+    /// An `unless` event of this type (by declaration order) arrived.
+    Unless {
+        /// The event type.
+        event: usize,
+        /// Its time.
+        at: Instant,
+    },
+    /// `D after last E`: a later E replaced it.
+    Replaced {
+        /// The later E's time.
+        at: Instant,
+    },
+}
+
+/// A scheduled firing cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Cancel {
+    /// The firing.
+    pub firing: Firing,
+    /// What cancelled it.
+    pub reason: CancelReason,
 }
 
 /// Everything a step produced, collected: the convenient form of
@@ -222,6 +266,14 @@ impl Observer for Split<'_> {
     fn degraded(&mut self, customer: &str, limit: Degraded, count: usize) {
         self.observer.degraded(customer, limit, count);
     }
+
+    fn scheduled(&mut self, customer: &str, firing: Firing) {
+        self.observer.scheduled(customer, firing);
+    }
+
+    fn cancelled(&mut self, customer: &str, cancel: Cancel) {
+        self.observer.cancelled(customer, cancel);
+    }
 }
 
 /// What nothing is kept of: a dry run's output.
@@ -243,11 +295,13 @@ pub(crate) struct Buffer {
     conversions: Vec<(usize, Option<usize>)>,
     shortfalls: Vec<(usize, f64)>,
     degraded: Vec<(Degraded, usize)>,
+    scheduled: Vec<Firing>,
+    cancelled: Vec<Cancel>,
 }
 
 /// How much a buffer held, to undo what came after.
 #[derive(Clone, Copy)]
-struct Mark([usize; 6]);
+struct Mark([usize; 8]);
 
 impl Buffer {
     fn mark(&self) -> Mark {
@@ -258,6 +312,8 @@ impl Buffer {
             self.conversions.len(),
             self.shortfalls.len(),
             self.degraded.len(),
+            self.scheduled.len(),
+            self.cancelled.len(),
         ])
     }
 
@@ -276,6 +332,8 @@ impl Buffer {
         self.conversions.truncate(m.0[3]);
         self.shortfalls.truncate(m.0[4]);
         self.degraded.truncate(m.0[5]);
+        self.scheduled.truncate(m.0[6]);
+        self.cancelled.truncate(m.0[7]);
     }
 
     /// Hands everything held to `out`, and holds nothing more.
@@ -294,6 +352,12 @@ impl Buffer {
         }
         for (d, n) in self.degraded.drain(..) {
             out.degraded(id, d, n);
+        }
+        for f in self.scheduled.drain(..) {
+            out.scheduled(id, f);
+        }
+        for c in self.cancelled.drain(..) {
+            out.cancelled(id, c);
         }
         self.actions.clear();
         self.values.clear();

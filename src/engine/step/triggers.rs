@@ -3,8 +3,8 @@
 //! state, and timers — silences ending, calendar occurrences, scheduled
 //! firings falling due.
 
-use super::Degraded;
 use super::instant::{At, holds};
+use super::{Cancel, CancelReason, Degraded, Firing};
 use crate::check::hir::Trigger;
 use crate::compile::Ir;
 use crate::engine::calendar;
@@ -75,7 +75,29 @@ pub(super) fn schedule(at: &mut At<'_>, st: &mut CustomerState, p: Pending) {
         at.buf.degrade(Degraded::Pending);
         return;
     }
+    if p.moved.is_none() {
+        if let Some(f) = firing(&p) {
+            at.buf.scheduled.push(f);
+        }
+    }
     st.rules.schedule(p);
+}
+
+/// A scheduled firing as observers see it (its instants are within range:
+/// `schedule` refuses any past the last instant, and event times are).
+fn firing(p: &Pending) -> Option<Firing> {
+    Some(Firing {
+        rule: p.rule as usize,
+        due: Instant::checked(p.due)?,
+        origin: Instant::checked(p.origin)?,
+    })
+}
+
+/// Records that `p` is cancelled, for observers.
+fn cancel(buf: &mut super::Buffer, p: &Pending, reason: CancelReason) {
+    if let Some(firing) = firing(p) {
+        buf.cancelled.push(Cancel { firing, reason });
+    }
 }
 
 /// What an arriving customer event does to `no`, `after` and `unless`.
@@ -95,6 +117,7 @@ pub(super) fn bookkeeping(
         if let Some(unless) = rule.unless.as_ref().filter(|u| u.event == event) {
             let filter = unless.filter.as_ref();
             let (facts, id) = (&st.facts, &*st.id);
+            let buf = &mut *at.buf;
             st.rules.retain_of(r, |p| {
                 let cancels = t > p.origin
                     && t <= p.due
@@ -103,6 +126,11 @@ pub(super) fn bookkeeping(
                         filter,
                         fields,
                     );
+                if cancels {
+                    if let Some(at) = Instant::checked(t) {
+                        cancel(buf, p, CancelReason::Unless { event, at });
+                    }
+                }
                 !cancels
             });
         }
@@ -142,7 +170,16 @@ pub(super) fn bookkeeping(
                     st.rules.set(ir, r, Word::Anchor, Some(t));
                     // A debounced trigger replaces what it scheduled, not a
                     // firing already judged and moved.
-                    st.rules.retain_of(r, |q| q.moved.is_some());
+                    let buf = &mut *at.buf;
+                    st.rules.retain_of(r, |q| {
+                        let replaced = q.moved.is_none();
+                        if replaced {
+                            if let Some(at) = Instant::checked(t) {
+                                cancel(buf, q, CancelReason::Replaced { at });
+                            }
+                        }
+                        !replaced
+                    });
                     schedule(at, st, p);
                 }
             }
