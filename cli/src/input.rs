@@ -1,0 +1,219 @@
+//! What every subcommand that runs a program shares: compiling it with its
+//! diagnostics shown, and replaying an event file through an engine with a
+//! progress bar on a terminal, bad lines reported and undeclared event
+//! types named.
+
+use indexmap::IndexMap;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use siyu::{Engine, Instant, Program, Sink};
+use std::fs::File;
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::Path;
+use std::time::{Duration, Instant as Clock};
+
+/// Exit code when the command could not do its job.
+pub const FAILED: u8 = 2;
+
+/// Reads a file, or standard input for `-`.
+pub fn read(path: &Path) -> Result<String, String> {
+    let mut bytes = Vec::new();
+    let result = if path == Path::new("-") {
+        std::io::stdin().read_to_end(&mut bytes).map(|_| ())
+    } else {
+        File::open(path).and_then(|mut f| f.read_to_end(&mut bytes).map(|_| ()))
+    };
+    result.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "{} is not UTF-8 (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// Writes `text` to standard error, coloured only on a terminal (and
+/// never with `NO_COLOR` set).
+pub fn eprint_styled(text: &str) {
+    let mut err = anstream::stderr();
+    let _ = err.write_all(text.as_bytes());
+}
+
+/// Compiles the program at `path`, printing its warnings (or errors) to
+/// standard error; `None` when it does not compile or cannot be read.
+pub fn load(path: &Path) -> Option<Program> {
+    let source = match read(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return None;
+        }
+    };
+    let name = path.display().to_string();
+    match siyu::compile(&source) {
+        Ok(p) => {
+            for d in p.warnings() {
+                eprint_styled(&format!("{}\n", d.render_ansi(&source, &name)));
+            }
+            Some(p)
+        }
+        Err(e) => {
+            for d in e.diagnostics() {
+                eprint_styled(&format!("{}\n", d.render_ansi(&source, &name)));
+            }
+            None
+        }
+    }
+}
+
+/// An event stream: a file or standard input, with its size when known.
+fn open_events(path: &Path) -> Result<(Box<dyn BufRead>, Option<u64>), String> {
+    if path == Path::new("-") {
+        return Ok((Box::new(BufReader::new(std::io::stdin())), None));
+    }
+    let f = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    // A pipe or a FIFO reports no length worth an ETA.
+    let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+    Ok((Box::new(BufReader::with_capacity(1 << 16, f)), size))
+}
+
+/// What a replay saw besides its actions.
+pub struct Replayed {
+    /// The engine, driven to the end.
+    pub engine: Engine,
+    /// Lines rejected (reported on stderr as they came).
+    pub rejected: u64,
+}
+
+/// Event types the program does not declare: count and first line.
+type Undeclared = IndexMap<String, (u64, u64)>;
+
+/// Replays `events` through `program`, each action to `sink`; `prepare`
+/// sets the engine up first (a trace). A progress bar shows on a terminal;
+/// bad lines are reported with their number; each event type the program
+/// does not declare is named once at the end, with its count and first
+/// line.
+pub fn replay(
+    program: &Program,
+    events: &Path,
+    until: Option<Instant>,
+    sink: &mut dyn Sink,
+    prepare: impl FnOnce(&mut Engine),
+) -> Result<Replayed, String> {
+    let (mut input, size) = open_events(events)?;
+    let mut engine = Engine::new(program);
+    prepare(&mut engine);
+    let progress = Progress::new(size);
+    let mut undeclared: Undeclared = IndexMap::new();
+    let mut rejected = 0u64;
+    let actions = std::cell::Cell::new(0u64);
+    let mut counting = |a: siyu::ActionRef<'_>| {
+        actions.set(actions.get() + 1);
+        sink.action(a);
+    };
+    let mut line = Vec::new();
+    let (mut n, mut read) = (0u64, 0u64);
+    let name = events.display().to_string();
+    loop {
+        line.clear();
+        let got = input
+            .read_until(b'\n', &mut line)
+            .map_err(|e| format!("cannot read {name}: {e}"))?;
+        if got == 0 {
+            break;
+        }
+        n += 1;
+        read += got as u64;
+        let ignored = engine.metrics().ignored;
+        let result = match std::str::from_utf8(&line) {
+            Ok(text) => engine.replay_line_into(text, &mut counting),
+            Err(e) => Err(siyu::engine::LineError::NotUtf8(e.valid_up_to())),
+        };
+        if let Err(e) = result {
+            rejected += 1;
+            progress.suspend(|| eprintln!("{name}:{n}: {e}"));
+        } else if engine.metrics().ignored > ignored {
+            let kind = event_type(&line).unwrap_or_else(|| "?".into());
+            undeclared.entry(kind).or_insert((0, n)).0 += 1;
+        }
+        if n % 4096 == 0 {
+            progress.update(read, n, engine.len(), actions.get());
+        }
+    }
+    engine.replay_end_into(until, &mut counting);
+    progress.finish();
+    for (kind, (count, first)) in &undeclared {
+        eprint_styled(&format!(
+            "\x1b[1;33mnote\x1b[0m: event type `{kind}` is not declared by the program: {count} line{} ignored, the first at {name}:{first}\n",
+            if *count == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(Replayed { engine, rejected })
+}
+
+/// The `type` of an event line, when it has one.
+fn event_type(line: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_slice::<Line>(line).ok().map(|l| l.kind)
+}
+
+/// The progress bar: on standard error when it is a terminal, never
+/// otherwise (a pipe or a file gets only the lines reported).
+struct Progress {
+    bar: Option<ProgressBar>,
+    started: Clock,
+}
+
+impl Progress {
+    fn new(size: Option<u64>) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = match size {
+                Some(len) => {
+                    ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr_with_hz(10))
+                        .with_style(
+                            ProgressStyle::with_template("{bar:30} {percent:>3}% {msg}  ETA {eta}")
+                                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                        )
+                }
+                None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10))
+                    .with_style(
+                        ProgressStyle::with_template("{spinner} {msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    ),
+            };
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Progress {
+            bar,
+            started: Clock::now(),
+        }
+    }
+
+    fn update(&self, read: u64, lines: u64, customers: usize, actions: u64) {
+        let Some(bar) = &self.bar else { return };
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        bar.set_position(read);
+        bar.set_message(format!(
+            "{:.0} events/s, {customers} customers, {actions} actions",
+            lines as f64 / secs
+        ));
+    }
+
+    fn suspend(&self, f: impl FnOnce()) {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
