@@ -233,21 +233,6 @@ struct siyu_engine *siyu_engine_restore(const struct siyu_program *p,
                                         char **err);
 
 /*
- Why `rule` would or would not fire for `customer` now, as JSON in
- `*json`.
-
- # Safety
- `e` is a live engine; `customer` and `rule` are NUL-terminated (NULL is
- refused); `json` is writable (NULL is refused with `SIYU_ERR_NULL`);
- `err` is NULL or writable.
- */
-int siyu_engine_explain(const struct siyu_engine *e,
-                        const char *customer,
-                        const char *rule,
-                        char **json,
-                        char **err);
-
-/*
  Replaces the engine's program by `p` (a live upgrade): what is unchanged
  keeps its state, the rest starts fresh; `*report_json` says which
  rules and aggregates were kept, reset, added and dropped.
@@ -260,22 +245,6 @@ int siyu_engine_explain(const struct siyu_engine *e,
 int siyu_engine_upgrade(struct siyu_engine *e,
                         const struct siyu_program *p,
                         char **report_json,
-                        char **err);
-
-/*
- Is `customer` in segment `segment` at `rfc3339_time` (at or after the
- engine's clock)? `*member` is 1 or 0.
-
- # Safety
- `e` is a live engine; `customer`, `segment` and `rfc3339_time` are
- NUL-terminated (NULL is refused); `member` is writable (NULL is
- refused); `err` is NULL or writable.
- */
-int siyu_engine_segment(const struct siyu_engine *e,
-                        const char *customer,
-                        const char *segment,
-                        const char *rfc3339_time,
-                        int *member,
                         char **err);
 
 /*
@@ -317,6 +286,87 @@ int siyu_step(const struct siyu_program *p,
               char **err);
 
 /*
+ Frees a string siyu returned. NULL is allowed.
+
+ # Safety
+ `s` is NULL or a string from this library, not freed before.
+ */
+void siyu_string_free(char *s);
+
+/*
+ Frees a buffer from `siyu_engine_snapshot`. NULL is allowed.
+
+ # Safety
+ `buf` is NULL or a buffer from `siyu_engine_snapshot` with its `len`,
+ not freed before.
+ */
+void siyu_bytes_free(uint8_t *buf, size_t len);
+
+/*
+ Why `rule` would or would not fire for `customer` now, as JSON in
+ `*json`.
+
+ # Safety
+ `e` is a live engine; `customer` and `rule` are NUL-terminated (NULL is
+ refused); `json` is writable (NULL is refused with `SIYU_ERR_NULL`);
+ `err` is NULL or writable.
+ */
+int siyu_engine_explain(const struct siyu_engine *e,
+                        const char *customer,
+                        const char *rule,
+                        char **json,
+                        char **err);
+
+/*
+ Starts keeping the engine's decisions (firings scheduled and cancelled,
+ each judgment with its verdict) about the `n` customers at `customers`,
+ or about every customer when `customers` is NULL: the newest `keep` per
+ customer (at least 1). Replaces any trace already kept. Off until
+ called, and then it costs nothing.
+
+ # Safety
+ `e` is a live engine used by this thread only; `customers` is NULL or
+ points at `n` NUL-terminated strings (a NULL among them is refused,
+ and no trace is started); `err` is NULL or writable.
+ */
+int siyu_engine_trace(struct siyu_engine *e,
+                      const char *const *customers,
+                      size_t n,
+                      size_t keep,
+                      char **err);
+
+/*
+ The decisions kept about `customer` (see `siyu_engine_trace`), oldest
+ first, as a JSON array in `*json`: each `{"at", "rule", "kind", …}`
+ with `kind` one of `scheduled`, `cancelled`, `judged`. An empty array
+ when the customer is not followed or nothing was decided.
+
+ # Safety
+ `e` is a live engine; `customer` is NUL-terminated (NULL is refused);
+ `json` is writable (NULL is refused); `err` is NULL or writable.
+ */
+int siyu_engine_decisions(const struct siyu_engine *e,
+                          const char *customer,
+                          char **json,
+                          char **err);
+
+/*
+ Is `customer` in segment `segment` at `rfc3339_time` (at or after the
+ engine's clock)? `*member` is 1 or 0.
+
+ # Safety
+ `e` is a live engine; `customer`, `segment` and `rfc3339_time` are
+ NUL-terminated (NULL is refused); `member` is writable (NULL is
+ refused); `err` is NULL or writable.
+ */
+int siyu_engine_segment(const struct siyu_engine *e,
+                        const char *customer,
+                        const char *segment,
+                        const char *rfc3339_time,
+                        int *member,
+                        char **err);
+
+/*
  The engine's metrics as JSON (free with `siyu_string_free`); NULL if
  `e` is NULL.
 
@@ -333,23 +383,6 @@ char *siyu_engine_metrics(const struct siyu_engine *e);
  `e` is NULL or a live engine.
  */
 char *siyu_engine_clock(const struct siyu_engine *e);
-
-/*
- Frees a string siyu returned. NULL is allowed.
-
- # Safety
- `s` is NULL or a string from this library, not freed before.
- */
-void siyu_string_free(char *s);
-
-/*
- Frees a buffer from `siyu_engine_snapshot`. NULL is allowed.
-
- # Safety
- `buf` is NULL or a buffer from `siyu_engine_snapshot` with its `len`,
- not freed before.
- */
-void siyu_bytes_free(uint8_t *buf, size_t len);
 
 #ifdef __cplusplus
 }  // extern "C"

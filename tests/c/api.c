@@ -80,6 +80,13 @@ int main(void) {
     CHECK(siyu_engine_new(NULL) == NULL, "engine from NULL program");
     /* The engine keeps the program alive. */
     siyu_program_free(p);
+    /* Follow c1's decisions; a NULL among the customers is refused. */
+    const char *follow[] = {"c1", NULL};
+    CHECK(siyu_engine_trace(e, follow, 2, 100, &err) == SIYU_ERR_NULL && err != NULL, "NULL customer followed");
+    siyu_string_free(err);
+    err = NULL;
+    CHECK(siyu_engine_trace(NULL, NULL, 0, 100, NULL) == SIYU_ERR_NULL, "trace of NULL engine");
+    CHECK(siyu_engine_trace(e, follow, 1, 100, &err) == SIYU_OK, "trace: %s", err ? err : "");
 
     int rc = process(e, "{\"customer\": \"c1\", \"type\": \"purchase\", \"time\": \"2026-01-01T00:00:00Z\", \"data\": {\"amount\": 150}}", &actions, &err);
     CHECK(rc == SIYU_OK, "process: %d %s", rc, err ? err : "");
@@ -119,8 +126,20 @@ int main(void) {
     siyu_string_free(actions);
     actions = NULL;
 
-    /* Explain and metrics. */
+    /* Explain, the decisions kept, and metrics. */
     char *json = NULL;
+    rc = siyu_engine_decisions(e, "c1", &json, &err);
+    CHECK(rc == SIYU_OK && json != NULL && json[0] == '[' &&
+              strstr(json, "\"rule\":\"big\",\"kind\":\"judged\",\"verdict\":\"fired\"") != NULL &&
+              strstr(json, "\"rule\":\"silent\",\"kind\":\"judged\",\"verdict\":\"fired\"") != NULL,
+          "decisions: %s", json ? json : "(null)");
+    siyu_string_free(json);
+    json = NULL;
+    rc = siyu_engine_decisions(e, "nobody", &json, &err);
+    CHECK(rc == SIYU_OK && json != NULL && strcmp(json, "[]") == 0, "decisions of nobody: %s", json ? json : "(null)");
+    siyu_string_free(json);
+    json = NULL;
+    CHECK(siyu_engine_decisions(e, "c1", NULL, NULL) == SIYU_ERR_NULL, "decisions into NULL");
     rc = siyu_engine_explain(e, "c1", "big", &json, &err);
     CHECK(rc == SIYU_OK && json != NULL && strstr(json, "\"blocked_by\"") != NULL, "explain: %d", rc);
     siyu_string_free(json);
