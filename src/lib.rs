@@ -20,6 +20,13 @@
 //!    in-memory [`Engine`] with one timer queue for all customers;
 //! 6. [`ffi`] — the C ABI (`include/siyu.h`).
 //!
+//! The guides are part of these docs: [`guide::language`], the language
+//! reference (every construct with an example, the exact semantics of
+//! time), and [`guide::host`], embedding from Rust, C and Python (events
+//! and actions JSON, each engine call, snapshots, the stateless API,
+//! limits, threading). Diagnostic codes are explained in `docs/codes.md`
+//! and by `siyu explain-code`.
+//!
 //! ```
 //! let program = siyu::compile(r#"
 //!     event purchase { amount: number }
@@ -44,6 +51,7 @@ pub mod diagnostic;
 pub mod engine;
 pub(crate) mod eval;
 pub mod ffi;
+pub mod guide;
 mod limits;
 pub mod syntax;
 mod tight;

@@ -42,7 +42,7 @@ impl Type {
     }
 }
 
-/// A value serialized as action-argument JSON (HOST.md): times as RFC 3339
+/// A value serialized as action-argument JSON (docs/host.md, values in JSON): times as RFC 3339
 /// text, dates as `YYYY-MM-DD`, durations as seconds. Writing it straight
 /// to the output spares building a `serde_json::Value` per action.
 pub struct AsJson<'a>(pub &'a Value);

@@ -1,4 +1,4 @@
-//! Calendars, time zones, broadcasts and points ledgers (LANGUAGE.md §2, §5,
+//! Calendars, time zones, broadcasts and points ledgers (docs/language.md §2, §5,
 //! §7), end to end through the engine.
 
 use siyu::{Action, CustomerState, Event, Input, StateLimits, compile, step};

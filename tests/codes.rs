@@ -5,13 +5,19 @@ use siyu::Code;
 
 const CODES: &str = include_str!("../docs/codes.md");
 
-/// The first ```siyu block after the heading of `code`, if any.
+/// The first ```siyu block after the heading of `code` (```siyu error
+/// for an error's), if any.
 fn example(code: Code) -> Option<&'static str> {
     let head = format!("\n## {}:", code.as_str());
     let start = CODES.find(&head)? + head.len();
     let section = &CODES[start..];
     let section = &section[..section.find("\n## ").unwrap_or(section.len())];
-    let open = section.find("```siyu\n")? + "```siyu\n".len();
+    let fence = if code.as_str().starts_with('E') {
+        "```siyu error\n"
+    } else {
+        "```siyu\n"
+    };
+    let open = section.find(fence)? + fence.len();
     let len = section[open..].find("```")?;
     Some(&section[open..open + len])
 }

@@ -1,5 +1,5 @@
 //! The front end accepts every valid program: the bundled SOP, every
-//! conformance program, and one program per construct of LANGUAGE.md.
+//! conformance program, and one program per construct of docs/language.md.
 
 use siyu::syntax::{self, ast::*};
 use siyu::{Limits, Severity, compile, compile_bytes, compile_with};

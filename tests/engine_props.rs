@@ -456,7 +456,7 @@ fn run_both(source: &str, lines: &[String]) -> Result<(), TestCaseError> {
     };
     let mut engine = Engine::new(&program);
     let mut got = Vec::new();
-    // HOST.md: each call's actions come out in `at` order, and an action's
+    // docs/host.md, the calls: each call's actions come out in `at` order, and an action's
     // id is unique within its customer's history (which `$forget` ends:
     // nothing is kept to tell a later life of the same id apart).
     let mut ids = std::collections::BTreeSet::new();
@@ -764,7 +764,7 @@ fn bad_line(kind: u8, customer: u8) -> String {
     }
 }
 
-/// HOST.md: a rejected line has no effect at all, not even on the clock;
+/// docs/host.md, events in: a rejected line has no effect at all, not even on the clock;
 /// the stream with bad lines spliced in gives the same actions, ids
 /// included, and counts each bad line as rejected.
 fn rejected_run(

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 /// lower rank, and its own.
 const LAYERS: &[(&str, u8)] = &[
     ("diagnostic", 0),
+    ("guide", 0),
     ("limits", 0),
     ("tight", 0),
     ("time", 0),

@@ -4,7 +4,7 @@
     python3 examples/python/replay.py LIBSIYU RULES.siyu EVENTS.jsonl
 
 LIBSIYU is the shared library (`cargo build --release --lib` makes
-target/release/libsiyu.so). Reads HOST.md's replay input and prints every
+target/release/libsiyu.so). Reads the replay input (docs/host.md, the replay command) and prints every
 action as one JSON line, exactly as the Rust `replay` example does.
 """
 import ctypes

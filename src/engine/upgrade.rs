@@ -1,4 +1,4 @@
-//! Live upgrade (HOST.md call 2): swap the program, keep customer data.
+//! Live upgrade (docs/host.md, the calls): swap the program, keep customer data.
 //!
 //! What carries over, matched by definition rather than by position:
 //!

@@ -1,5 +1,6 @@
-/* The smallest host: replays RULES and EVENTS (HOST.md's replay input) and
- * prints every action, one JSON array per call that produced any. */
+/* The smallest host: replays RULES and EVENTS (the input of docs/host.md,
+ * the replay command) and prints every action, one JSON array per call
+ * that produced any. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

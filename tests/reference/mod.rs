@@ -1,5 +1,5 @@
 //! A deliberately naive reference evaluator of the siyu semantics
-//! (LANGUAGE.md §3–§6), for checking the engine.
+//! (docs/language.md §3–§6), for checking the engine.
 //!
 //! It shares nothing with the engine but the AST: it keeps every event it
 //! has seen, and at every second from a customer's first event to the end

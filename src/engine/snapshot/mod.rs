@@ -1,4 +1,4 @@
-//! Snapshots (HOST.md call 2): a whole engine as bytes, and back.
+//! Snapshots (docs/host.md, the calls): a whole engine as bytes, and back.
 //!
 //! Layout, all integers little-endian:
 //!
