@@ -556,3 +556,51 @@ fn format_time(t: i64) -> String {
         .expect("test instant")
         .to_string()
 }
+
+/// The decision trace only watches: the bundled SOP replayed with every
+/// customer traced gives the same actions and metrics as without, and
+/// each customer's history is bounded by `keep`, newest kept.
+#[test]
+fn tracing_changes_no_action_and_keeps_at_most_keep() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(root.join("examples/sop/sop.siyu")).expect("sop");
+    let events = std::fs::read_to_string(root.join("examples/sop/events.jsonl")).expect("events");
+    let program = compile(&source).expect("the SOP compiles");
+    let run = |keep: Option<usize>| {
+        let mut engine = Engine::new(&program);
+        if let Some(keep) = keep {
+            engine.trace(None, keep);
+        }
+        let mut actions = Vec::new();
+        for line in events.lines() {
+            actions.extend(engine.replay_line(line).expect("a valid line"));
+        }
+        actions.extend(engine.replay_end(None));
+        (engine, actions)
+    };
+    let (plain, want) = run(None);
+    let (traced, got) = run(Some(5));
+    assert_eq!(got, want);
+    assert_eq!(traced.metrics(), plain.metrics());
+    assert_eq!(plain.decisions("u00250").count(), 0);
+    let mut followed = 0;
+    for c in traced.customers() {
+        let n = traced.decisions(c).count();
+        assert!(n <= 5, "{c}: {n} decisions kept");
+        followed += usize::from(n > 0);
+    }
+    assert_eq!(followed, traced.len(), "every customer has a history");
+    // The newest are kept: the last decision is at the latest instant.
+    let (_, full) = {
+        let mut engine = Engine::new(&program);
+        engine.trace(Some(&["u00250"][..]), usize::MAX);
+        for line in events.lines() {
+            engine.replay_line(line).expect("a valid line");
+        }
+        engine.replay_end(None);
+        let all: Vec<_> = engine.decisions("u00250").cloned().collect();
+        (engine, all)
+    };
+    let kept: Vec<_> = traced.decisions("u00250").cloned().collect();
+    assert_eq!(kept[..], full[full.len() - kept.len()..]);
+}

@@ -122,6 +122,10 @@ impl Observer for Out<'_> {
         }
     }
 
+    fn wants_schedule(&self, _: &str) -> bool {
+        self.trace.is_some()
+    }
+
     fn scheduled(&mut self, c: &str, f: step::Firing) {
         if let Some((t, ir)) = &mut self.trace {
             t.scheduled(ir, c, f);

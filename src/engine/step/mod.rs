@@ -92,6 +92,13 @@ pub trait Observer {
     fn shortfall(&mut self, _customer: &str, _ledger: &str, _points: f64) {}
     /// A per-customer limit was reached `count` times.
     fn degraded(&mut self, _customer: &str, _limit: Degraded, _count: usize) {}
+    /// Does this observer want [`Observer::scheduled`] and
+    /// [`Observer::cancelled`] about `customer`? Asked once per step;
+    /// `false` spares the step recording them (a replay schedules a firing
+    /// for nearly every event, and few observers follow every customer).
+    fn wants_schedule(&self, _customer: &str) -> bool {
+        true
+    }
     /// A `D after E` firing was scheduled.
     fn scheduled(&mut self, _customer: &str, _firing: Firing) {}
     /// A scheduled firing was cancelled before it was judged.
@@ -168,6 +175,10 @@ impl Sink for StepReport {
 }
 
 impl Observer for StepReport {
+    fn wants_schedule(&self, _: &str) -> bool {
+        false
+    }
+
     fn judged(&mut self, _: &str, outcome: Outcome) {
         self.outcomes.push(outcome);
     }
@@ -251,6 +262,10 @@ impl Sink for Split<'_> {
 }
 
 impl Observer for Split<'_> {
+    fn wants_schedule(&self, customer: &str) -> bool {
+        self.observer.wants_schedule(customer)
+    }
+
     fn judged(&mut self, customer: &str, outcome: Outcome) {
         self.observer.judged(customer, outcome);
     }
@@ -283,7 +298,11 @@ impl Sink for Discard {
     fn action(&mut self, _: ActionRef<'_>) {}
 }
 
-impl Observer for Discard {}
+impl Observer for Discard {
+    fn wants_schedule(&self, _: &str) -> bool {
+        false
+    }
+}
 
 /// What one instant of one customer produced, held until it is done.
 #[derive(Clone, Debug, Default)]
@@ -297,6 +316,9 @@ pub(crate) struct Buffer {
     degraded: Vec<(Degraded, usize)>,
     scheduled: Vec<Firing>,
     cancelled: Vec<Cancel>,
+    /// Whether `scheduled` and `cancelled` are recorded in this step (the
+    /// observer's `wants_schedule`).
+    pub(super) schedules: bool,
 }
 
 /// How much a buffer held, to undo what came after.
@@ -395,6 +417,7 @@ pub(crate) fn run<O: Outputs + ?Sized>(
 ) -> Result<StepStatus, StepError> {
     let (program, limits) = (r.program, r.limits);
     let ir = program.ir();
+    r.buf.schedules = r.out.wants_schedule(&st.id);
     let mut status = StepStatus::default();
     let clock = st.clock.unwrap_or(i64::MIN);
     let ev = match input {
