@@ -3,24 +3,29 @@
 
 use crate::Format;
 use crate::input::{self, FAILED};
-use siyu::{Decision, Explanation, Instant, What};
-use std::path::PathBuf;
+use siyu::{Decision, Explanation, What};
 
 /// What `siyu explain` was asked.
+#[derive(clap::Args)]
 pub struct Options {
-    pub rules: PathBuf,
-    pub events: PathBuf,
+    #[command(flatten)]
+    pub run: input::Run,
+    /// The customer id.
     pub customer: String,
+    /// The rule (every rule when omitted).
     pub rule: Option<String>,
-    pub until: Option<Instant>,
+    /// `human` (a table) or `json`.
+    #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
+    /// Decisions kept per customer (the oldest leave first).
+    #[arg(long, default_value_t = 1000)]
     pub keep: usize,
 }
 
 /// Exit code 0 explained, 2 the program does not compile, a file cannot
 /// be read, or the customer or rule is unknown.
 pub fn run(o: Options) -> u8 {
-    let Some(program) = input::load(&o.rules) else {
+    let Some(program) = input::load(&o.run.rules) else {
         return FAILED;
     };
     if let Some(r) = &o.rule {
@@ -36,8 +41,8 @@ pub fn run(o: Options) -> u8 {
     let customer = o.customer.as_str();
     let replayed = match input::replay(
         &program,
-        &o.events,
-        o.until,
+        &o.run.events,
+        o.run.until,
         &mut |_: siyu::ActionRef<'_>| {},
         |e| e.trace(Some(&[customer]), o.keep),
     ) {

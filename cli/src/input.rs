@@ -8,8 +8,25 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use siyu::{Engine, Instant, Program, Sink};
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant as Clock};
+
+/// What every command that replays is given: a program, events, and
+/// where to stop.
+#[derive(clap::Args)]
+pub struct Run {
+    /// The program.
+    pub rules: PathBuf,
+    /// Events, one JSON object per line (`-`: standard input).
+    pub events: PathBuf,
+    /// Advance to this instant at the end (RFC 3339), instead of the latest seen.
+    #[arg(long, value_parser = parse_instant)]
+    pub until: Option<Instant>,
+}
+
+fn parse_instant(s: &str) -> Result<Instant, String> {
+    Instant::parse(s).map_err(|e| e.to_string())
+}
 
 /// Exit code when the command could not do its job.
 pub const FAILED: u8 = 2;

@@ -92,24 +92,7 @@ enum Command {
         Bad lines are reported on stderr with their number and skipped. A progress bar\n\
         shows on stderr when it is a terminal."
     )]
-    Replay {
-        /// The program.
-        rules: PathBuf,
-        /// Events, one JSON object per line (`-`: standard input).
-        events: PathBuf,
-        /// Advance to this instant at the end (RFC 3339), instead of the latest seen.
-        #[arg(long, value_parser = parse_instant)]
-        until: Option<siyu::Instant>,
-        /// Print the per-rule counters and experiment results to stderr.
-        #[arg(long)]
-        summary: bool,
-        /// Replay the same events through another program and report per rule what changes.
-        #[arg(long, value_name = "OTHER.siyu")]
-        diff: Option<PathBuf>,
-        /// Exit 1 when any line was rejected.
-        #[arg(long)]
-        strict: bool,
-    },
+    Replay(replay::Options),
     /// Replay, then show a customer's timeline for a rule: every trigger, guard,
     /// cancellation, suppression and firing, and when it can fire next.
     #[command(
@@ -117,48 +100,13 @@ enum Command {
         siyu explain rules.siyu events.jsonl c42            # every rule\n  \
         siyu explain rules.siyu events.jsonl c42 welcome --format json"
     )]
-    Explain {
-        /// The program.
-        rules: PathBuf,
-        /// Events, one JSON object per line (`-`: standard input).
-        events: PathBuf,
-        /// The customer id.
-        customer: String,
-        /// The rule (every rule when omitted).
-        rule: Option<String>,
-        /// Advance to this instant at the end (RFC 3339), instead of the latest seen.
-        #[arg(long, value_parser = parse_instant)]
-        until: Option<siyu::Instant>,
-        /// `human` (a table) or `json`.
-        #[arg(long, value_enum, default_value = "human")]
-        format: Format,
-        /// Decisions kept per customer (the oldest leave first).
-        #[arg(long, default_value_t = 1000)]
-        keep: usize,
-    },
+    Explain(explain::Options),
     /// Replay, then list each customer's next scheduled firing, soonest first.
     #[command(
         after_help = "Example:\n  siyu next rules.siyu events.jsonl --limit 20\n  \
         siyu next rules.siyu events.jsonl --customer c42"
     )]
-    Next {
-        /// The program.
-        rules: PathBuf,
-        /// Events, one JSON object per line (`-`: standard input).
-        events: PathBuf,
-        /// Only this customer (every scheduled firing of theirs).
-        #[arg(long)]
-        customer: Option<String>,
-        /// At most this many lines.
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
-        /// Advance to this instant at the end (RFC 3339), instead of the latest seen.
-        #[arg(long, value_parser = parse_instant)]
-        until: Option<siyu::Instant>,
-        /// `human` (a table) or `json`.
-        #[arg(long, value_enum, default_value = "human")]
-        format: Format,
-    },
+    Next(next::Options),
     /// Explain a diagnostic code (as printed by `siyu check`).
     #[command(after_help = "Example:\n  siyu explain-code E0201\n  siyu explain-code --list")]
     ExplainCode {
@@ -181,10 +129,6 @@ enum Command {
     },
 }
 
-fn parse_instant(s: &str) -> Result<siyu::Instant, String> {
-    siyu::Instant::parse(s).map_err(|e| e.to_string())
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
@@ -194,53 +138,9 @@ fn main() -> ExitCode {
             deny_warnings,
         } => check::run(&files, format, deny_warnings),
         Command::Fmt { files, check } => fmt::run(&files, check),
-        Command::Replay {
-            rules,
-            events,
-            until,
-            summary,
-            diff,
-            strict,
-        } => replay::run(replay::Options {
-            rules,
-            events,
-            until,
-            summary,
-            diff,
-            strict,
-        }),
-        Command::Explain {
-            rules,
-            events,
-            customer,
-            rule,
-            until,
-            format,
-            keep,
-        } => explain::run(explain::Options {
-            rules,
-            events,
-            customer,
-            rule,
-            until,
-            format,
-            keep,
-        }),
-        Command::Next {
-            rules,
-            events,
-            customer,
-            limit,
-            until,
-            format,
-        } => next::run(next::Options {
-            rules,
-            events,
-            customer,
-            limit,
-            until,
-            format,
-        }),
+        Command::Replay(o) => replay::run(o),
+        Command::Explain(o) => explain::run(o),
+        Command::Next(o) => next::run(o),
         Command::ExplainCode { code, list } => codes::run(code.as_deref(), list),
         Command::Completions { shell } => {
             use clap::CommandFactory;

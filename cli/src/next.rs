@@ -3,15 +3,20 @@
 use crate::Format;
 use crate::input::{self, FAILED};
 use siyu::Instant;
-use std::path::PathBuf;
 
 /// What `siyu next` was asked.
+#[derive(clap::Args)]
 pub struct Options {
-    pub rules: PathBuf,
-    pub events: PathBuf,
+    #[command(flatten)]
+    pub run: input::Run,
+    /// Only this customer (every scheduled firing of theirs).
+    #[arg(long)]
     pub customer: Option<String>,
+    /// At most this many lines.
+    #[arg(long, default_value_t = 50)]
     pub limit: usize,
-    pub until: Option<Instant>,
+    /// `human` (a table) or `json`.
+    #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
 }
 
@@ -28,13 +33,13 @@ struct Row<'a> {
 /// answer, said on stderr), 2 the program does not compile or a file
 /// cannot be read.
 pub fn run(o: Options) -> u8 {
-    let Some(program) = input::load(&o.rules) else {
+    let Some(program) = input::load(&o.run.rules) else {
         return FAILED;
     };
     let replayed = match input::replay(
         &program,
-        &o.events,
-        o.until,
+        &o.run.events,
+        o.run.until,
         &mut |_: siyu::ActionRef<'_>| {},
         |_| {},
     ) {

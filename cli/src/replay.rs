@@ -1,24 +1,30 @@
 //! `siyu replay`: events through a program, actions out as JSON lines.
 
 use crate::input::{self, FAILED};
-use siyu::{ActionRef, Instant};
+use siyu::ActionRef;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// What `siyu replay` was asked.
+#[derive(clap::Args)]
 pub struct Options {
-    pub rules: PathBuf,
-    pub events: PathBuf,
-    pub until: Option<Instant>,
+    #[command(flatten)]
+    pub run: input::Run,
+    /// Print the per-rule counters and experiment results to stderr.
+    #[arg(long)]
     pub summary: bool,
+    /// Replay the same events through another program and report per rule what changes.
+    #[arg(long, value_name = "OTHER.siyu")]
     pub diff: Option<PathBuf>,
+    /// Exit 1 when any line was rejected.
+    #[arg(long)]
     pub strict: bool,
 }
 
 /// Exit code 0 replayed, 1 lines were rejected under `strict`, 2 the
 /// program does not compile or a file cannot be read.
 pub fn run(o: Options) -> u8 {
-    let Some(program) = input::load(&o.rules) else {
+    let Some(program) = input::load(&o.run.rules) else {
         return FAILED;
     };
     if let Some(other) = &o.diff {
@@ -33,7 +39,7 @@ pub fn run(o: Options) -> u8 {
         a.write_json_line(&mut buf);
         let _ = out.write_all(&buf);
     };
-    let replayed = match input::replay(&program, &o.events, o.until, &mut write, |_| {}) {
+    let replayed = match input::replay(&program, &o.run.events, o.run.until, &mut write, |_| {}) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -60,15 +66,15 @@ fn diff(o: &Options, program: &siyu::Program, other_path: &Path) -> u8 {
     let Some(other) = input::load(other_path) else {
         return FAILED;
     };
-    if o.events.as_path() == Path::new("-") {
+    if o.run.events.as_path() == Path::new("-") {
         eprintln!("error: --diff reads the events twice: give a file, not `-`");
         return FAILED;
     }
     let mut a = Vec::new();
     let mut b = Vec::new();
     let runs = [
-        input::replay(program, &o.events, o.until, &mut a, |_| {}),
-        input::replay(&other, &o.events, o.until, &mut b, |_| {}),
+        input::replay(program, &o.run.events, o.run.until, &mut a, |_| {}),
+        input::replay(&other, &o.run.events, o.run.until, &mut b, |_| {}),
     ];
     for r in runs {
         if let Err(e) = r {
@@ -81,7 +87,7 @@ fn diff(o: &Options, program: &siyu::Program, other_path: &Path) -> u8 {
         "{}",
         siyu::engine::diff::render(
             &diffs,
-            &o.rules.display().to_string(),
+            &o.run.rules.display().to_string(),
             &other_path.display().to_string()
         )
     );

@@ -2,8 +2,8 @@
 //! rule, the decision trace, segment membership, metrics and the clock.
 
 use super::{
-    Failure, SIYU_ERR_NULL, SIYU_ERR_UNKNOWN, c_text, guarded, handle, handle_mut, instant_arg,
-    json_text, put, siyu_engine, to_c,
+    Failure, SIYU_ERR_UNKNOWN, c_text, guarded, handle, handle_mut, instant_arg, json_text,
+    present, put, siyu_engine, to_c,
 };
 use std::ffi::{c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -30,9 +30,7 @@ pub unsafe extern "C" fn siyu_engine_explain(
             let engine = &handle(e, "engine")?.engine;
             let customer = c_text(customer, "customer")?;
             let rule = c_text(rule, "rule")?;
-            if json.is_null() {
-                return Err(Failure(SIYU_ERR_NULL, "json is NULL".into()));
-            }
+            present(json, "json")?;
             let x = engine
                 .explain(customer, rule)
                 .map_err(|e| Failure(SIYU_ERR_UNKNOWN, e.to_string()))?;
@@ -98,9 +96,7 @@ pub unsafe extern "C" fn siyu_engine_decisions(
         guarded(err, || {
             let engine = &handle(e, "engine")?.engine;
             let customer = c_text(customer, "customer")?;
-            if json.is_null() {
-                return Err(Failure(SIYU_ERR_NULL, "json is NULL".into()));
-            }
+            present(json, "json")?;
             let decisions: Vec<&crate::engine::Decision> = engine.decisions(customer).collect();
             put(json, json_text(&decisions));
             Ok(())
@@ -131,9 +127,7 @@ pub unsafe extern "C" fn siyu_engine_segment(
             let customer = c_text(customer, "customer")?;
             let name = c_text(segment, "segment")?;
             let t = instant_arg(rfc3339_time, "rfc3339_time")?;
-            if member.is_null() {
-                return Err(Failure(SIYU_ERR_NULL, "member is NULL".into()));
-            }
+            present(member, "member")?;
             let program = engine.program();
             let id = program
                 .segment_id(name)

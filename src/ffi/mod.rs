@@ -118,14 +118,20 @@ unsafe fn make<T>(err: *mut *mut c_char, f: impl FnOnce() -> Result<T, Failure>)
     out
 }
 
+/// Refuses a NULL pointer the call needs, naming it.
+fn present<T>(ptr: *const T, what: &str) -> Result<(), Failure> {
+    if ptr.is_null() {
+        return Err(Failure(SIYU_ERR_NULL, format!("{what} is NULL")));
+    }
+    Ok(())
+}
+
 /// Reads `len` bytes at `ptr` as UTF-8.
 ///
 /// # Safety
 /// `ptr` is NULL or valid for reading `len` bytes.
 unsafe fn text<'a>(ptr: *const c_char, len: usize, what: &str) -> Result<&'a str, Failure> {
-    if ptr.is_null() {
-        return Err(Failure(SIYU_ERR_NULL, format!("{what} is NULL")));
-    }
+    present(ptr, what)?;
     // SAFETY: the caller guarantees `len` readable bytes at `ptr`.
     let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
     std::str::from_utf8(bytes)
@@ -137,9 +143,7 @@ unsafe fn text<'a>(ptr: *const c_char, len: usize, what: &str) -> Result<&'a str
 /// # Safety
 /// `ptr` is NULL or a valid NUL-terminated string.
 unsafe fn c_text<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, Failure> {
-    if ptr.is_null() {
-        return Err(Failure(SIYU_ERR_NULL, format!("{what} is NULL")));
-    }
+    present(ptr, what)?;
     // SAFETY: the caller guarantees a NUL-terminated string.
     let c = unsafe { CStr::from_ptr(ptr) };
     c.to_str()
@@ -179,9 +183,7 @@ unsafe fn handle_mut<'a, T>(ptr: *mut T, what: &str) -> Result<&'a mut T, Failur
 /// # Safety
 /// `out` is NULL or writable.
 unsafe fn put_actions(out: *mut *mut c_char, actions: &[crate::Action]) -> Result<(), Failure> {
-    if out.is_null() {
-        return Err(Failure(SIYU_ERR_NULL, "actions_json is NULL".into()));
-    }
+    present(out, "actions_json")?;
     // Infallible: actions serialize to JSON without error (see `Action`).
     let json = serde_json::to_string(actions).unwrap_or_default();
     // SAFETY: checked non-NULL; the caller guarantees it is writable.
@@ -259,9 +261,7 @@ pub unsafe extern "C" fn siyu_compile_named(
 /// # Safety
 /// `src` is NULL or valid for `len` bytes.
 unsafe fn compile_from(src: *const c_char, len: usize, name: &str) -> Result<Program, Failure> {
-    if src.is_null() {
-        return Err(Failure(SIYU_ERR_NULL, "src is NULL".into()));
-    }
+    present(src, "src")?;
     // SAFETY: the caller guarantees `len` readable bytes at `src`.
     let bytes = unsafe { std::slice::from_raw_parts(src.cast::<u8>(), len) };
     crate::compile_bytes(bytes, &crate::Limits::default())
@@ -333,9 +333,7 @@ pub unsafe extern "C" fn siyu_engine_process(
         guarded(err, || {
             let engine = &mut handle_mut(e, "engine")?.engine;
             let json = text(event_json, len, "event_json")?;
-            if actions_json.is_null() {
-                return Err(Failure(SIYU_ERR_NULL, "actions_json is NULL".into()));
-            }
+            present(actions_json, "actions_json")?;
             let actions = engine.process(json).map_err(event_failure)?;
             put_actions(actions_json, &actions)
         })
@@ -360,9 +358,7 @@ pub unsafe extern "C" fn siyu_engine_advance(
         guarded(err, || {
             let engine = &mut handle_mut(e, "engine")?.engine;
             let t = instant_arg(rfc3339_time, "rfc3339_time")?;
-            if actions_json.is_null() {
-                return Err(Failure(SIYU_ERR_NULL, "actions_json is NULL".into()));
-            }
+            present(actions_json, "actions_json")?;
             let actions = engine.advance_to(t);
             put_actions(actions_json, &actions)
         })
@@ -516,9 +512,7 @@ pub unsafe extern "C" fn siyu_engine_restore(
     unsafe {
         make(err, || {
             let program = &handle(p, "program")?.program;
-            if buf.is_null() {
-                return Err(Failure(SIYU_ERR_NULL, "buf is NULL".into()));
-            }
+            present(buf, "buf")?;
             let bytes = std::slice::from_raw_parts(buf, len);
             let engine = Engine::restore(program, bytes)
                 .map_err(|e| Failure(SIYU_ERR_SNAPSHOT, e.to_string()))?;
@@ -547,9 +541,7 @@ pub unsafe extern "C" fn siyu_engine_upgrade(
         guarded(err, || {
             let engine = &mut handle_mut(e, "engine")?.engine;
             let program = &handle(p, "program")?.program;
-            if report_json.is_null() {
-                return Err(Failure(SIYU_ERR_NULL, "report_json is NULL".into()));
-            }
+            present(report_json, "report_json")?;
             let report = engine.upgrade(program);
             put(report_json, json_text(&report));
             Ok(())
@@ -575,9 +567,7 @@ pub unsafe extern "C" fn siyu_state_new(
         guarded(err, || {
             let program = &handle(p, "program")?.program;
             let customer = c_text(customer, "customer")?;
-            if state_json.is_null() {
-                return Err(Failure(SIYU_ERR_NULL, "state_json is NULL".into()));
-            }
+            present(state_json, "state_json")?;
             let st = crate::CustomerState::new(program, customer);
             put(state_json, json_text(&st));
             Ok(())
