@@ -1,7 +1,7 @@
 //! Limits, caps, priority, quiet hours, `at` snapping, splits and holdouts,
 //! goals, action ids, metrics and `explain`.
 
-use siyu::engine::two_proportion_p;
+use siyu::engine::stats::{Comparison, compare};
 use siyu::fnv1a64;
 use siyu::{Action, Engine};
 
@@ -274,21 +274,32 @@ fn holdout_is_recorded_and_goals_convert_per_group() {
         report.iter().map(|r| r.group.as_str()).collect::<Vec<_>>(),
         ["a", "b", "control"]
     );
-    assert!(report[2].p_value.is_none(), "control is the baseline");
+    assert!(report[2].against.is_none(), "control is the baseline");
     assert!(
-        report[0].p_value.is_some_and(|p| p > 0.05),
-        "no real difference"
+        matches!(
+            report[0].against,
+            Some(Comparison::Tested {
+                significant: false,
+                ..
+            })
+        ),
+        "no real difference: {:?}",
+        report[0].against
     );
 }
 
 #[test]
 fn two_proportion_z_test_matches_a_worked_example() {
     // 200/1000 against 150/1000: z = 2.93, p = 0.0034.
-    let p = two_proportion_p(200, 1000, 150, 1000).expect("defined");
-    assert!((p - 0.0034).abs() < 0.0002, "{p}");
-    assert!(two_proportion_p(0, 0, 1, 10).is_none());
-    let same = two_proportion_p(50, 100, 50, 100).expect("defined");
-    assert!((same - 1.0).abs() < 1e-6);
+    let Comparison::Tested { p_value, .. } = compare(200, 1000, 150, 1000) else {
+        panic!("testable");
+    };
+    assert!((p_value - 0.0034).abs() < 0.0002, "{p_value}");
+    assert_eq!(compare(0, 0, 1, 10), Comparison::TooFew);
+    let Comparison::Tested { p_value, .. } = compare(50, 100, 50, 100) else {
+        panic!("testable");
+    };
+    assert!((p_value - 1.0).abs() < 1e-6);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! triggering, per experiment group its firings and conversions; engine
 //! wide, what came in and what the per-customer limits gave up.
 
+use super::stats::{self, Comparison, Rate};
 use super::step::{Degraded, Observer, Outcome, Verdict};
 use crate::check::hir::Rule;
 use crate::compile::{CExpr, Ir};
@@ -45,6 +46,7 @@ pub struct GroupMetrics {
 
 /// One row of an experiment's result.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct GoalRow {
     /// Variant name, `treated`, or `control`.
     pub group: String,
@@ -52,85 +54,54 @@ pub struct GoalRow {
     pub assigned: u64,
     /// Conversions.
     pub converted: u64,
-    /// `converted / assigned`.
-    pub rate: f64,
-    /// Two-sided two-proportion z-test against the baseline (control, or
-    /// the first variant when there is no holdout); `None` for the
-    /// baseline itself or when undefined.
-    pub p_value: Option<f64>,
+    /// `converted / assigned` with its 95% Wilson interval (`None` when
+    /// nothing was assigned).
+    pub rate: Option<Rate>,
+    /// Against the baseline (control, or the first variant when there is
+    /// no holdout): the difference with its 95% interval and the
+    /// two-sided p-value, or too few to tell. `None` for the baseline.
+    pub against: Option<Comparison>,
+    /// The smallest difference from the baseline's rate these group sizes
+    /// detect at α = 0.05 with 80% power. `None` for the baseline, or
+    /// when undefined (an empty group, a baseline rate of 0 or 1).
+    pub detectable: Option<f64>,
 }
 
 impl RuleMetrics {
-    /// The experiment's result per group, with p-values against the
-    /// baseline (α = 0.05 is the usual threshold).
+    /// The experiment's result per group, each against the baseline: the
+    /// control group, or the first variant when there is no holdout.
     pub fn goal_report(&self) -> Vec<GoalRow> {
-        let baseline = self
-            .groups
-            .get("control")
-            .or_else(|| self.groups.values().next())
-            .cloned()
-            .unwrap_or_default();
         let baseline_name = if self.groups.contains_key("control") {
             "control"
         } else {
             self.groups.keys().next().map_or("", String::as_str)
         };
+        let baseline = self.groups.get(baseline_name).cloned().unwrap_or_default();
+        let base_rate = stats::wilson(baseline.converted, baseline.assigned);
         self.groups
             .iter()
-            .map(|(name, g)| GoalRow {
-                group: name.clone(),
-                assigned: g.assigned,
-                converted: g.converted,
-                rate: if g.assigned == 0 {
-                    0.0
-                } else {
-                    g.converted as f64 / g.assigned as f64
-                },
-                p_value: (name != baseline_name)
-                    .then(|| {
-                        two_proportion_p(
+            .map(|(name, g)| {
+                let other = name != baseline_name;
+                GoalRow {
+                    group: name.clone(),
+                    assigned: g.assigned,
+                    converted: g.converted,
+                    rate: stats::wilson(g.converted, g.assigned),
+                    against: other.then(|| {
+                        stats::compare(
                             g.converted,
                             g.assigned,
                             baseline.converted,
                             baseline.assigned,
                         )
-                    })
-                    .flatten(),
+                    }),
+                    detectable: base_rate.filter(|_| other).and_then(|b| {
+                        stats::minimum_detectable_effect(b.rate, g.assigned, baseline.assigned)
+                    }),
+                }
             })
             .collect()
     }
-}
-
-/// Two-sided p-value of the pooled two-proportion z-test.
-pub fn two_proportion_p(c1: u64, n1: u64, c0: u64, n0: u64) -> Option<f64> {
-    if n1 == 0 || n0 == 0 {
-        return None;
-    }
-    let (n1f, n0f) = (n1 as f64, n0 as f64);
-    let pooled = (c1 + c0) as f64 / (n1f + n0f);
-    let se = (pooled * (1.0 - pooled) * (1.0 / n1f + 1.0 / n0f)).sqrt();
-    if se == 0.0 {
-        return None;
-    }
-    let z = (c1 as f64 / n1f - c0 as f64 / n0f) / se;
-    Some(erfc(z.abs() / std::f64::consts::SQRT_2))
-}
-
-/// Complementary error function (Numerical Recipes' Chebyshev fit,
-/// relative error below 1.2e-7), enough for p-values.
-fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let r = t * poly.exp();
-    if x >= 0.0 { r } else { 2.0 - r }
 }
 
 /// Engine-wide and per-rule counters.
@@ -309,25 +280,62 @@ impl super::Engine {
                 continue;
             }
             s.push_str(&format!(
-                "\nexperiment {name}: goal conversions (two-proportion z-test, alpha = 0.05)\n"
+                "\nexperiment {name}: goal conversions, 95% intervals, two-proportion z-test at alpha = 0.05\n"
             ));
             s.push_str(&format!(
-                "  {:<10} {:>8} {:>9} {:>7} {:>8}\n",
-                "group", "assigned", "converted", "rate", "p-value"
+                "  {:<10} {:>8} {:>9} {:>22} {:>26} {:>8}  {}\n",
+                "group",
+                "assigned",
+                "converted",
+                "rate [95% CI]",
+                "difference [95% CI]",
+                "p-value",
+                "verdict"
             ));
             for row in r.goal_report() {
-                let p = row.p_value.map_or("-".to_string(), |p| format!("{p:.4}"));
-                let verdict = match row.p_value {
-                    Some(p) if p < 0.05 => "  significant",
-                    _ => "",
+                let rate = row.rate.map_or("-".to_string(), |x| {
+                    format!(
+                        "{:.1}% [{:.1}, {:.1}]",
+                        100.0 * x.rate,
+                        100.0 * x.low,
+                        100.0 * x.high
+                    )
+                });
+                let (difference, p, verdict) = match row.against {
+                    None => ("-".to_string(), "-".to_string(), "baseline".to_string()),
+                    Some(Comparison::Tested {
+                        difference,
+                        low,
+                        high,
+                        p_value,
+                        significant,
+                    }) => (
+                        format!(
+                            "{:+.1} [{:+.1}, {:+.1}] pts",
+                            100.0 * difference,
+                            100.0 * low,
+                            100.0 * high
+                        ),
+                        format!("{p_value:.4}"),
+                        if significant {
+                            "significant"
+                        } else {
+                            "not significant"
+                        }
+                        .to_string(),
+                    ),
+                    Some(_) => (
+                        "-".to_string(),
+                        "-".to_string(),
+                        "too few to tell".to_string(),
+                    ),
                 };
+                let detectable = row.detectable.map_or(String::new(), |d| {
+                    format!(" (detects {:.1} pts)", 100.0 * d)
+                });
                 s.push_str(&format!(
-                    "  {:<10} {:>8} {:>9} {:>6.1}% {:>8}{verdict}\n",
-                    row.group,
-                    row.assigned,
-                    row.converted,
-                    100.0 * row.rate,
-                    p
+                    "  {:<10} {:>8} {:>9} {:>22} {:>26} {:>8}  {verdict}{detectable}\n",
+                    row.group, row.assigned, row.converted, rate, difference, p
                 ));
             }
         }
