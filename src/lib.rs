@@ -67,8 +67,8 @@ pub use engine::action::{Action, ActionRef, Sink};
 pub use engine::event::{Event, EventError};
 pub use engine::state::CustomerState;
 pub use engine::step::{
-    Cancel, CancelReason, Degraded, Firing, Input, Observer, Outcome, StepError, StepReport,
-    StepStatus, Verdict, step, step_into,
+    Cancel, CancelReason, Degraded, Firing, Input, Movement, Observer, Outcome, Standing,
+    StepError, StepReport, StepStatus, Transition, Verdict, step, step_into,
 };
 pub use engine::{
     Decision, Engine, Error as EngineError, Explanation, Metrics, RuleMetrics, SnapshotError, What,

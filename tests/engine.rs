@@ -604,3 +604,117 @@ fn tracing_changes_no_action_and_keeps_at_most_keep() {
     let kept: Vec<_> = traced.decisions("u00250").cloned().collect();
     assert_eq!(kept[..], full[full.len() - kept.len()..]);
 }
+
+/// A host observer rides on the sink: it sees every transition and
+/// ledger movement, changes no action, and what it sees agrees with the
+/// state — each definition's transitions chain (one's `to` is the next's
+/// `from`) up to its value at the end, and the points earned less those
+/// spent are never below what is left.
+#[test]
+fn a_host_observer_on_the_sink_sees_transitions_and_ledgers() {
+    use siyu::{ActionRef, Movement, Observer, Sink, Standing, Transition};
+    use std::collections::HashMap;
+
+    #[derive(Default)]
+    struct Watch {
+        actions: Vec<siyu::Action>,
+        last: HashMap<(String, usize), Standing>,
+        broken_chains: usize,
+        transitions: usize,
+        earned: HashMap<String, f64>,
+        spent: HashMap<String, f64>,
+    }
+    impl Sink for Watch {
+        fn action(&mut self, a: ActionRef<'_>) {
+            self.actions.push(a.to_owned());
+        }
+        fn observer(&mut self) -> Option<&mut dyn Observer> {
+            Some(self)
+        }
+    }
+    impl Observer for Watch {
+        fn transition(&mut self, c: &str, t: Transition) {
+            self.transitions += 1;
+            let key = (c.to_string(), t.definition);
+            // A customer starts outside every segment and tag (not a
+            // change); a stage's first label comes from nothing.
+            let before = match (self.last.get(&key), t.to) {
+                (Some(v), _) => Some(*v),
+                (None, Standing::Member(_)) => Some(Standing::Member(false)),
+                (None, _) => None,
+            };
+            if before != t.from {
+                self.broken_chains += 1;
+            }
+            self.last.insert(key, t.to);
+        }
+        fn ledger(&mut self, c: &str, _: &str, m: Movement) {
+            match m {
+                Movement::Earned { points, .. } => {
+                    *self.earned.entry(c.into()).or_default() += points
+                }
+                Movement::Spent { points } => *self.spent.entry(c.into()).or_default() += points,
+                _ => {}
+            }
+        }
+    }
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(root.join("examples/sop/sop.siyu")).expect("sop");
+    let events = std::fs::read_to_string(root.join("examples/sop/events.jsonl")).expect("events");
+    let program = compile(&source).expect("the SOP compiles");
+    let mut plain = Engine::new(&program);
+    let mut want = Vec::new();
+    let mut watched = Engine::new(&program);
+    let mut watch = Watch::default();
+    for line in events.lines() {
+        plain
+            .replay_line_into(line, &mut want)
+            .expect("a valid line");
+        watched
+            .replay_line_into(line, &mut watch)
+            .expect("a valid line");
+    }
+    plain.replay_end_into(None, &mut want);
+    watched.replay_end_into(None, &mut watch);
+    assert_eq!(watch.actions, want);
+    assert!(
+        watch.transitions > 1000,
+        "{} transitions",
+        watch.transitions
+    );
+    assert_eq!(watch.broken_chains, 0);
+    let clock = watched.clock().expect("a clock");
+    // Definitions a transition trigger (`enters`, `becomes`) reads are
+    // worked out at their exact instant: their last transition is their
+    // value at the end. (`lifecycle` is only read by a guard: its changes
+    // are seen when the customer is next stepped.)
+    let observed: Vec<usize> = program
+        .definitions()
+        .enumerate()
+        .filter(|(_, (_, name))| ["tier", "high_value", "points_expiring"].contains(name))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(observed.len(), 3);
+    for c in watched.customers() {
+        let st = watched.customer(c).expect("a customer");
+        let now = st.standing(&program, clock);
+        for &d in &observed {
+            let seen = watch.last.get(&(c.to_string(), d)).copied();
+            let never_in = seen.is_none() && now[d] == Some(Standing::Member(false));
+            assert!(
+                seen == now[d] || never_in,
+                "{c}: definition {d}: {seen:?} against {:?}",
+                now[d]
+            );
+        }
+        let balance = st.balance(&program, 0, clock).expect("a ledger");
+        let net = watch.earned.get(c).copied().unwrap_or(0.0)
+            - watch.spent.get(c).copied().unwrap_or(0.0);
+        assert!(
+            balance <= net + 1e-6,
+            "{c}: balance {balance} above earned less spent {net}"
+        );
+    }
+    assert!(watch.earned.values().sum::<f64>() > 0.0 && watch.spent.values().sum::<f64>() > 0.0);
+}

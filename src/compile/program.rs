@@ -71,6 +71,20 @@ impl Program {
         })
     }
 
+    /// The labels of definition `definition` ([`Program::definitions`]
+    /// order), in declaration order, when it is a stage.
+    pub fn labels(&self, definition: usize) -> Option<impl Iterator<Item = &str>> {
+        match &self.inner.ir.derived.get(definition)?.def {
+            Derived::Stage { labels, .. } => Some(labels.iter().map(|(l, _)| l.as_str())),
+            _ => None,
+        }
+    }
+
+    /// The points ledgers' names, in declaration order.
+    pub fn ledgers(&self) -> impl Iterator<Item = &str> {
+        self.inner.ir.ledgers.iter().map(|l| l.name.as_str())
+    }
+
     /// The rules' names, in declaration order.
     pub fn rules(&self) -> impl Iterator<Item = &str> {
         self.inner.ir.rules.iter().map(|r| r.name.as_str())

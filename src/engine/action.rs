@@ -7,6 +7,7 @@
 //! building anything. [`Action`] is the owned form, for hosts that keep
 //! actions.
 
+use super::step::Observer;
 use crate::check::hir::{Effect, Rule};
 use crate::compile::{CExpr, Ir};
 use crate::time::Instant;
@@ -307,6 +308,15 @@ impl<T: fmt::Display> Serialize for Collect<'_, T> {
 pub trait Sink {
     /// An action, in emission order.
     fn action(&mut self, action: ActionRef<'_>);
+
+    /// An observer to hand everything else the engine decides (rules
+    /// judged, firings scheduled and cancelled, transitions, ledger
+    /// movements), if this sink has one: any engine call that takes a sink
+    /// then reports to it. Asked once per customer step; `None` (the
+    /// default) costs nothing more.
+    fn observer(&mut self) -> Option<&mut dyn Observer> {
+        None
+    }
 }
 
 impl<F: FnMut(ActionRef<'_>)> Sink for F {

@@ -107,11 +107,21 @@ struct Out<'a> {
     recorder: metrics::Recorder<'a>,
     /// The trace, when it follows this customer.
     trace: Option<(&'a mut trace::Trace, &'a crate::compile::Ir)>,
+    /// The host's observer (carried by its sink) wants the details of
+    /// this customer.
+    host_detailed: bool,
 }
 
 impl Sink for Out<'_> {
     fn action(&mut self, action: ActionRef<'_>) {
         self.sink.action(action);
+    }
+}
+
+impl Out<'_> {
+    /// The host's observer, when its sink carries one.
+    fn host(&mut self) -> Option<&mut dyn Observer> {
+        self.sink.observer()
     }
 }
 
@@ -121,15 +131,21 @@ impl Observer for Out<'_> {
         if let Some((t, ir)) = &mut self.trace {
             t.judged(ir, c, o);
         }
+        if let Some(h) = self.host() {
+            h.judged(c, o);
+        }
     }
 
-    fn wants_schedule(&self, _: &str) -> bool {
-        self.trace.is_some()
+    fn detailed(&self, _: &str) -> bool {
+        self.trace.is_some() || self.host_detailed
     }
 
     fn scheduled(&mut self, c: &str, f: step::Firing) {
         if let Some((t, ir)) = &mut self.trace {
             t.scheduled(ir, c, f);
+        }
+        if let Some(h) = self.host() {
+            h.scheduled(c, f);
         }
     }
 
@@ -137,18 +153,42 @@ impl Observer for Out<'_> {
         if let Some((t, ir)) = &mut self.trace {
             t.cancelled(ir, c, x);
         }
+        if let Some(h) = self.host() {
+            h.cancelled(c, x);
+        }
+    }
+
+    fn transition(&mut self, c: &str, t: step::Transition) {
+        if let Some(h) = self.host() {
+            h.transition(c, t);
+        }
+    }
+
+    fn ledger(&mut self, c: &str, ledger: &str, m: step::Movement) {
+        if let Some(h) = self.host() {
+            h.ledger(c, ledger, m);
+        }
     }
 
     fn converted(&mut self, c: &str, rule: usize, group: Option<usize>) {
         self.recorder.converted(c, rule, group);
+        if let Some(h) = self.host() {
+            h.converted(c, rule, group);
+        }
     }
 
     fn shortfall(&mut self, c: &str, ledger: &str, points: f64) {
         self.recorder.shortfall(c, ledger, points);
+        if let Some(h) = self.host() {
+            h.shortfall(c, ledger, points);
+        }
     }
 
     fn degraded(&mut self, c: &str, limit: step::Degraded, count: usize) {
         self.recorder.degraded(c, limit, count);
+        if let Some(h) = self.host() {
+            h.degraded(c, limit, count);
+        }
     }
 }
 
@@ -354,10 +394,12 @@ impl Engine {
         };
         let ir = self.program.ir();
         let trace = self.trace.as_mut().filter(|t| t.follows(st.id()));
+        let host_detailed = sink.observer().is_some_and(|o| o.detailed(st.id()));
         let mut out = Out {
             sink,
             recorder: self.metrics.recorder(ir),
             trace: trace.map(|t| (t, ir)),
+            host_detailed,
         };
         let mut r = step::Runner {
             program: &self.program,

@@ -164,6 +164,29 @@ impl CustomerState {
         fast::test(cond, &Ctx::new(ir, &facts, &self.id, now, zone, None))
     }
 
+    /// Every segment, auto tag and stage at `now` (at or after the instant
+    /// the state was last stepped to), in [`Program::definitions`] order;
+    /// `None` before the customer's first event. Worked out on a copy, as
+    /// [`CustomerState::segment`] does when what it reads has lapsed: time
+    /// and memory in proportion to the state.
+    pub fn standing(&self, program: &Program, now: Instant) -> Vec<Option<Standing>> {
+        let ir = program.ir();
+        let mut facts = self.facts.clone();
+        refresh(ir, &mut facts, &self.id, now.unix());
+        facts.derived.iter().map(|d| standing(d.value)).collect()
+    }
+
+    /// The points of ledger `ledger` ([`Program::ledgers`] order) unspent
+    /// and unexpired at `now`; `None` for a ledger the program does not
+    /// have.
+    pub fn balance(&self, program: &Program, ledger: usize, now: Instant) -> Option<f64> {
+        if ledger >= program.ir().ledgers.len() {
+            return None;
+        }
+        let r = self.facts.ledgers.get(ledger)?.balance(now.unix());
+        r.v.as_f64()
+    }
+
     /// The next instant at which something can happen to this customer
     /// without an event: a derived value that is observed changing, a `no …
     /// for` silence ending, a calendar occurrence, a scheduled firing.
@@ -205,5 +228,26 @@ impl CustomerState {
         let aggs = self.facts.aggs.next_leave(ir);
         let credits = self.facts.ledgers.iter().filter_map(|l| l.next_leave());
         aggs.into_iter().chain(credits).min().unwrap_or(FOREVER)
+    }
+}
+
+/// The value of a segment, auto tag or stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Standing {
+    /// A segment's or tag's membership.
+    Member(bool),
+    /// A stage's label, by its index in [`Program::labels`].
+    Label(usize),
+}
+
+/// A derived value as observers see it (`None` before the customer's
+/// first evaluation).
+pub(crate) fn standing(v: DVal) -> Option<Standing> {
+    match v {
+        DVal::Unknown => None,
+        DVal::Bool(b) => Some(Standing::Member(b)),
+        DVal::Label(l) => Some(Standing::Label(l as usize)),
     }
 }

@@ -3,12 +3,12 @@
 
 use super::fire::fire;
 use super::triggers::{self, Candidates};
-use super::{Buffer, Degraded, Outcome, StepError, Verdict};
+use super::{Buffer, Degraded, Movement, Outcome, StepError, Transition, Verdict};
 use crate::check::hir::Derived;
 use crate::compile::{CExpr, Ir};
 use crate::engine::action::{Emitted, Kind};
 use crate::engine::event::{Event, EventKind};
-use crate::engine::state::CustomerState;
+use crate::engine::state::{CustomerState, standing};
 use crate::eval::derived::{Touched, reevaluate};
 use crate::eval::ledger::Credit;
 use crate::eval::{self, Ctx, DVal, FOREVER, aggregate};
@@ -71,6 +71,22 @@ impl At<'_> {
             occurrence,
             index,
         });
+    }
+
+    /// Records the changes of a re-evaluation for observers.
+    pub fn transitions(&mut self, changes: &[(usize, DVal, DVal)]) {
+        let Some(at) = Instant::checked(self.tau) else {
+            return;
+        };
+        for &(definition, from, to) in changes {
+            let Some(to) = standing(to) else { continue };
+            self.buf.transitions.push(Transition {
+                at,
+                definition,
+                from: standing(from),
+                to,
+            });
+        }
     }
 
     /// Holds `v` for an action; its position.
@@ -183,6 +199,9 @@ fn rounds(
         let touched = if round == 1 { touched } else { Touched::ALL };
         let zone = st.facts.zone(ir);
         let changes = reevaluate(ir, &mut st.facts, &st.id, tau, zone, touched);
+        if at.buf.detailed {
+            at.transitions(&changes);
+        }
         for &(slot, old, new) in &changes {
             if let Derived::Tag { .. } = &ir.derived[slot].def {
                 let added = matches!(new, DVal::Bool(true));
@@ -321,7 +340,7 @@ fn apply_ledgers(
             .filter_map(|(_, a)| amount(a))
             .collect();
         let credits = &mut st.facts.ledgers[l];
-        for points in earned {
+        for &points in &earned {
             let expires = spec.expire.map_or(FOREVER, |d| t.saturating_add(d));
             credits.earn(Credit {
                 t,
@@ -329,10 +348,22 @@ fn apply_ledgers(
                 remaining: points,
             });
         }
+        for points in earned.iter().copied().filter(|_| at.buf.detailed) {
+            let expires = spec
+                .expire
+                .and_then(|d| Instant::checked(t.saturating_add(d)));
+            at.buf
+                .movements
+                .push((l, Movement::Earned { points, expires }));
+        }
         for points in spent {
             let short = credits.spend(tau, points);
             if short > 0.0 {
                 at.buf.shortfalls.push((l, short));
+            }
+            if at.buf.detailed {
+                let points = points - short;
+                at.buf.movements.push((l, Movement::Spent { points }));
             }
         }
     }

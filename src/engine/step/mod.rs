@@ -16,6 +16,7 @@ mod triggers;
 use super::action::{ActionRef, Emitted, Sink};
 use super::event::{Event, EventKind};
 use super::state::CustomerState;
+pub use super::state::Standing;
 use crate::compile::{Ir, Program};
 use crate::limits::{MAX_ROUNDS, StateLimits};
 use crate::time::Instant;
@@ -92,17 +93,62 @@ pub trait Observer {
     fn shortfall(&mut self, _customer: &str, _ledger: &str, _points: f64) {}
     /// A per-customer limit was reached `count` times.
     fn degraded(&mut self, _customer: &str, _limit: Degraded, _count: usize) {}
-    /// Does this observer want [`Observer::scheduled`] and
-    /// [`Observer::cancelled`] about `customer`? Asked once per step;
-    /// `false` spares the step recording them (a replay schedules a firing
-    /// for nearly every event, and few observers follow every customer).
-    fn wants_schedule(&self, _customer: &str) -> bool {
+    /// Does this observer want the details about `customer` —
+    /// [`Observer::scheduled`], [`Observer::cancelled`],
+    /// [`Observer::transition`] and [`Observer::ledger`]? Asked once per
+    /// step; `false` spares the step recording them (a replay schedules a
+    /// firing or earns points at nearly every event, and most observers
+    /// follow few customers or none).
+    fn detailed(&self, _customer: &str) -> bool {
         true
     }
     /// A `D after E` firing was scheduled.
     fn scheduled(&mut self, _customer: &str, _firing: Firing) {}
     /// A scheduled firing was cancelled before it was judged.
     fn cancelled(&mut self, _customer: &str, _cancel: Cancel) {}
+    /// A segment, auto tag or stage changed. Auto tags and what a
+    /// transition trigger (`enters`, `exits`, `becomes`, `changes`) reads
+    /// change at their exact instant; any other definition is worked out
+    /// when the customer is next stepped, so its change is reported then
+    /// (query [`crate::CustomerState::standing`] for its value at any
+    /// instant).
+    fn transition(&mut self, _customer: &str, _transition: Transition) {}
+    /// Points moved in ledger `ledger`.
+    fn ledger(&mut self, _customer: &str, _ledger: &str, _movement: Movement) {}
+}
+
+/// A change of a segment, auto tag or stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Transition {
+    /// When.
+    pub at: Instant,
+    /// Which: its index in [`crate::Program::definitions`].
+    pub definition: usize,
+    /// Its value before: `None` for a stage's first label. A customer
+    /// starts outside every segment and tag (no transition), so their
+    /// first transition is from `Member(false)`.
+    pub from: Option<Standing>,
+    /// Its value after.
+    pub to: Standing,
+}
+
+/// Points moving in a ledger.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Movement {
+    /// Earned, expiring at `expires` (`None`: never).
+    Earned {
+        /// The points.
+        points: f64,
+        /// When they expire.
+        expires: Option<Instant>,
+    },
+    /// Spent (at most the balance: the rest is a shortfall).
+    Spent {
+        /// The points taken from the balance.
+        points: f64,
+    },
 }
 
 /// A firing scheduled for later by an event (`D after E`).
@@ -175,7 +221,7 @@ impl Sink for StepReport {
 }
 
 impl Observer for StepReport {
-    fn wants_schedule(&self, _: &str) -> bool {
+    fn detailed(&self, _: &str) -> bool {
         false
     }
 
@@ -262,8 +308,8 @@ impl Sink for Split<'_> {
 }
 
 impl Observer for Split<'_> {
-    fn wants_schedule(&self, customer: &str) -> bool {
-        self.observer.wants_schedule(customer)
+    fn detailed(&self, customer: &str) -> bool {
+        self.observer.detailed(customer)
     }
 
     fn judged(&mut self, customer: &str, outcome: Outcome) {
@@ -289,6 +335,14 @@ impl Observer for Split<'_> {
     fn cancelled(&mut self, customer: &str, cancel: Cancel) {
         self.observer.cancelled(customer, cancel);
     }
+
+    fn transition(&mut self, customer: &str, transition: Transition) {
+        self.observer.transition(customer, transition);
+    }
+
+    fn ledger(&mut self, customer: &str, ledger: &str, movement: Movement) {
+        self.observer.ledger(customer, ledger, movement);
+    }
 }
 
 /// What nothing is kept of: a dry run's output.
@@ -299,7 +353,7 @@ impl Sink for Discard {
 }
 
 impl Observer for Discard {
-    fn wants_schedule(&self, _: &str) -> bool {
+    fn detailed(&self, _: &str) -> bool {
         false
     }
 }
@@ -316,14 +370,16 @@ pub(crate) struct Buffer {
     degraded: Vec<(Degraded, usize)>,
     scheduled: Vec<Firing>,
     cancelled: Vec<Cancel>,
-    /// Whether `scheduled` and `cancelled` are recorded in this step (the
-    /// observer's `wants_schedule`).
-    pub(super) schedules: bool,
+    transitions: Vec<Transition>,
+    movements: Vec<(usize, Movement)>,
+    /// Whether the details (`scheduled`, `cancelled`, `transitions`,
+    /// `movements`) are recorded in this step: the observer's `detailed`.
+    pub(super) detailed: bool,
 }
 
 /// How much a buffer held, to undo what came after.
 #[derive(Clone, Copy)]
-struct Mark([usize; 8]);
+struct Mark([usize; 10]);
 
 impl Buffer {
     fn mark(&self) -> Mark {
@@ -336,6 +392,8 @@ impl Buffer {
             self.degraded.len(),
             self.scheduled.len(),
             self.cancelled.len(),
+            self.transitions.len(),
+            self.movements.len(),
         ])
     }
 
@@ -356,6 +414,8 @@ impl Buffer {
         self.degraded.truncate(m.0[5]);
         self.scheduled.truncate(m.0[6]);
         self.cancelled.truncate(m.0[7]);
+        self.transitions.truncate(m.0[8]);
+        self.movements.truncate(m.0[9]);
     }
 
     /// Hands everything held to `out`, and holds nothing more.
@@ -380,6 +440,12 @@ impl Buffer {
         }
         for c in self.cancelled.drain(..) {
             out.cancelled(id, c);
+        }
+        for t in self.transitions.drain(..) {
+            out.transition(id, t);
+        }
+        for (l, m) in self.movements.drain(..) {
+            out.ledger(id, &ir.ledgers[l].name, m);
         }
         self.actions.clear();
         self.values.clear();
@@ -417,7 +483,7 @@ pub(crate) fn run<O: Outputs + ?Sized>(
 ) -> Result<StepStatus, StepError> {
     let (program, limits) = (r.program, r.limits);
     let ir = program.ir();
-    r.buf.schedules = r.out.wants_schedule(&st.id);
+    r.buf.detailed = r.out.detailed(&st.id);
     let mut status = StepStatus::default();
     let clock = st.clock.unwrap_or(i64::MIN);
     let ev = match input {

@@ -75,7 +75,7 @@ pub(super) fn schedule(at: &mut At<'_>, st: &mut CustomerState, p: Pending) {
         at.buf.degrade(Degraded::Pending);
         return;
     }
-    if p.moved.is_none() && at.buf.schedules {
+    if p.moved.is_none() && at.buf.detailed {
         if let Some(f) = firing(&p) {
             at.buf.scheduled.push(f);
         }
@@ -95,7 +95,7 @@ fn firing(p: &Pending) -> Option<Firing> {
 
 /// Records that `p` is cancelled, for observers.
 fn cancel(buf: &mut super::Buffer, p: &Pending, reason: CancelReason) {
-    if !buf.schedules {
+    if !buf.detailed {
         return;
     }
     if let Some(firing) = firing(p) {
