@@ -653,7 +653,9 @@ fn a_host_observer_on_the_sink_sees_transitions_and_ledgers() {
                 Movement::Earned { points, .. } => {
                     *self.earned.entry(c.into()).or_default() += points
                 }
-                Movement::Spent { points } => *self.spent.entry(c.into()).or_default() += points,
+                Movement::Spent { points, .. } => {
+                    *self.spent.entry(c.into()).or_default() += points
+                }
                 _ => {}
             }
         }

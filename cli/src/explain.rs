@@ -43,8 +43,7 @@ pub fn run(o: Options) -> u8 {
         &program,
         &o.run.events,
         o.run.until,
-        &mut |_: siyu::ActionRef<'_>| {},
-        |e| e.trace(Some(&[customer]), o.keep),
+        &mut Follow(customer, o.keep),
     ) {
         Ok(r) => r,
         Err(e) => {
@@ -153,5 +152,18 @@ fn decision(d: &Decision) -> String {
             s
         }
         _ => "decided".to_string(),
+    }
+}
+
+/// Traces the one customer explained (its actions are not wanted).
+struct Follow<'a>(&'a str, usize);
+
+impl siyu::Sink for Follow<'_> {
+    fn action(&mut self, _: siyu::ActionRef<'_>) {}
+}
+
+impl input::Hooks for Follow<'_> {
+    fn prepare(&mut self, engine: &mut siyu::Engine) {
+        engine.trace(Some(&[self.0]), self.1);
     }
 }

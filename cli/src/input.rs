@@ -105,29 +105,69 @@ pub struct Replayed {
 /// Event types the program does not declare: count and first line.
 type Undeclared = IndexMap<String, (u64, u64)>;
 
-/// Replays `events` through `program`, each action to `sink`; `prepare`
-/// sets the engine up first (a trace). A progress bar shows on a terminal;
-/// bad lines are reported with their number; each event type the program
-/// does not declare is named once at the end, with its count and first
-/// line.
+/// What takes a replay's actions (and, through its observer, what the
+/// engine decides), and what it does around the replay.
+pub trait Hooks: Sink {
+    /// Sets the engine up before the first line (a trace).
+    fn prepare(&mut self, _engine: &mut Engine) {}
+    /// Sees each line before the engine does, and may drive the engine
+    /// first (advance it to a day's end to look at it), taking the actions
+    /// that come of it.
+    fn before_line(&mut self, _engine: &mut Engine, _line: &[u8]) {}
+}
+
+/// A sink with no hooks.
+pub struct Only<'a>(pub &'a mut dyn Sink);
+
+impl Sink for Only<'_> {
+    fn action(&mut self, a: siyu::ActionRef<'_>) {
+        self.0.action(a);
+    }
+
+    fn observer(&mut self) -> Option<&mut dyn siyu::Observer> {
+        self.0.observer()
+    }
+}
+
+impl Hooks for Only<'_> {}
+
+/// A sink that counts what passes, its observer (if any) carried along.
+/// Generic, so that it wraps a `dyn Hooks` without upcasting it (Rust
+/// 1.85 has no trait upcasting).
+struct Counting<'a, S: ?Sized> {
+    sink: &'a mut S,
+    actions: u64,
+}
+
+impl<S: Sink + ?Sized> Sink for Counting<'_, S> {
+    fn action(&mut self, a: siyu::ActionRef<'_>) {
+        self.actions += 1;
+        self.sink.action(a);
+    }
+
+    fn observer(&mut self) -> Option<&mut dyn siyu::Observer> {
+        self.sink.observer()
+    }
+}
+
+/// Replays `events` through `program`, each action to `run` (and what
+/// the engine decides to its observer, if it has one), with its hooks
+/// around. A progress bar shows on a terminal; bad lines are reported
+/// with their number; each event type the program does not declare is
+/// named once at the end, with its count and first line.
 pub fn replay(
     program: &Program,
     events: &Path,
     until: Option<Instant>,
-    sink: &mut dyn Sink,
-    prepare: impl FnOnce(&mut Engine),
+    run: &mut dyn Hooks,
 ) -> Result<Replayed, String> {
     let (mut input, size) = open_events(events)?;
     let mut engine = Engine::new(program);
-    prepare(&mut engine);
+    run.prepare(&mut engine);
     let progress = Progress::new(size);
     let mut undeclared: Undeclared = IndexMap::new();
     let mut rejected = 0u64;
-    let actions = std::cell::Cell::new(0u64);
-    let mut counting = |a: siyu::ActionRef<'_>| {
-        actions.set(actions.get() + 1);
-        sink.action(a);
-    };
+    let mut actions = 0u64;
     let mut line = Vec::new();
     let (mut n, mut read) = (0u64, 0u64);
     let name = events.display().to_string();
@@ -141,11 +181,17 @@ pub fn replay(
         }
         n += 1;
         read += got as u64;
+        run.before_line(&mut engine, &line);
         let ignored = engine.metrics().ignored;
+        let mut counting = Counting {
+            sink: run,
+            actions: 0,
+        };
         let result = match std::str::from_utf8(&line) {
             Ok(text) => engine.replay_line_into(text, &mut counting),
             Err(e) => Err(siyu::engine::LineError::NotUtf8(e.valid_up_to())),
         };
+        actions += counting.actions;
         if let Err(e) = result {
             rejected += 1;
             progress.suspend(|| eprintln!("{name}:{n}: {e}"));
@@ -154,10 +200,16 @@ pub fn replay(
             undeclared.entry(kind).or_insert((0, n)).0 += 1;
         }
         if n % 4096 == 0 {
-            progress.update(read, n, engine.len(), actions.get());
+            progress.update(read, n, engine.len(), actions);
         }
     }
-    engine.replay_end_into(until, &mut counting);
+    engine.replay_end_into(
+        until,
+        &mut Counting {
+            sink: run,
+            actions: 0,
+        },
+    );
     progress.finish();
     for (kind, (count, first)) in &undeclared {
         eprint_styled(&format!(

@@ -18,6 +18,7 @@ mod fmt;
 mod input;
 mod next;
 mod replay;
+mod report;
 
 // A replay allocates and frees small blocks at every step; mimalloc's
 // per-size free lists take about a quarter off the time glibc's malloc
@@ -107,6 +108,16 @@ enum Command {
         siyu next rules.siyu events.jsonl --customer c42"
     )]
     Next(next::Options),
+    /// Replay, then write the 复盘 report: what the SOP did — reach, funnels,
+    /// sends over time, touch pressure, populations, stage moves,
+    /// experiments, points — as one offline HTML page or JSON.
+    #[command(
+        after_help = "Example:\n  siyu report rules.siyu events.jsonl -o report.html\n  \
+        siyu report rules.siyu events.jsonl --baseline old.siyu -o whatif.html\n  \
+        siyu report rules.siyu events.jsonl --format json --lang zh > report.json\n\n\
+        The page needs no network: its charts (Apache ECharts) are inlined."
+    )]
+    Report(report::Options),
     /// Explain a diagnostic code (as printed by `siyu check`).
     #[command(after_help = "Example:\n  siyu explain-code E0201\n  siyu explain-code --list")]
     ExplainCode {
@@ -141,6 +152,7 @@ fn main() -> ExitCode {
         Command::Replay(o) => replay::run(o),
         Command::Explain(o) => explain::run(o),
         Command::Next(o) => next::run(o),
+        Command::Report(o) => report::run(o),
         Command::ExplainCode { code, list } => codes::run(code.as_deref(), list),
         Command::Completions { shell } => {
             use clap::CommandFactory;

@@ -40,8 +40,7 @@ pub fn run(o: Options) -> u8 {
         &program,
         &o.run.events,
         o.run.until,
-        &mut |_: siyu::ActionRef<'_>| {},
-        |_| {},
+        &mut input::Only(&mut |_: siyu::ActionRef<'_>| {}),
     ) {
         Ok(r) => r,
         Err(e) => {

@@ -1,6 +1,6 @@
 //! `siyu replay`: events through a program, actions out as JSON lines.
 
-use crate::input::{self, FAILED};
+use crate::input::{self, FAILED, Only};
 use siyu::ActionRef;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -39,7 +39,8 @@ pub fn run(o: Options) -> u8 {
         a.write_json_line(&mut buf);
         let _ = out.write_all(&buf);
     };
-    let replayed = match input::replay(&program, &o.run.events, o.run.until, &mut write, |_| {}) {
+    let replayed = match input::replay(&program, &o.run.events, o.run.until, &mut Only(&mut write))
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -73,8 +74,8 @@ fn diff(o: &Options, program: &siyu::Program, other_path: &Path) -> u8 {
     let mut a = Vec::new();
     let mut b = Vec::new();
     let runs = [
-        input::replay(program, &o.run.events, o.run.until, &mut a, |_| {}),
-        input::replay(&other, &o.run.events, o.run.until, &mut b, |_| {}),
+        input::replay(program, &o.run.events, o.run.until, &mut Only(&mut a)),
+        input::replay(&other, &o.run.events, o.run.until, &mut Only(&mut b)),
     ];
     for r in runs {
         if let Err(e) = r {

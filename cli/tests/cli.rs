@@ -110,6 +110,7 @@ fn help_shows_a_worked_example_for_every_subcommand() {
         "replay",
         "explain",
         "next",
+        "report",
         "explain-code",
         "completions",
     ] {

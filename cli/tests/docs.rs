@@ -155,7 +155,14 @@ fn run_sh(at: &str, body: &str) {
         if args.contains(['|', '>', '<', '$', '`']) {
             continue;
         }
-        let words: Vec<&str> = args.split_whitespace().collect();
+        let mut words: Vec<String> = args.split_whitespace().map(str::to_string).collect();
+        // What a command writes (`-o FILE`) goes to a scratch directory,
+        // not into the repository.
+        if let Some(i) = words.iter().position(|w| w == "-o" || w == "--output") {
+            if let Some(file) = words.get_mut(i + 1) {
+                *file = scratch(file).display().to_string();
+            }
+        }
         let out = Command::new(env!("CARGO_BIN_EXE_siyu"))
             .args(&words)
             .current_dir(root())

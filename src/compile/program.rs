@@ -80,6 +80,12 @@ impl Program {
         }
     }
 
+    /// The channel caps count host action `action` against, if it has one.
+    pub fn channel(&self, action: &str) -> Option<&str> {
+        let a = self.inner.ir.actions.iter().find(|a| a.name == action)?;
+        a.channel.as_deref()
+    }
+
     /// The points ledgers' names, in declaration order.
     pub fn ledgers(&self) -> impl Iterator<Item = &str> {
         self.inner.ir.ledgers.iter().map(|l| l.name.as_str())

@@ -348,22 +348,30 @@ fn apply_ledgers(
                 remaining: points,
             });
         }
-        for points in earned.iter().copied().filter(|_| at.buf.detailed) {
+        // Observers see movements at the instant, when they want them.
+        let when = Instant::checked(tau).filter(|_| at.buf.detailed);
+        if let Some(moved) = when {
             let expires = spec
                 .expire
                 .and_then(|d| Instant::checked(t.saturating_add(d)));
-            at.buf
-                .movements
-                .push((l, Movement::Earned { points, expires }));
+            for &points in &earned {
+                let m = Movement::Earned {
+                    at: moved,
+                    points,
+                    expires,
+                };
+                at.buf.movements.push((l, m));
+            }
         }
         for points in spent {
             let short = credits.spend(tau, points);
             if short > 0.0 {
                 at.buf.shortfalls.push((l, short));
             }
-            if at.buf.detailed {
+            if let Some(moved) = when {
                 let points = points - short;
-                at.buf.movements.push((l, Movement::Spent { points }));
+                let m = Movement::Spent { at: moved, points };
+                at.buf.movements.push((l, m));
             }
         }
     }

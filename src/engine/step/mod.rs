@@ -139,6 +139,8 @@ pub struct Transition {
 pub enum Movement {
     /// Earned, expiring at `expires` (`None`: never).
     Earned {
+        /// When.
+        at: Instant,
         /// The points.
         points: f64,
         /// When they expire.
@@ -146,6 +148,8 @@ pub enum Movement {
     },
     /// Spent (at most the balance: the rest is a shortfall).
     Spent {
+        /// When.
+        at: Instant,
         /// The points taken from the balance.
         points: f64,
     },
