@@ -7,6 +7,7 @@ use serde::Serialize;
 use siyu::engine::stats::Comparison;
 use siyu::engine::{GoalRow, RuleMetrics};
 use siyu::{DefinitionKind, Engine, Instant, Program};
+use std::collections::HashSet;
 
 /// The whole report.
 #[derive(Serialize)]
@@ -510,10 +511,16 @@ fn compare(name: &str, old: &Collected, new: &Collected) -> Baseline {
             .into_iter()
             .map(|rule| {
                 let (o, n) = (old.by_rule.get(rule), new.by_rule.get(rule));
-                let empty = std::collections::HashSet::new();
-                let (os, ns) = (o.map_or(&empty, |r| &r.seen), n.map_or(&empty, |r| &r.seen));
-                let mut gained: Vec<String> = ns.difference(os).cloned().collect();
-                let mut lost: Vec<String> = os.difference(ns).cloned().collect();
+                // Each run numbers its customers itself: compare names.
+                let names =
+                    |c: &Collected, r: Option<&super::collect::RuleCount>| -> HashSet<String> {
+                        r.into_iter()
+                            .flat_map(|r| r.seen.iter().map(|&n| c.name(n).to_string()))
+                            .collect()
+                    };
+                let (os, ns) = (names(old, o), names(new, n));
+                let mut gained: Vec<String> = ns.difference(&os).cloned().collect();
+                let mut lost: Vec<String> = os.difference(&ns).cloned().collect();
                 gained.sort_unstable();
                 lost.sort_unstable();
                 RuleChange {

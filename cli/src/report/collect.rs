@@ -25,8 +25,9 @@ pub const WINDOWS: [(i64, &str); 3] = [(2 * DAY, "48h"), (7 * DAY, "7d"), (30 * 
 struct Touches {
     recent: VecDeque<i64>,
     most: [u32; 3],
-    /// When each message (action and arguments) last reached them.
-    sent: HashMap<String, i64>,
+    /// When each message (by its number in `Collected::messages`) last
+    /// reached them: a customer gets few kinds, so a short list.
+    sent: Vec<(u32, i64)>,
 }
 
 /// Counts accumulated over the replay.
@@ -43,8 +44,13 @@ pub struct Collected {
     /// Per day, per channel: host actions.
     pub daily_channel: Vec<IndexMap<String, u64>>,
     /// Customers who got at least one host action.
-    pub reached: HashSet<String>,
-    touches: HashMap<String, Touches>,
+    pub reached: HashSet<u32>,
+    /// Customers by number, in the order their first action came (ids
+    /// are kept once, not per rule and per set).
+    pub customers: IndexMap<String, u32>,
+    /// Messages (action and arguments) by number.
+    messages: HashMap<String, u32>,
+    touches: HashMap<u32, Touches>,
     /// Host actions that came within 48 hours after another to the same
     /// customer.
     pub repeats_48h: u64,
@@ -56,7 +62,7 @@ pub struct Collected {
     /// Actions in all (built-ins included).
     pub actions: u64,
     /// Customers a cap stopped at least once.
-    pub capped: HashSet<String>,
+    pub capped: HashSet<u32>,
     /// Per day sampled: the population of each definition's value, and each
     /// ledger's total balance.
     pub samples: Vec<Sample>,
@@ -75,7 +81,7 @@ pub struct RuleCount {
     pub customers: u64,
     /// Who they were.
     #[serde(skip)]
-    pub seen: HashSet<String>,
+    pub seen: HashSet<u32>,
 }
 
 /// The populations at one day's end.
@@ -103,6 +109,8 @@ impl Collected {
             daily_rule: Vec::new(),
             daily_channel: Vec::new(),
             reached: HashSet::new(),
+            customers: IndexMap::new(),
+            messages: HashMap::new(),
             touches: HashMap::new(),
             repeats_48h: 0,
             repeats_same_7d: 0,
@@ -129,6 +137,23 @@ impl Collected {
             days.resize(self.daily_rule.len(), (0.0, 0.0));
         }
         i
+    }
+
+    /// The number of customer `id`.
+    fn number(&mut self, id: &str) -> u32 {
+        if let Some(&n) = self.customers.get(id) {
+            return n;
+        }
+        let n = self.customers.len() as u32;
+        self.customers.insert(id.to_string(), n);
+        n
+    }
+
+    /// The name of customer number `n`.
+    pub fn name(&self, n: u32) -> &str {
+        self.customers
+            .get_index(n as usize)
+            .map_or("?", |(name, _)| name.as_str())
     }
 
     /// The most touches each customer had in each window, as
@@ -223,10 +248,11 @@ impl Sink for Collector<'_> {
         let t = a.at().unix();
         let day = c.day(t);
         c.actions += 1;
+        let who = c.number(a.customer());
         let rule = a.rule().unwrap_or("(auto tags)").to_string();
         let r = c.by_rule.entry(rule.clone()).or_default();
         r.actions += 1;
-        if r.seen.insert(a.customer().to_string()) {
+        if r.seen.insert(who) {
             r.customers += 1;
         }
         *c.daily_rule[day].entry(rule).or_default() += 1;
@@ -241,8 +267,13 @@ impl Sink for Collector<'_> {
         *c.channels.entry(channel.clone()).or_default() += 1;
         *c.daily_channel[day].entry(channel).or_default() += 1;
         c.host_actions += 1;
-        c.reached.insert(a.customer().to_string());
-        let touches = c.touches.entry(a.customer().to_string()).or_default();
+        c.reached.insert(who);
+        let next = c.messages.len() as u32;
+        let message = *c
+            .messages
+            .entry(format!("{}{:?}", a.action(), a.args()))
+            .or_insert(next);
+        let touches = c.touches.entry(who).or_default();
         if touches
             .recent
             .back()
@@ -251,11 +282,14 @@ impl Sink for Collector<'_> {
             c.repeats_48h += 1;
         }
         touches.recent.push_back(t);
-        let message = format!("{}{:?}", a.action(), a.args());
-        if let Some(before) = touches.sent.insert(message, t) {
-            if t - before < WINDOWS[1].0 {
-                c.repeats_same_7d += 1;
+        match touches.sent.iter_mut().find(|(m, _)| *m == message) {
+            Some((_, before)) => {
+                if t - *before < WINDOWS[1].0 {
+                    c.repeats_same_7d += 1;
+                }
+                *before = t;
             }
+            None => touches.sent.push((message, t)),
         }
         let longest = WINDOWS[WINDOWS.len() - 1].0;
         while touches.recent.front().is_some_and(|&f| f <= t - longest) {
@@ -275,7 +309,8 @@ impl Sink for Collector<'_> {
 impl Observer for Collector<'_> {
     fn judged(&mut self, customer: &str, outcome: Outcome) {
         if outcome.verdict == Verdict::Cap {
-            self.c.capped.insert(customer.to_string());
+            let who = self.c.number(customer);
+            self.c.capped.insert(who);
         }
     }
 

@@ -171,8 +171,25 @@ impl CustomerState {
     /// and memory in proportion to the state.
     pub fn standing(&self, program: &Program, now: Instant) -> Vec<Option<Standing>> {
         let ir = program.ir();
+        // Each value holds up to its `until`: when none has come, the
+        // values kept are the values at `now`, and no copy is needed.
+        if self.facts.derived.iter().all(|d| d.until > now.unix()) {
+            let kept: Vec<Option<Standing>> = self
+                .facts
+                .derived
+                .iter()
+                .map(|d| standing(d.value))
+                .collect();
+            debug_assert_eq!(kept, self.standing_refreshed(ir, now.unix()));
+            return kept;
+        }
+        self.standing_refreshed(ir, now.unix())
+    }
+
+    /// [`CustomerState::standing`] worked out again on a copy.
+    fn standing_refreshed(&self, ir: &Ir, now: i64) -> Vec<Option<Standing>> {
         let mut facts = self.facts.clone();
-        refresh(ir, &mut facts, &self.id, now.unix());
+        refresh(ir, &mut facts, &self.id, now);
         facts.derived.iter().map(|d| standing(d.value)).collect()
     }
 
