@@ -154,6 +154,11 @@ fn the_figures_agree_with_the_replay_and_each_other() {
     assert_eq!(groups[0]["against"]["verdict"], "tested");
     let p = f(&groups[0]["against"]["p_value"]);
     assert!((p - 0.3850).abs() < 1e-4, "{p}");
+    // With a holdout, the second variant is also set against the first:
+    // 67/127 against 69/134, p = 0.8382 (Python's NormalDist).
+    assert!(groups[0]["against_first"].is_null());
+    let p = f(&groups[1]["against_first"]["p_value"]);
+    assert!((p - 0.8382).abs() < 1e-4, "{p}");
     // Touch pressure: each window's histogram counts every reached customer.
     for w in r["pressure"]["windows"].as_array().expect("windows") {
         let customers: u64 = w["histogram"]

@@ -65,6 +65,10 @@ pub struct GoalRow {
     /// detect at α = 0.05 with 80% power. `None` for the baseline, or
     /// when undefined (an empty group, a baseline rate of 0 or 1).
     pub detectable: Option<f64>,
+    /// With a holdout and two or more variants: a later variant against
+    /// the first one (is one copy better than the other, besides better
+    /// than nothing?). `None` otherwise.
+    pub against_first: Option<Comparison>,
 }
 
 impl RuleMetrics {
@@ -78,6 +82,12 @@ impl RuleMetrics {
         };
         let baseline = self.groups.get(baseline_name).cloned().unwrap_or_default();
         let base_rate = stats::wilson(baseline.converted, baseline.assigned);
+        // With a holdout, the first variant is a second yardstick.
+        let first = self
+            .groups
+            .iter()
+            .find(|(name, _)| name.as_str() != "control")
+            .filter(|_| baseline_name == "control" && self.groups.len() > 2);
         self.groups
             .iter()
             .map(|(name, g)| {
@@ -98,6 +108,9 @@ impl RuleMetrics {
                     detectable: base_rate.filter(|_| other).and_then(|b| {
                         stats::minimum_detectable_effect(b.rate, g.assigned, baseline.assigned)
                     }),
+                    against_first: first.filter(|(f, _)| *f != name && name != "control").map(
+                        |(_, f)| stats::compare(g.converted, g.assigned, f.converted, f.assigned),
+                    ),
                 }
             })
             .collect()
@@ -301,35 +314,7 @@ impl super::Engine {
                         100.0 * x.high
                     )
                 });
-                let (difference, p, verdict) = match row.against {
-                    None => ("-".to_string(), "-".to_string(), "baseline".to_string()),
-                    Some(Comparison::Tested {
-                        difference,
-                        low,
-                        high,
-                        p_value,
-                        significant,
-                    }) => (
-                        format!(
-                            "{:+.1} [{:+.1}, {:+.1}] pts",
-                            100.0 * difference,
-                            100.0 * low,
-                            100.0 * high
-                        ),
-                        format!("{p_value:.4}"),
-                        if significant {
-                            "significant"
-                        } else {
-                            "not significant"
-                        }
-                        .to_string(),
-                    ),
-                    Some(_) => (
-                        "-".to_string(),
-                        "-".to_string(),
-                        "too few to tell".to_string(),
-                    ),
-                };
+                let (difference, p, verdict) = describe(row.against.as_ref());
                 let detectable = row.detectable.map_or(String::new(), |d| {
                     format!(" (detects {:.1} pts)", 100.0 * d)
                 });
@@ -337,6 +322,13 @@ impl super::Engine {
                     "  {:<10} {:>8} {:>9} {:>22} {:>26} {:>8}  {verdict}{detectable}\n",
                     row.group, row.assigned, row.converted, rate, difference, p
                 ));
+                if let Some(c) = &row.against_first {
+                    let (difference, p, verdict) = describe(Some(c));
+                    s.push_str(&format!(
+                        "  {:<10} {:>8} {:>9} {:>22} {:>26} {:>8}  {verdict} (against the first variant)\n",
+                        "", "", "", "", difference, p
+                    ));
+                }
             }
         }
         s.push_str(&format!(
@@ -344,5 +336,34 @@ impl super::Engine {
             m.events, m.duplicates, m.rejected, m.ignored, m.faults, m.shortfalls, self.timer_steps
         ));
         s
+    }
+}
+
+/// A comparison as the summary prints it: difference with its interval,
+/// p-value, verdict.
+fn describe(c: Option<&Comparison>) -> (String, String, &'static str) {
+    match c {
+        None => ("-".into(), "-".into(), "baseline"),
+        Some(Comparison::Tested {
+            difference,
+            low,
+            high,
+            p_value,
+            significant,
+        }) => (
+            format!(
+                "{:+.1} [{:+.1}, {:+.1}] pts",
+                100.0 * difference,
+                100.0 * low,
+                100.0 * high
+            ),
+            format!("{p_value:.4}"),
+            if *significant {
+                "significant"
+            } else {
+                "not significant"
+            },
+        ),
+        Some(_) => ("-".into(), "-".into(), "too few to tell"),
     }
 }

@@ -111,10 +111,16 @@ pub fn render(report: &Report, lang: Lang) -> Result<String, minijinja::Error> {
         .iter()
         .map(|e| e.groups.iter().map(|g| verdict(&g.against)).collect())
         .collect();
+    let verdicts_first: Vec<Vec<&str>> = report
+        .experiments
+        .iter()
+        .map(|e| e.groups.iter().map(|g| verdict(&g.against_first)).collect())
+        .collect();
     env.get_template("report.html")?.render(context! {
         r => minijinja::Value::from(minijinja::value::Serde(report)),
         t => minijinja::Value::from(minijinja::value::Serde(&words)),
         verdicts => verdicts,
+        verdicts_first => verdicts_first,
         lang => if lang == Lang::Zh { "zh" } else { "en" },
         echarts => minijinja::Value::from_safe_string(ECHARTS.to_string()),
     })
