@@ -114,6 +114,8 @@ pub trait Hooks: Sink {
     /// first (advance it to a day's end to look at it), taking the actions
     /// that come of it.
     fn before_line(&mut self, _engine: &mut Engine, _line: &[u8]) {}
+    /// Sees the engine before the replay's end advances it to `until`.
+    fn before_end(&mut self, _engine: &mut Engine, _until: Option<Instant>) {}
 }
 
 /// A sink with no hooks.
@@ -203,6 +205,7 @@ pub fn replay(
             progress.update(read, n, engine.len(), actions);
         }
     }
+    run.before_end(&mut engine, until);
     engine.replay_end_into(
         until,
         &mut Counting {

@@ -174,6 +174,25 @@ fn the_figures_agree_with_the_replay_and_each_other() {
 }
 
 #[test]
+fn until_carries_the_report_past_the_last_event() {
+    let r = json_report(&[&sop(), &events(), "--until", "2027-06-01T00:00:00Z"]);
+    assert_eq!(r["overview"]["to"], "2027-06-01T00:00:00Z");
+    let at = r["populations"]["at"].as_array().expect("instants");
+    assert_eq!(at.last(), Some(&Value::from("2027-06-01T00:00:00Z")));
+    // Every day up to it is looked at, not only the last event's.
+    let plain_days = json_report(&[&sop(), &events()])["populations"]["at"]
+        .as_array()
+        .expect("instants")
+        .len();
+    // The last event's day now ends at its last second, then 2027-02-25 to
+    // 2027-05-31 (96 days); the end is looked at in both.
+    assert_eq!(at.len(), plain_days + 1 + 96);
+    // Timers due in those three months fired: more actions than without.
+    let plain = json_report(&[&sop(), &events()]);
+    assert!(n(&r["overview"]["actions"]) > n(&plain["overview"]["actions"]));
+}
+
+#[test]
 fn a_tighter_cap_against_the_baseline() {
     let tight = s(&root().join("examples/sop/tighter_cap.siyu"));
     let (sop, events) = (sop(), events());

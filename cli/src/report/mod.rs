@@ -71,8 +71,26 @@ impl Hooks for Daily<'_> {
     /// the clock (it fires every timer due before its time).
     fn before_line(&mut self, engine: &mut Engine, line: &[u8]) {
         let Some(t) = line_time(line) else { return };
-        let Some(clock) = engine.clock().map(Instant::unix) else {
+        if engine.clock().is_none() {
             self.next = Some(t.div_euclid(DAY) * DAY + DAY - 1);
+            return;
+        }
+        self.days_before(engine, t);
+    }
+
+    /// `--until` past the last line: the days up to it are looked at too.
+    fn before_end(&mut self, engine: &mut Engine, until: Option<Instant>) {
+        if let Some(t) = until {
+            self.days_before(engine, t.unix());
+        }
+    }
+}
+
+impl Daily<'_> {
+    /// Advances to, and looks at, each day's end from the clock up to
+    /// (not including) instant `t`.
+    fn days_before(&mut self, engine: &mut Engine, t: i64) {
+        let Some(clock) = engine.clock().map(Instant::unix) else {
             return;
         };
         while let Some(end) = self.next.filter(|&e| e < t && e >= clock) {
