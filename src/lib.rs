@@ -63,11 +63,11 @@ pub use compile::{
     CompileError, DefinitionKind, Program, SegmentId, compile, compile_bytes, compile_with, fnv1a64,
 };
 pub use diagnostic::{Code, Diagnostic, Severity, Span};
-pub use engine::action::{Action, ActionRef, Sink};
+pub use engine::action::{Action, ActionRef};
 pub use engine::event::{Event, EventError};
 pub use engine::state::CustomerState;
 pub use engine::step::{
-    Cancel, CancelReason, Degraded, Firing, Input, Movement, Observer, Outcome, Standing,
+    Cancel, CancelReason, Degraded, Firing, Input, Movement, Observer, Outcome, Sink, Standing,
     StepError, StepReport, StepStatus, Transition, Verdict, step, step_into,
 };
 pub use engine::{

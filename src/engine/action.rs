@@ -7,7 +7,6 @@
 //! building anything. [`Action`] is the owned form, for hosts that keep
 //! actions.
 
-use super::step::Observer;
 use crate::check::hir::{Effect, Rule};
 use crate::compile::{CExpr, Ir};
 use crate::time::Instant;
@@ -297,37 +296,6 @@ struct Collect<'a, T>(&'a T);
 impl<T: fmt::Display> Serialize for Collect<'_, T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self.0)
-    }
-}
-
-/// Receives what steps produce, as they produce it.
-///
-/// Every call that produces actions has a form that hands them here one by
-/// one, so that no call's memory grows with the actions it produces. A
-/// closure `FnMut(ActionRef)` is a sink, and so is a `Vec<Action>`.
-pub trait Sink {
-    /// An action, in emission order.
-    fn action(&mut self, action: ActionRef<'_>);
-
-    /// An observer to hand everything else the engine decides (rules
-    /// judged, firings scheduled and cancelled, transitions, ledger
-    /// movements), if this sink has one: any engine call that takes a sink
-    /// then reports to it. Asked once per customer step; `None` (the
-    /// default) costs nothing more.
-    fn observer(&mut self) -> Option<&mut dyn Observer> {
-        None
-    }
-}
-
-impl<F: FnMut(ActionRef<'_>)> Sink for F {
-    fn action(&mut self, action: ActionRef<'_>) {
-        self(action)
-    }
-}
-
-impl Sink for Vec<Action> {
-    fn action(&mut self, action: ActionRef<'_>) {
-        self.push(action.to_owned());
     }
 }
 

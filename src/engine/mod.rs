@@ -26,14 +26,14 @@ mod upgrade;
 use crate::compile::Program;
 use crate::limits::StateLimits;
 use crate::time::Instant;
-use action::{Action, ActionRef, Sink};
+use action::{Action, ActionRef};
 use event::{Event, EventError, EventKind};
 pub use explain::{ClauseState, ExplainError, Explanation};
 pub use metrics::{GoalRow, GroupMetrics, Metrics, RuleMetrics};
 pub use replay::LineError;
 pub use snapshot::SnapshotError;
 use state::CustomerState;
-use step::{Buffer, Discard, Input, Observer, Settles, StepError};
+use step::{Buffer, Discard, Input, Observer, Settles, Sink, StepError};
 pub use trace::{Decision, What};
 pub use upgrade::UpgradeReport;
 

@@ -2,7 +2,8 @@
 //! either an event or `{"advance": TIME}`.
 
 use super::Engine;
-use super::action::{Action, Sink};
+use super::action::Action;
+use super::step::Sink;
 use crate::time::Instant;
 use std::io::BufRead;
 

@@ -2,7 +2,7 @@
 //! then guard, limit, split, caps and holdout, all-or-nothing; then its
 //! actions, built-ins, follower timers and goal tracking.
 
-use super::instant::{At, Detail};
+use super::at::{At, Detail, Verdict};
 use super::triggers::{Candidate, schedule};
 use crate::check::hir::{Effect, Quiet, Rule, Trigger};
 use crate::compile::{CExpr, Ir, fnv1a64};
@@ -12,53 +12,8 @@ use crate::engine::state::CustomerState;
 use crate::engine::state::rules::{OpenGoal, Pending, Word, carried_fields};
 use crate::eval::{self, Ctx};
 use crate::syntax::ast::QuietPolicy;
-use crate::time::Instant;
 use crate::zone::Zone;
 use chrono::Timelike;
-
-/// What became of a triggered rule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Verdict {
-    /// It acted (with this variant of its split, if any).
-    Fired(Option<usize>),
-    /// Its `if` guard was false.
-    GuardFalse,
-    /// Its `limit` was reached.
-    Limit,
-    /// A `cap` would have been exceeded.
-    Cap,
-    /// Its control group: recorded, nothing emitted.
-    HeldOut,
-    /// Moved to the end of quiet hours, to be judged there.
-    Deferred,
-    /// Inside quiet hours with `drop`.
-    Dropped,
-    /// Snapped to a later `at` time, to be judged there.
-    Snapped,
-}
-
-/// One judgment, for metrics and observers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Outcome {
-    /// Rule index (declaration order).
-    pub rule: usize,
-    /// What happened.
-    pub verdict: Verdict,
-    /// The trigger fired now (false when a deferred firing is judged).
-    pub triggered: bool,
-    /// When it was judged.
-    pub at: Instant,
-    /// For [`Verdict::Deferred`] and [`Verdict::Snapped`]: when it will be
-    /// judged again.
-    pub lands: Option<Instant>,
-    /// For [`Verdict::Cap`]: the cap that was full (by declaration order).
-    pub cap: Option<usize>,
-    /// For [`Verdict::Limit`] and [`Verdict::Cap`]: when the window frees a
-    /// place, if it does.
-    pub frees: Option<Instant>,
-}
 
 /// Is the customer in the rule's control group?
 pub(crate) fn held_out(rule: &Rule<CExpr>, customer: &str) -> bool {

@@ -1,14 +1,15 @@
 //! Everything that happens to one customer at one instant (§6): the event
 //! if any, derived state, then rules by priority, in cascade rounds.
 
+use super::at::At;
 use super::fire::fire;
 use super::triggers::{self, Candidates};
-use super::{Buffer, Degraded, Movement, Outcome, StepError, Transition, Verdict};
+use super::{Buffer, Degraded, Movement, StepError};
 use crate::check::hir::Derived;
 use crate::compile::{CExpr, Ir};
-use crate::engine::action::{Emitted, Kind};
+use crate::engine::action::Kind;
 use crate::engine::event::{Event, EventKind};
-use crate::engine::state::{CustomerState, standing};
+use crate::engine::state::CustomerState;
 use crate::eval::derived::{Touched, reevaluate};
 use crate::eval::ledger::Credit;
 use crate::eval::{self, Ctx, DVal, FOREVER, aggregate};
@@ -17,84 +18,6 @@ use crate::time::Instant;
 use crate::value::Value;
 use crate::zone::Zone;
 use smallvec::SmallVec;
-
-/// One instant of one customer being worked out: the program, the
-/// instant, the limits, and where what it produces is held.
-pub(super) struct At<'a> {
-    pub ir: &'a Ir,
-    pub tau: i64,
-    pub limits: &'a StateLimits,
-    pub buf: &'a mut Buffer,
-}
-
-/// What an outcome says beyond its verdict (see [`super::Outcome`]).
-#[derive(Clone, Copy, Default)]
-pub(super) struct Detail {
-    pub lands: Option<i64>,
-    pub cap: Option<usize>,
-    pub frees: Option<i64>,
-}
-
-impl At<'_> {
-    /// Records what became of a firing of rule `rule` at this instant.
-    /// Instants past those RFC 3339 can write are never stepped to.
-    pub fn judged(&mut self, rule: usize, verdict: Verdict, triggered: bool, d: Detail) {
-        let Some(at) = Instant::checked(self.tau) else {
-            self.buf.degraded.push((Degraded::Horizon, 1));
-            return;
-        };
-        self.buf.outcomes.push(Outcome {
-            rule,
-            verdict,
-            triggered,
-            at,
-            lands: d.lands.and_then(Instant::checked),
-            cap: d.cap,
-            frees: d.frees.and_then(Instant::checked),
-        });
-    }
-
-    /// Records an action of this instant; its values are pushed by
-    /// `values` first. `None` past the instants RFC 3339 can write, which
-    /// a step never reaches.
-    pub fn emit(&mut self, kind: Kind, variant: Option<u16>, id: (i64, u32, u16)) {
-        let Some(at) = Instant::checked(self.tau) else {
-            self.buf.degraded.push((Degraded::Horizon, 1));
-            return;
-        };
-        let (trigger_at, occurrence, index) = id;
-        self.buf.actions.push(Emitted {
-            at,
-            kind,
-            variant,
-            trigger_at,
-            occurrence,
-            index,
-        });
-    }
-
-    /// Records the changes of a re-evaluation for observers.
-    pub fn transitions(&mut self, changes: &[(usize, DVal, DVal)]) {
-        let Some(at) = Instant::checked(self.tau) else {
-            return;
-        };
-        for &(definition, from, to) in changes {
-            let Some(to) = standing(to) else { continue };
-            self.buf.transitions.push(Transition {
-                at,
-                definition,
-                from: standing(from),
-                to,
-            });
-        }
-    }
-
-    /// Holds `v` for an action; its position.
-    pub fn value(&mut self, v: Value) -> u32 {
-        self.buf.values.push(v);
-        (self.buf.values.len() - 1) as u32
-    }
-}
 
 /// The instant `tau` for `st`, with event `ev` if any.
 pub(super) fn instant(
@@ -257,11 +180,6 @@ fn rounds(
 /// The occurrence counter of auto tag `slot`: after the rules'.
 pub(super) fn tag_cause(ir: &Ir, slot: usize) -> u32 {
     (ir.rules.len() + slot) as u32
-}
-
-/// Does filter `filter` hold, in `cx`, for an event with fields `row`?
-pub(super) fn holds(cx: Ctx<'_>, filter: Option<&CExpr>, row: &[Value]) -> bool {
-    filter.is_none_or(|f| cx.with_row(row).test(f))
 }
 
 /// Counts a customer event in the aggregates that read its type, and earns

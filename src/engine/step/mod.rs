@@ -9,11 +9,12 @@
 //! an instant that does not settle is undone whole, and memory never holds
 //! more than one instant's actions.
 
+mod at;
 mod fire;
 mod instant;
 mod triggers;
 
-use super::action::{ActionRef, Emitted, Sink};
+use super::action::{Action, ActionRef, Emitted};
 use super::event::{Event, EventKind};
 use super::state::CustomerState;
 pub use super::state::Standing;
@@ -21,7 +22,7 @@ use crate::compile::{Ir, Program};
 use crate::limits::{MAX_ROUNDS, StateLimits};
 use crate::time::Instant;
 use crate::value::Value;
-pub use fire::{Outcome, Verdict};
+pub use at::{Outcome, Verdict};
 pub(crate) use fire::{cap_used, capped, held_out, in_quiet, limit_used, quiet_for, variant};
 pub(crate) use triggers::refresh_calendars;
 
@@ -79,6 +80,37 @@ pub struct StepStatus {
     pub ignored: bool,
     /// Instants passed without firing because their cascade did not settle.
     pub faults: usize,
+}
+
+/// Receives what steps produce, as they produce it.
+///
+/// Every call that produces actions has a form that hands them here one by
+/// one, so that no call's memory grows with the actions it produces. A
+/// closure `FnMut(ActionRef)` is a sink, and so is a `Vec<Action>`.
+pub trait Sink {
+    /// An action, in emission order.
+    fn action(&mut self, action: ActionRef<'_>);
+
+    /// An observer to hand everything else the engine decides (rules
+    /// judged, firings scheduled and cancelled, transitions, ledger
+    /// movements), if this sink has one: any engine call that takes a sink
+    /// then reports to it. Asked once per customer step; `None` (the
+    /// default) costs nothing more.
+    fn observer(&mut self) -> Option<&mut dyn Observer> {
+        None
+    }
+}
+
+impl<F: FnMut(ActionRef<'_>)> Sink for F {
+    fn action(&mut self, action: ActionRef<'_>) {
+        self(action)
+    }
+}
+
+impl Sink for Vec<Action> {
+    fn action(&mut self, action: ActionRef<'_>) {
+        self.push(action.to_owned());
+    }
 }
 
 /// Receives what a step decides besides actions: for metrics, reports and

@@ -3,7 +3,7 @@
 //! state, and timers — silences ending, calendar occurrences, scheduled
 //! firings falling due.
 
-use super::instant::{At, holds};
+use super::at::{At, holds};
 use super::{Cancel, CancelReason, Degraded, Firing};
 use crate::check::hir::Trigger;
 use crate::compile::Ir;
