@@ -91,6 +91,9 @@ impl<'de> Deserialize<'de> for Instant {
     }
 }
 
+/// The horizon of a value that holds forever (until an event changes it).
+pub(crate) const FOREVER: i64 = i64::MAX;
+
 /// Formats Unix seconds of the range as RFC 3339 in UTC into `buf`; a
 /// second outside it is written as the nearest end of the range, which
 /// callers never pass (every instant siyu holds is inside it).

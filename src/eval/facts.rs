@@ -11,8 +11,7 @@ use crate::value::Value;
 use crate::zone::Zone;
 use serde::{Deserialize, Serialize};
 
-/// "Holds forever (until an event)".
-pub(crate) const FOREVER: i64 = i64::MAX;
+pub(crate) use crate::time::FOREVER;
 
 /// The last known value of a segment, tag or stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

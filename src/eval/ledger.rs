@@ -1,8 +1,8 @@
 //! Points ledgers (§7): credits earned with an expiry, spent oldest first.
 
 use super::R;
-use super::facts::FOREVER;
 use crate::tight::Tight;
+use crate::time::FOREVER;
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
 
