@@ -189,10 +189,7 @@ pub fn replay(
             sink: run,
             actions: 0,
         };
-        let result = match std::str::from_utf8(&line) {
-            Ok(text) => engine.replay_line_into(text, &mut counting),
-            Err(e) => Err(siyu::engine::LineError::NotUtf8(e.valid_up_to())),
-        };
+        let result = engine.replay_bytes_into(&line, &mut counting);
         actions += counting.actions;
         if let Err(e) = result {
             rejected += 1;

@@ -494,3 +494,19 @@ fn completions_for_each_shell() {
         assert!(script.contains("explain-code"));
     }
 }
+
+#[test]
+fn a_line_that_is_not_utf8_is_named_and_counted_as_rejected() {
+    // Written over the scratch file: `scratch` takes text, this is not.
+    let file = scratch("not_utf8.jsonl", "");
+    let mut bytes =
+        b"{\"customer\":\"a\",\"type\":\"add_friend\",\"time\":\"2026-01-01T00:00:00Z\"}\n"
+            .to_vec();
+    bytes.extend_from_slice(b"\xff\xfe\n");
+    std::fs::write(&file, bytes).expect("scratch file");
+    let out = siyu(&["replay", s(&sop()), s(&file), "--summary"]);
+    assert_eq!(code(&out), 0);
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("{}:2: not UTF-8", s(&file))), "{err}");
+    assert!(err.contains("rejected 1 "), "the summary counts it: {err}");
+}

@@ -65,15 +65,20 @@ impl Engine {
                 return Ok(n);
             }
             n += 1;
-            let result = match std::str::from_utf8(&line) {
-                Ok(text) => self.replay_line_into(text, sink),
-                Err(e) => {
-                    self.metrics.rejected += 1;
-                    Err(LineError::NotUtf8(e.valid_up_to()))
-                }
-            };
-            if let Err(e) = result {
+            if let Err(e) = self.replay_bytes_into(&line, sink) {
                 bad(n, e);
+            }
+        }
+    }
+
+    /// [`Engine::replay_line_into`] for a line as read, not yet known to be
+    /// UTF-8: one that is not is rejected (and counted) like any bad line.
+    pub fn replay_bytes_into(&mut self, line: &[u8], sink: &mut dyn Sink) -> Result<(), LineError> {
+        match std::str::from_utf8(line) {
+            Ok(text) => self.replay_line_into(text, sink),
+            Err(e) => {
+                self.metrics.rejected += 1;
+                Err(LineError::NotUtf8(e.valid_up_to()))
             }
         }
     }
