@@ -1,0 +1,470 @@
+//! A worker: leases shards, keeps each leased shard's engine in memory, and
+//! applies the shard's stream to it in batches.
+//!
+//! State is local, the stream is the changelog (the Kafka Streams model):
+//! a batch of entries is applied to the in-memory engine, then committed
+//! by one script on the shard's slot — the actions it emitted, the new
+//! position and, every so often, a checkpoint (the engine's snapshot in
+//! its versioned binary encoding) — all or nothing, and only while this
+//! worker still holds the lease at the position it started from. A worker
+//! that takes a shard over restores the checkpoint and re-applies the
+//! entries committed since, emitting nothing: the engine is deterministic,
+//! so it reaches the state the committed actions came from, and the next
+//! batch gives the actions (and ids) the dead worker would have.
+
+use crate::store::{Conn, Keys, WORKERS};
+use siyu::{ActionRef, Engine, Program};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How a worker runs (each has a flag and an environment variable).
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    /// The worker's name, unique among live workers.
+    pub(crate) name: String,
+    /// Stream entries applied and committed at once, at most.
+    pub(crate) batch: usize,
+    /// How long a lease lives without renewal.
+    pub(crate) lease: Duration,
+    /// Entries between checkpoints: what a take-over re-applies, at most.
+    pub(crate) checkpoint_every: u64,
+    /// How often to print a metrics line; `None`: never.
+    pub(crate) metrics_every: Option<Duration>,
+    /// Testing only: exit abruptly, without committing or releasing
+    /// anything, once this many entries have been applied.
+    pub(crate) crash_after: Option<u64>,
+}
+
+/// Commits a batch if this worker holds the lease and the shard is where
+/// the batch started. KEYS: lease, progress, actions, checkpoint, events.
+/// ARGV: worker, lease ms, previous entry, last entry, entries, now ms,
+/// checkpoint ('1' or '0'), snapshot bytes, then one action per argument.
+/// Returns 1, or 0 if the lease is gone, or -1 if the position moved.
+const COMMIT: &str = r#"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if (redis.call('HGET', KEYS[2], 'entry') or '0-0') ~= ARGV[3] then return -1 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+for i = 9, #ARGV, 1000 do
+  redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+local entries = redis.call('HINCRBY', KEYS[2], 'entries', ARGV[5])
+redis.call('HINCRBY', KEYS[2], 'actions', #ARGV - 8)
+redis.call('HSET', KEYS[2], 'entry', ARGV[4], 'worker', ARGV[1], 'at', ARGV[6])
+if ARGV[7] == '1' then
+  redis.call('SET', KEYS[4], ARGV[8])
+  redis.call('HSET', KEYS[2], 'checkpoint', ARGV[4], 'checkpoint_entries', entries)
+  redis.call('XTRIM', KEYS[5], 'MINID', ARGV[4])
+end
+return 1
+"#;
+
+/// Renews (ARGV[2] = ms) or, with ARGV[2] = 'release', gives up the lease
+/// at KEYS[1], if ARGV[1] holds it. Returns 1 if it did.
+const LEASE: &str = r#"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == 'release' then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+"#;
+
+/// A shard this worker holds.
+struct Served {
+    keys: Keys,
+    engine: Engine,
+    /// The last committed stream entry ("0-0": none yet).
+    last: String,
+    /// Entries committed since the last checkpoint.
+    since_checkpoint: u64,
+}
+
+/// What a worker did, for its metrics line.
+#[derive(Debug, Default)]
+struct Tally {
+    entries: u64,
+    actions: u64,
+    batches: u64,
+}
+
+/// A worker's loop and the scripts it calls.
+pub(crate) struct Worker<'a> {
+    con: Conn,
+    program: &'a Program,
+    shards: u64,
+    settings: Settings,
+    commit: redis::Script,
+    lease: redis::Script,
+    served: BTreeMap<u64, Served>,
+    tally: Tally,
+    applied: u64,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl<'a> Worker<'a> {
+    /// A worker for `shards` shards, not yet serving any.
+    pub(crate) fn new(con: Conn, program: &'a Program, shards: u64, settings: Settings) -> Self {
+        Worker {
+            con,
+            program,
+            shards,
+            settings,
+            commit: redis::Script::new(COMMIT),
+            lease: redis::Script::new(LEASE),
+            served: BTreeMap::new(),
+            tally: Tally::default(),
+            applied: 0,
+        }
+    }
+
+    /// Serves shards until `stop` is set (SIGTERM, SIGINT): then finishes
+    /// the batch in hand, checkpoints and releases each shard, and returns.
+    pub(crate) fn run(&mut self, stop: &Arc<AtomicBool>) -> Result<(), crate::Error> {
+        let beat = self.settings.lease / 4;
+        let mut next_beat = Instant::now();
+        let mut next_metrics = self.settings.metrics_every.map(|d| Instant::now() + d);
+        let mut window = (Instant::now(), 0u64);
+        let mut idle = Duration::from_millis(1);
+        while !stop.load(Ordering::Relaxed) {
+            if Instant::now() >= next_beat {
+                self.heartbeat()?;
+                next_beat = Instant::now() + beat;
+            }
+            let mut busy = false;
+            let shards: Vec<u64> = self.served.keys().copied().collect();
+            for s in shards {
+                busy |= self.step(s)?;
+            }
+            if let Some(at) = next_metrics.filter(|at| Instant::now() >= *at) {
+                let rate = (self.tally.entries - window.1) as f64
+                    / window.0.elapsed().as_secs_f64().max(1e-9);
+                eprintln!("{}", self.metrics_line(rate)?);
+                window = (Instant::now(), self.tally.entries);
+                next_metrics = self
+                    .settings
+                    .metrics_every
+                    .map(|d| at.max(Instant::now()) + d);
+            }
+            if busy {
+                idle = Duration::from_millis(1);
+            } else {
+                std::thread::sleep(idle);
+                idle = (idle * 2).min(Duration::from_millis(20));
+            }
+        }
+        let shards: Vec<u64> = self.served.keys().copied().collect();
+        for s in shards {
+            self.release(s)?;
+        }
+        let _: i64 = redis::cmd("ZREM")
+            .arg(WORKERS)
+            .arg(&self.settings.name)
+            .query(self.con.as_dyn())?;
+        eprintln!(
+            "siyu-workers {}: stopped after {} entries in {} batches, {} actions; shards released",
+            self.settings.name, self.tally.entries, self.tally.batches, self.tally.actions
+        );
+        Ok(())
+    }
+
+    /// Says this worker is alive, keeps its leases, and moves towards its
+    /// fair share of the shards: ⌈shards / live workers⌉, releasing extras
+    /// (checkpointed, so the next owner re-applies nothing) and taking
+    /// free shards while it has fewer.
+    fn heartbeat(&mut self) -> Result<(), crate::Error> {
+        let now = now_ms();
+        let stale = now.saturating_sub(3 * self.settings.lease.as_millis() as u64);
+        let mut add = redis::cmd("ZADD");
+        add.arg(WORKERS).arg(now).arg(&self.settings.name);
+        let mut forget = redis::cmd("ZREMRANGEBYSCORE");
+        forget.arg(WORKERS).arg("-inf").arg(format!("({stale}"));
+        let mut count = redis::cmd("ZCARD");
+        count.arg(WORKERS);
+        let (_, _, live): (u64, u64, u64) = self.con.pipe([add, forget, count])?;
+        let fair = self.shards.div_ceil(live.max(1));
+        let held: Vec<u64> = self.served.keys().copied().collect();
+        for s in held {
+            let kept: i64 = self
+                .lease
+                .key(Keys(s).lease())
+                .arg(&self.settings.name)
+                .arg(self.settings.lease.as_millis() as u64)
+                .invoke(self.con.as_dyn())?;
+            if kept != 1 {
+                eprintln!("siyu-workers {}: lost shard {s}", self.settings.name);
+                self.served.remove(&s);
+            }
+        }
+        while self.served.len() as u64 > fair {
+            let Some(&s) = self.served.keys().next_back() else {
+                break;
+            };
+            self.release(s)?;
+        }
+        // Start the search at a place of our own so workers starting
+        // together do not all reach for shard 0 first.
+        let start = siyu::fnv1a64(&self.settings.name) % self.shards;
+        for i in 0..self.shards {
+            if self.served.len() as u64 >= fair {
+                break;
+            }
+            let s = (start + i) % self.shards;
+            if !self.served.contains_key(&s) {
+                self.acquire(s)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes shard `s` if it is free: restores its checkpoint and
+    /// re-applies what was committed after it.
+    fn acquire(&mut self, s: u64) -> Result<(), crate::Error> {
+        let keys = Keys(s);
+        let took: Option<String> = redis::cmd("SET")
+            .arg(keys.lease())
+            .arg(&self.settings.name)
+            .arg("NX")
+            .arg("PX")
+            .arg(self.settings.lease.as_millis() as u64)
+            .query(self.con.as_dyn())?;
+        if took.is_none() {
+            return Ok(());
+        }
+        let mut position = redis::cmd("HMGET");
+        position
+            .arg(keys.progress())
+            .arg(&["entry", "entries", "checkpoint", "checkpoint_entries"][..]);
+        let mut checkpoint = redis::cmd("GET");
+        checkpoint.arg(keys.checkpoint());
+        let (fields, snapshot): (Vec<Option<String>>, Option<Vec<u8>>) =
+            self.con.pipe([position, checkpoint])?;
+        let field = |i: usize| fields.get(i).cloned().flatten();
+        let count = |i: usize| -> Result<u64, crate::Error> {
+            field(i).map_or(Ok(0), |v| {
+                v.parse()
+                    .map_err(|_| crate::Error::Corrupt(s, format!("progress count {v:?}")))
+            })
+        };
+        let committed = field(0).unwrap_or_else(|| "0-0".into());
+        let mut from = field(2).unwrap_or_else(|| "0-0".into());
+        let mut engine = match &snapshot {
+            Some(bytes) => {
+                Engine::restore(self.program, bytes).map_err(|e| crate::Error::Checkpoint(s, e))?
+            }
+            None => Engine::new(self.program),
+        };
+        let owed = count(1)?.saturating_sub(count(3)?);
+        let mut reapplied = 0u64;
+        while from != committed {
+            let chunk = self.read(keys, &from, Some(&committed))?;
+            let Some((last, _)) = chunk.last() else {
+                return Err(crate::Error::Corrupt(
+                    s,
+                    format!("stream ends before the committed entry {committed}"),
+                ));
+            };
+            from = last.clone();
+            for (_, line) in &chunk {
+                // Actions from here on were committed already.
+                let _ = engine.replay_line_into(line, &mut |_: ActionRef<'_>| {});
+                reapplied += 1;
+            }
+        }
+        if reapplied != owed {
+            return Err(crate::Error::Corrupt(
+                s,
+                format!("{reapplied} entries after the checkpoint, {owed} committed"),
+            ));
+        }
+        eprintln!(
+            "siyu-workers {}: took shard {s} at entry {committed} ({} customers, {reapplied} entries re-applied since the checkpoint)",
+            self.settings.name,
+            engine.len(),
+        );
+        self.served.insert(
+            s,
+            Served {
+                keys,
+                engine,
+                last: committed,
+                since_checkpoint: reapplied,
+            },
+        );
+        Ok(())
+    }
+
+    /// Gives shard `s` up: a checkpoint at its position, then the lease.
+    fn release(&mut self, s: u64) -> Result<(), crate::Error> {
+        if let Some(served) = self.served.remove(&s) {
+            let last = served.last.clone();
+            if self.commit(&served, &last, 0, &[], true)? {
+                let _: i64 = self
+                    .lease
+                    .key(served.keys.lease())
+                    .arg(&self.settings.name)
+                    .arg("release")
+                    .invoke(self.con.as_dyn())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Up to a batch of entries after `after`, up to `until` if given.
+    fn read(
+        &mut self,
+        keys: Keys,
+        after: &str,
+        until: Option<&str>,
+    ) -> Result<Vec<(String, String)>, crate::Error> {
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(keys.events())
+            .arg(format!("({after}"))
+            .arg(until.unwrap_or("+"))
+            .arg("COUNT")
+            .arg(self.settings.batch)
+            .query(self.con.as_dyn())?;
+        Ok(reply
+            .ids
+            .into_iter()
+            .map(|mut e| {
+                let line = e
+                    .map
+                    .remove("line")
+                    .and_then(|v| redis::from_redis_value::<String>(&v).ok())
+                    .unwrap_or_default();
+                (e.id, line)
+            })
+            .collect())
+    }
+
+    /// Applies and commits the next batch of shard `s`; false if there was
+    /// none. A commit refused (the lease lost, the position moved) drops
+    /// the shard: its engine has run ahead of what is committed.
+    fn step(&mut self, s: u64) -> Result<bool, crate::Error> {
+        let Some(keys) = self.served.get(&s).map(|v| v.keys) else {
+            return Ok(false);
+        };
+        let after = self.served[&s].last.clone();
+        let batch = self.read(keys, &after, None)?;
+        let Some((last, _)) = batch.last() else {
+            return Ok(false);
+        };
+        let last = last.clone();
+        let mut actions: Vec<Vec<u8>> = Vec::new();
+        let crash_after = self.settings.crash_after;
+        let served = self
+            .served
+            .get_mut(&s)
+            .ok_or(crate::Error::Corrupt(s, "served shard vanished".into()))?;
+        for (_, line) in &batch {
+            // A rejected line is counted in the engine's metrics and
+            // skipped, as `replay` does.
+            let _ = served
+                .engine
+                .replay_line_into(line, &mut |a: ActionRef<'_>| {
+                    let mut json = Vec::with_capacity(160);
+                    a.write_json_line(&mut json);
+                    json.pop();
+                    actions.push(json);
+                });
+            self.applied += 1;
+            if crash_after.is_some_and(|n| self.applied >= n) {
+                eprintln!(
+                    "siyu-workers {}: crash injected after {} entries, mid-batch",
+                    self.settings.name, self.applied
+                );
+                std::process::exit(70);
+            }
+        }
+        let checkpoint =
+            served.since_checkpoint + batch.len() as u64 >= self.settings.checkpoint_every;
+        let served = self
+            .served
+            .remove(&s)
+            .ok_or(crate::Error::Corrupt(s, "served shard vanished".into()))?;
+        if !self.commit(&served, &last, batch.len() as u64, &actions, checkpoint)? {
+            eprintln!(
+                "siyu-workers {}: lost shard {s} before committing a batch",
+                self.settings.name
+            );
+            return Ok(true);
+        }
+        self.tally.entries += batch.len() as u64;
+        self.tally.actions += actions.len() as u64;
+        self.tally.batches += 1;
+        let mut served = served;
+        served.since_checkpoint = if checkpoint {
+            0
+        } else {
+            served.since_checkpoint + batch.len() as u64
+        };
+        served.last = last;
+        self.served.insert(s, served);
+        Ok(true)
+    }
+
+    /// Runs the commit script for `served` moved on to `last`.
+    fn commit(
+        &mut self,
+        served: &Served,
+        last: &str,
+        entries: u64,
+        actions: &[Vec<u8>],
+        checkpoint: bool,
+    ) -> Result<bool, crate::Error> {
+        let keys = served.keys;
+        let snapshot = if checkpoint {
+            served.engine.snapshot()
+        } else {
+            Vec::new()
+        };
+        let mut call = self.commit.prepare_invoke();
+        call.key(keys.lease())
+            .key(keys.progress())
+            .key(keys.actions())
+            .key(keys.checkpoint())
+            .key(keys.events())
+            .arg(&self.settings.name)
+            .arg(self.settings.lease.as_millis() as u64)
+            .arg(&served.last)
+            .arg(last)
+            .arg(entries)
+            .arg(now_ms())
+            .arg(if checkpoint { "1" } else { "0" })
+            .arg(snapshot);
+        for a in actions {
+            call.arg(a.as_slice());
+        }
+        let done: i64 = call.invoke(self.con.as_dyn())?;
+        Ok(done == 1)
+    }
+
+    /// One line: the shards served, entries and actions so far, the rate
+    /// since the last line, and each shard's lag (entries not committed).
+    fn metrics_line(&mut self, rate: f64) -> Result<String, crate::Error> {
+        let mut lags = Vec::new();
+        let shards: Vec<u64> = self.served.keys().copied().collect();
+        for s in shards {
+            lags.push(format!(
+                "{s}:{}",
+                crate::status::lag(&mut self.con, Keys(s))?
+            ));
+        }
+        Ok(format!(
+            "siyu-workers {}: {} entries ({rate:.0}/s), {} actions, {} batches; lag by shard {}",
+            self.settings.name,
+            self.tally.entries,
+            self.tally.actions,
+            self.tally.batches,
+            if lags.is_empty() {
+                "(none served)".to_string()
+            } else {
+                lags.join(" ")
+            }
+        ))
+    }
+}
