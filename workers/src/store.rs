@@ -136,8 +136,8 @@ impl Keys {
     }
 }
 
-/// The shard of a customer: FNV-1a of the id, modulo the shard count (the
-/// same hash the C ABI exposes, so a host can route without siyu).
+/// The shard of a customer: 64-bit FNV-1a of the id, modulo the shard
+/// count (a hash any host can compute to route events without siyu).
 pub(crate) fn shard_of(customer: &str, shards: u64) -> u64 {
     siyu::fnv1a64(customer) % shards
 }

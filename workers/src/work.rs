@@ -345,21 +345,17 @@ impl<'a> Worker<'a> {
     /// none. A commit refused (the lease lost, the position moved) drops
     /// the shard: its engine has run ahead of what is committed.
     fn step(&mut self, s: u64) -> Result<bool, crate::Error> {
-        let Some(keys) = self.served.get(&s).map(|v| v.keys) else {
+        // Out of the map while it runs ahead of what is committed: it goes
+        // back only once the commit is accepted.
+        let Some(mut served) = self.served.remove(&s) else {
             return Ok(false);
         };
-        let after = self.served[&s].last.clone();
-        let batch = self.read(keys, &after, None)?;
-        let Some((last, _)) = batch.last() else {
+        let batch = self.read(served.keys, &served.last, None)?;
+        let Some(last) = batch.last().map(|(id, _)| id.clone()) else {
+            self.served.insert(s, served);
             return Ok(false);
         };
-        let last = last.clone();
         let mut actions: Vec<Vec<u8>> = Vec::new();
-        let crash_after = self.settings.crash_after;
-        let served = self
-            .served
-            .get_mut(&s)
-            .ok_or(crate::Error::Corrupt(s, "served shard vanished".into()))?;
         for (_, line) in &batch {
             // A rejected line is counted in the engine's metrics and
             // skipped, as `replay` does.
@@ -372,7 +368,7 @@ impl<'a> Worker<'a> {
                     actions.push(json);
                 });
             self.applied += 1;
-            if crash_after.is_some_and(|n| self.applied >= n) {
+            if self.settings.crash_after.is_some_and(|n| self.applied >= n) {
                 eprintln!(
                     "siyu-workers {}: crash injected after {} entries, mid-batch",
                     self.settings.name, self.applied
@@ -380,27 +376,22 @@ impl<'a> Worker<'a> {
                 std::process::exit(70);
             }
         }
-        let checkpoint =
-            served.since_checkpoint + batch.len() as u64 >= self.settings.checkpoint_every;
-        let served = self
-            .served
-            .remove(&s)
-            .ok_or(crate::Error::Corrupt(s, "served shard vanished".into()))?;
-        if !self.commit(&served, &last, batch.len() as u64, &actions, checkpoint)? {
+        let n = batch.len() as u64;
+        let checkpoint = served.since_checkpoint + n >= self.settings.checkpoint_every;
+        if !self.commit(&served, &last, n, &actions, checkpoint)? {
             eprintln!(
                 "siyu-workers {}: lost shard {s} before committing a batch",
                 self.settings.name
             );
             return Ok(true);
         }
-        self.tally.entries += batch.len() as u64;
+        self.tally.entries += n;
         self.tally.actions += actions.len() as u64;
         self.tally.batches += 1;
-        let mut served = served;
         served.since_checkpoint = if checkpoint {
             0
         } else {
-            served.since_checkpoint + batch.len() as u64
+            served.since_checkpoint + n
         };
         served.last = last;
         self.served.insert(s, served);

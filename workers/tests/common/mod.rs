@@ -261,10 +261,11 @@ pub struct Crashes {
 }
 
 /// Replays the sample through workers on `url`, batch size `batch`: two
-/// workers crash mid-batch (exit without committing their batch or
-/// releasing their leases, after `crash[i]` entries), a third is killed
-/// with SIGKILL once a third of the actions are in, two more run to the
-/// end (one of them started after the first crash, to take shards over).
+/// workers, started first, crash mid-batch (exit without committing their
+/// batch or releasing their leases, after `crash[i]` entries), a third is
+/// killed with SIGKILL once a third of the actions are in, two more run
+/// to the end (one of them started after the first crash, to take shards
+/// over).
 pub fn crash_run(url: &str, shards: u64, batch: u64, events: usize, crash: [u64; 2]) -> Crashes {
     let (lines, path) = sample(events, &format!("crash-{batch}"));
     let want = one_process(&lines);
@@ -282,12 +283,6 @@ pub fn crash_run(url: &str, shards: u64, batch: u64, events: usize, crash: [u64;
         .arg("siyu:workers")
         .query(con.as_mut())
         .unwrap_or(0);
-    let status = command(url, shards)
-        .arg("produce")
-        .arg(&path)
-        .status()
-        .expect("producer runs");
-    assert!(status.success(), "producer");
     let rules = root().join("examples/sop/sop.siyu");
     let spawn = |name: &str, crash_after: Option<u64>| {
         let mut c = command(url, shards);
@@ -306,8 +301,27 @@ pub fn crash_run(url: &str, shards: u64, batch: u64, events: usize, crash: [u64;
         ("w1".to_string(), crash[0], spawn("w1", Some(crash[0]))),
         ("w2".to_string(), crash[1], spawn("w2", Some(crash[1]))),
     ];
+    // The crashers hold shards before there are events or other workers,
+    // so that each surely applies its entries (about a third of them).
+    let holding = Instant::now();
+    while !["w1", "w2"]
+        .iter()
+        .all(|w| owners(con.as_mut(), shards).contains(*w))
+    {
+        assert!(
+            holding.elapsed() < Duration::from_secs(10),
+            "w1 and w2 take shards"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let mut victim = Some(spawn("w3", None));
     let _w4 = spawn("w4", None);
+    let status = command(url, shards)
+        .arg("produce")
+        .arg(&path)
+        .status()
+        .expect("producer runs");
+    assert!(status.success(), "producer");
     let mut late = None;
     let mut injected = Vec::new();
     let mut killed = Vec::new();
@@ -348,6 +362,19 @@ pub fn crash_run(url: &str, shards: u64, batch: u64, events: usize, crash: [u64;
         got: actions(con.as_mut(), shards),
         want,
     }
+}
+
+/// The workers holding a lease now.
+pub fn owners(con: &mut dyn ConnectionLike, shards: u64) -> std::collections::BTreeSet<String> {
+    (0..shards)
+        .filter_map(|s| {
+            redis::cmd("GET")
+                .arg(format!("siyu:{{{s}}}:lease"))
+                .query::<Option<String>>(con)
+                .ok()
+                .flatten()
+        })
+        .collect()
 }
 
 fn actions_so_far(con: &mut dyn ConnectionLike, shards: u64) -> usize {

@@ -1,0 +1,194 @@
+//! Running the workers: help, settings from the environment, metrics
+//! lines, `status`, and a graceful stop on SIGTERM that leaves the next
+//! owner nothing to re-apply.
+
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn help_names_every_command_and_setting() {
+    let out = Command::new(common::bin())
+        .arg("--help")
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "produce",
+        "work",
+        "status",
+        "SIYU_REDIS_URL",
+        "SIYU_SHARDS",
+        "Example:",
+    ] {
+        assert!(text.contains(want), "--help names {want}:\n{text}");
+    }
+    let out = Command::new(common::bin())
+        .args(["work", "--help"])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "SIYU_BATCH",
+        "SIYU_LEASE_MS",
+        "SIYU_CHECKPOINT_EVERY",
+        "SIYU_METRICS_EVERY",
+        "SIYU_WORKER_NAME",
+        "SIGTERM",
+    ] {
+        assert!(text.contains(want), "work --help names {want}:\n{text}");
+    }
+    assert!(!text.contains("crash"), "the testing knob stays hidden");
+    let out = Command::new(common::bin())
+        .args(["--shards", "0", "status"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "0 shards is refused");
+}
+
+#[test]
+fn a_worker_reports_stops_on_sigterm_and_hands_over_cleanly() {
+    let Some((_redis, url)) = common::single() else {
+        return common::unavailable("redis-server");
+    };
+    let shards = 4;
+    let (lines, path) = common::sample(6_000, "operate");
+    let want = common::one_process(&lines);
+    let ok = common::command(&url, shards)
+        .arg("produce")
+        .arg(&path)
+        .status()
+        .expect("producer")
+        .success();
+    assert!(ok);
+    let rules = common::root().join("examples/sop/sop.siyu");
+    let worker = |name: &str| {
+        common::command(&url, shards)
+            .arg("work")
+            .arg(&rules)
+            .env("SIYU_WORKER_NAME", name)
+            .env("SIYU_METRICS_EVERY", "1")
+            .env("SIYU_CHECKPOINT_EVERY", "1000000")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("worker")
+    };
+    let mut w1 = worker("w1");
+    let mut con = common::connect(&url);
+    let start = Instant::now();
+    while !common::drained(con.as_mut(), shards) {
+        assert!(start.elapsed() < Duration::from_secs(60), "w1 finishes");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A metrics line is due within a second of the start.
+    std::thread::sleep(Duration::from_millis(1_200));
+
+    let status = common::command(&url, shards)
+        .args(["status", "--json", "--interval", "0.2"])
+        .output()
+        .expect("status");
+    assert!(status.status.success());
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&status.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    println!("status: {rows:?}");
+    assert_eq!(rows.len(), shards as usize);
+    let mut actions = 0;
+    for row in &rows {
+        assert_eq!(row["worker"], "w1", "{row}");
+        assert_eq!(row["lag"], 0, "{row}");
+        assert!(row["entries"].as_u64().is_some_and(|n| n > 0), "{row}");
+        assert!(row["entries_per_second"].is_number(), "{row}");
+        actions += row["actions"].as_u64().expect("actions");
+    }
+    assert_eq!(actions as usize, want.len());
+    let table = common::command(&url, shards)
+        .args(["status", "--interval", "0"])
+        .output()
+        .expect("status");
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.starts_with("shard") && table.lines().count() == 5,
+        "{table}"
+    );
+
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(w1.id() as i32, libc::SIGTERM) };
+    let stopped = Instant::now();
+    let code = loop {
+        if let Some(status) = w1.try_wait().expect("waits") {
+            break status;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "w1 stops on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut err = String::new();
+    w1.stderr
+        .take()
+        .expect("piped")
+        .read_to_string(&mut err)
+        .expect("stderr");
+    println!("w1 said:\n{err}");
+    assert!(code.success(), "a graceful stop exits 0");
+    assert!(
+        err.contains("lag by shard 0:0"),
+        "a metrics line with the lag"
+    );
+    assert!(err.contains("shards released"), "{err}");
+    for s in 0..shards {
+        let owner: Option<String> = redis::cmd("GET")
+            .arg(format!("siyu:{{{s}}}:lease"))
+            .query(con.as_mut())
+            .expect("GET");
+        assert_eq!(owner, None, "shard {s}'s lease released");
+    }
+
+    // Checkpointed on the way out: the next owner re-applies nothing.
+    let mut w2 = common::Killed(worker("w2"));
+    let took = Instant::now();
+    let mut owned = 0;
+    while owned < shards {
+        assert!(
+            took.elapsed() < Duration::from_secs(10),
+            "w2 takes every shard"
+        );
+        owned = (0..shards)
+            .filter(|s| {
+                redis::cmd("GET")
+                    .arg(format!("siyu:{{{s}}}:lease"))
+                    .query::<Option<String>>(con.as_mut())
+                    .ok()
+                    .flatten()
+                    .is_some_and(|o| o == "w2")
+            })
+            .count() as u64;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe { libc::kill(w2.0.id() as i32, libc::SIGTERM) };
+    let _ = w2.0.wait();
+    let mut err = String::new();
+    w2.0.stderr
+        .take()
+        .expect("piped")
+        .read_to_string(&mut err)
+        .expect("stderr");
+    println!("w2 said:\n{err}");
+    assert_eq!(
+        err.matches("0 entries re-applied").count(),
+        shards as usize,
+        "{err}"
+    );
+    assert_eq!(
+        common::actions(con.as_mut(), shards),
+        want,
+        "nothing more emitted"
+    );
+    let _ = std::fs::remove_file(&path);
+}
