@@ -75,36 +75,15 @@ fn children_cpu() -> f64 {
 }
 
 fn nodes(url: &str, cluster: bool) -> Vec<String> {
-    if !cluster {
-        return vec![url.to_string()];
+    if cluster {
+        common::masters(url)
+    } else {
+        vec![url.to_string()]
     }
-    let mut con = redis::Client::open(url)
-        .and_then(|c| c.get_connection())
-        .expect("node");
-    let text: String = redis::cmd("CLUSTER")
-        .arg("NODES")
-        .query(&mut con)
-        .expect("nodes");
-    text.lines()
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .map(|a| format!("redis://{}/", a.split('@').next().unwrap_or(a)))
-        .collect()
 }
 
 fn reset(url: &str) {
-    let mut con = common::connect(url);
-    for s in 0..SHARDS {
-        for what in ["events", "actions", "lease", "progress", "checkpoint"] {
-            let _: i64 = redis::cmd("DEL")
-                .arg(format!("siyu:{{{s}}}:{what}"))
-                .query(con.as_mut())
-                .unwrap_or(0);
-        }
-    }
-    let _: i64 = redis::cmd("DEL")
-        .arg("siyu:workers")
-        .query(con.as_mut())
-        .unwrap_or(0);
+    common::reset(common::connect(url).as_mut(), SHARDS);
 }
 
 fn produce(url: &str, events: &std::path::Path) {

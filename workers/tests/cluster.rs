@@ -14,24 +14,8 @@ fn a_cluster_of_three_masters_serves_the_shards_and_survives_crashes() {
         return common::unavailable("a 3-master redis cluster");
     };
     let shards = 6;
-    let run = common::crash_run(&url, shards, 200, 20_000, [800, 2_100]);
-    println!(
-        "cluster crash test: 3 masters, {:.1} s, {} events, {shards} shards, {} workers; crashed mid-batch: {:?} (name, entries applied); SIGKILLed: {:?}; {} actions, {} expected",
-        run.seconds,
-        run.events,
-        run.workers,
-        run.injected,
-        run.killed,
-        run.got.len(),
-        run.want.len()
-    );
-    assert_eq!(run.injected.len(), 2, "both crashes happened");
-    assert_eq!(
-        run.got.len(),
-        run.want.len(),
-        "nothing lost, nothing doubled"
-    );
-    assert!(run.got == run.want, "the same actions, ids included");
+    common::crash_run(&url, shards, 200, 20_000, [800, 2_100])
+        .check("cluster crash test, 3 masters, batch 200", shards);
     let nodes = common::nodes_holding_keys(&url);
     println!("keys on each master: {nodes:?}");
     assert!(

@@ -18,23 +18,7 @@ fn workers_crashing_mid_batch_lose_and_double_nothing() {
         (37, [1_000, 2_222]),
         (1_000, [1_500, 2_500]),
     ] {
-        let run = common::crash_run(&url, shards, batch, 20_000, crash);
-        println!(
-            "crash test, batch {batch}: {:.1} s, {} events, {shards} shards, {} workers; crashed mid-batch: {:?} (name, entries applied); SIGKILLed: {:?}; {} actions, {} expected",
-            run.seconds,
-            run.events,
-            run.workers,
-            run.injected,
-            run.killed,
-            run.got.len(),
-            run.want.len()
-        );
-        assert_eq!(run.injected.len(), 2, "both crashes happened");
-        assert_eq!(
-            run.got.len(),
-            run.want.len(),
-            "nothing lost, nothing doubled"
-        );
-        assert!(run.got == run.want, "the same actions, ids included");
+        common::crash_run(&url, shards, batch, 20_000, crash)
+            .check(&format!("crash test, batch {batch}"), shards);
     }
 }

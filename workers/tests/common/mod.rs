@@ -233,6 +233,20 @@ pub fn drained(con: &mut dyn ConnectionLike, shards: u64) -> bool {
     })
 }
 
+/// A fresh deployment, whichever run came before on this server: every
+/// key of every shard, and the live workers, deleted.
+pub fn reset(con: &mut dyn ConnectionLike, shards: u64) {
+    let mut keys = vec!["siyu:workers".to_string()];
+    for s in 0..shards {
+        for what in ["events", "actions", "lease", "progress", "checkpoint"] {
+            keys.push(format!("siyu:{{{s}}}:{what}"));
+        }
+    }
+    for key in keys {
+        let _: i64 = redis::cmd("DEL").arg(key).query(con).expect("DEL");
+    }
+}
+
 /// Every shard's actions, sorted.
 pub fn actions(con: &mut dyn ConnectionLike, shards: u64) -> Vec<String> {
     let mut all: Vec<String> = Vec::new();
@@ -270,19 +284,7 @@ pub fn crash_run(url: &str, shards: u64, batch: u64, events: usize, crash: [u64;
     let (lines, path) = sample(events, &format!("crash-{batch}"));
     let want = one_process(&lines);
     let mut con = connect(url);
-    // A fresh deployment, whichever run came before on this server.
-    for s in 0..shards {
-        for what in ["events", "actions", "lease", "progress", "checkpoint"] {
-            let _: i64 = redis::cmd("DEL")
-                .arg(format!("siyu:{{{s}}}:{what}"))
-                .query(con.as_mut())
-                .unwrap_or(0);
-        }
-    }
-    let _: i64 = redis::cmd("DEL")
-        .arg("siyu:workers")
-        .query(con.as_mut())
-        .unwrap_or(0);
+    reset(con.as_mut(), shards);
     let rules = root().join("examples/sop/sop.siyu");
     let spawn = |name: &str, crash_after: Option<u64>| {
         let mut c = command(url, shards);
@@ -377,6 +379,29 @@ pub fn owners(con: &mut dyn ConnectionLike, shards: u64) -> std::collections::BT
         .collect()
 }
 
+impl Crashes {
+    /// Prints what happened and holds the run to one process's answer.
+    pub fn check(&self, what: &str, shards: u64) {
+        println!(
+            "{what}: {:.1} s, {} events, {shards} shards, {} workers; crashed mid-batch: {:?} (name, entries applied); SIGKILLed: {:?}; {} actions, {} expected",
+            self.seconds,
+            self.events,
+            self.workers,
+            self.injected,
+            self.killed,
+            self.got.len(),
+            self.want.len()
+        );
+        assert_eq!(self.injected.len(), 2, "both crashes happened");
+        assert_eq!(
+            self.got.len(),
+            self.want.len(),
+            "nothing lost, nothing doubled"
+        );
+        assert!(self.got == self.want, "the same actions, ids included");
+    }
+}
+
 fn actions_so_far(con: &mut dyn ConnectionLike, shards: u64) -> usize {
     (0..shards)
         .map(|s| {
@@ -399,8 +424,8 @@ fn assert_crashed(name: &str, status: ExitStatus, child: &mut Child) {
     assert!(err.contains("crash injected"), "{name}: {err}");
 }
 
-/// How many keys each master of the cluster `url` belongs to holds.
-pub fn nodes_holding_keys(url: &str) -> Vec<u64> {
+/// The URL of every master of the cluster `url` belongs to.
+pub fn masters(url: &str) -> Vec<String> {
     let mut con = redis::Client::open(url)
         .and_then(|c| c.get_connection())
         .expect("connects");
@@ -412,9 +437,16 @@ pub fn nodes_holding_keys(url: &str) -> Vec<u64> {
         .lines()
         .filter(|l| l.contains("master"))
         .filter_map(|l| l.split_whitespace().nth(1))
-        .map(|addr| {
-            let addr = addr.split('@').next().unwrap_or(addr);
-            redis::Client::open(format!("redis://{addr}/"))
+        .map(|addr| format!("redis://{}/", addr.split('@').next().unwrap_or(addr)))
+        .collect()
+}
+
+/// How many keys each master of the cluster `url` belongs to holds.
+pub fn nodes_holding_keys(url: &str) -> Vec<u64> {
+    masters(url)
+        .iter()
+        .map(|m| {
+            redis::Client::open(m.as_str())
                 .and_then(|c| c.get_connection())
                 .and_then(|mut c| redis::cmd("DBSIZE").query::<u64>(&mut c))
                 .expect("a master answers")
