@@ -193,7 +193,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 metrics_every: (metrics_every > 0).then(|| Duration::from_secs(metrics_every)),
                 crash_after,
             };
-            work::Worker::new(con, &program, cli.shards, settings).run(&stop)
+            work::Worker::new(con, (&source, &program), cli.shards, settings).run(&stop)
         }
         Command::Status { interval, json } => {
             let interval = (interval > 0.0).then(|| Duration::from_secs_f64(interval));

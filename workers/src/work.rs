@@ -40,21 +40,22 @@ pub(crate) struct Settings {
 /// Commits a batch if this worker holds the lease and the shard is where
 /// the batch started. KEYS: lease, progress, actions, checkpoint, events.
 /// ARGV: worker, lease ms, previous entry, last entry, entries, now ms,
-/// checkpoint ('1' or '0'), snapshot bytes, then one action per argument.
-/// Returns 1, or 0 if the lease is gone, or -1 if the position moved.
+/// checkpoint ('1' or '0'), snapshot bytes, the rules' source the snapshot
+/// was taken under, then one action per argument. Returns 1, or 0 if the
+/// lease is gone, or -1 if the position moved.
 const COMMIT: &str = r#"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if (redis.call('HGET', KEYS[2], 'entry') or '0-0') ~= ARGV[3] then return -1 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-for i = 9, #ARGV, 1000 do
+for i = 10, #ARGV, 1000 do
   redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
 local entries = redis.call('HINCRBY', KEYS[2], 'entries', ARGV[5])
-redis.call('HINCRBY', KEYS[2], 'actions', #ARGV - 8)
+redis.call('HINCRBY', KEYS[2], 'actions', #ARGV - 9)
 redis.call('HSET', KEYS[2], 'entry', ARGV[4], 'worker', ARGV[1], 'at', ARGV[6])
 if ARGV[7] == '1' then
   redis.call('SET', KEYS[4], ARGV[8])
-  redis.call('HSET', KEYS[2], 'checkpoint', ARGV[4], 'checkpoint_entries', entries)
+  redis.call('HSET', KEYS[2], 'checkpoint', ARGV[4], 'checkpoint_entries', entries, 'rules', ARGV[9])
   redis.call('XTRIM', KEYS[5], 'MINID', ARGV[4])
 end
 return 1
@@ -90,6 +91,9 @@ struct Tally {
 pub(crate) struct Worker<'a> {
     con: Conn,
     program: &'a Program,
+    /// The program's source, kept with each checkpoint so that a worker
+    /// running other rules can restore it and upgrade.
+    source: &'a str,
     shards: u64,
     settings: Settings,
     commit: redis::Script,
@@ -107,10 +111,16 @@ fn now_ms() -> u64 {
 
 impl<'a> Worker<'a> {
     /// A worker for `shards` shards, not yet serving any.
-    pub(crate) fn new(con: Conn, program: &'a Program, shards: u64, settings: Settings) -> Self {
+    pub(crate) fn new(
+        con: Conn,
+        (source, program): (&'a str, &'a Program),
+        shards: u64,
+        settings: Settings,
+    ) -> Self {
         Worker {
             con,
             program,
+            source,
             shards,
             settings,
             commit: redis::Script::new(COMMIT),
@@ -235,9 +245,15 @@ impl<'a> Worker<'a> {
             return Ok(());
         }
         let mut position = redis::cmd("HMGET");
-        position
-            .arg(keys.progress())
-            .arg(&["entry", "entries", "checkpoint", "checkpoint_entries"][..]);
+        position.arg(keys.progress()).arg(
+            &[
+                "entry",
+                "entries",
+                "checkpoint",
+                "checkpoint_entries",
+                "rules",
+            ][..],
+        );
         let mut checkpoint = redis::cmd("GET");
         checkpoint.arg(keys.checkpoint());
         let (fields, snapshot): (Vec<Option<String>>, Option<Vec<u8>>) =
@@ -252,9 +268,7 @@ impl<'a> Worker<'a> {
         let committed = field(0).unwrap_or_else(|| "0-0".into());
         let mut from = field(2).unwrap_or_else(|| "0-0".into());
         let mut engine = match &snapshot {
-            Some(bytes) => {
-                Engine::restore(self.program, bytes).map_err(|e| crate::Error::Checkpoint(s, e))?
-            }
+            Some(bytes) => self.restore(s, bytes, field(4).as_deref())?,
             None => Engine::new(self.program),
         };
         let owed = count(1)?.saturating_sub(count(3)?);
@@ -270,7 +284,7 @@ impl<'a> Worker<'a> {
             from = last.clone();
             for (_, line) in &chunk {
                 // Actions from here on were committed already.
-                let _ = engine.replay_line_into(line, &mut |_: ActionRef<'_>| {});
+                let _ = engine.replay_bytes_into(line, &mut |_: ActionRef<'_>| {});
                 reapplied += 1;
             }
         }
@@ -285,6 +299,31 @@ impl<'a> Worker<'a> {
             self.settings.name,
             engine.len(),
         );
+        if engine.program().fingerprint() != self.program.fingerprint() {
+            let report = engine.upgrade(self.program);
+            eprintln!(
+                "siyu-workers {}: shard {s} upgraded to this worker's rules: {} rules kept, {} reset, {} added, {} dropped",
+                self.settings.name,
+                report.rules_kept.len(),
+                report.rules_reset.len(),
+                report.rules_added.len(),
+                report.rules_dropped.len()
+            );
+            // Checkpointed at once under the new rules: what follows was
+            // decided by them, and a later owner must not re-apply it
+            // under the old.
+            let upgraded = Served {
+                keys,
+                engine,
+                last: committed.clone(),
+                since_checkpoint: 0,
+            };
+            if !self.commit(&upgraded, &committed, 0, &[], true)? {
+                return Ok(());
+            }
+            engine = upgraded.engine;
+            reapplied = 0;
+        }
         self.served.insert(
             s,
             Served {
@@ -295,6 +334,27 @@ impl<'a> Worker<'a> {
             },
         );
         Ok(())
+    }
+
+    /// The engine of a checkpoint: under this worker's rules, or, if it was
+    /// taken under others (a new version of the SOP being rolled out),
+    /// under those, to be re-applied to and then upgraded.
+    fn restore(&self, s: u64, bytes: &[u8], rules: Option<&str>) -> Result<Engine, crate::Error> {
+        match (Engine::restore(self.program, bytes), rules) {
+            (Err(siyu::SnapshotError::ProgramMismatch { .. }), Some(old)) => {
+                let program = siyu::compile(old).map_err(|e| {
+                    crate::Error::Corrupt(
+                        s,
+                        format!(
+                            "the checkpoint's rules do not compile: {}",
+                            e.render("checkpoint")
+                        ),
+                    )
+                })?;
+                Engine::restore(&program, bytes).map_err(|e| crate::Error::Checkpoint(s, e))
+            }
+            (restored, _) => restored.map_err(|e| crate::Error::Checkpoint(s, e)),
+        }
     }
 
     /// Gives shard `s` up: a checkpoint at its position, then the lease.
@@ -313,14 +373,16 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
-    /// Up to a batch of entries after `after`, up to `until` if given.
+    /// Up to a batch of entries after `after`, up to `until` if given: each
+    /// entry's id and its `line` field (empty if it has none, which the
+    /// engine then ignores as a blank line).
     fn read(
         &mut self,
         keys: Keys,
         after: &str,
         until: Option<&str>,
-    ) -> Result<Vec<(String, String)>, crate::Error> {
-        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+    ) -> Result<Vec<(String, Vec<u8>)>, crate::Error> {
+        let reply: Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)> = redis::cmd("XRANGE")
             .arg(keys.events())
             .arg(format!("({after}"))
             .arg(until.unwrap_or("+"))
@@ -328,15 +390,13 @@ impl<'a> Worker<'a> {
             .arg(self.settings.batch)
             .query(self.con.as_dyn())?;
         Ok(reply
-            .ids
             .into_iter()
-            .map(|mut e| {
-                let line = e
-                    .map
-                    .remove("line")
-                    .and_then(|v| redis::from_redis_value::<String>(&v).ok())
+            .map(|(id, fields)| {
+                let line = fields
+                    .into_iter()
+                    .find_map(|(k, v)| (k == b"line").then_some(v))
                     .unwrap_or_default();
-                (e.id, line)
+                (id, line)
             })
             .collect())
     }
@@ -361,7 +421,7 @@ impl<'a> Worker<'a> {
             // skipped, as `replay` does.
             let _ = served
                 .engine
-                .replay_line_into(line, &mut |a: ActionRef<'_>| {
+                .replay_bytes_into(line, &mut |a: ActionRef<'_>| {
                     let mut json = Vec::with_capacity(160);
                     a.write_json_line(&mut json);
                     json.pop();
@@ -426,7 +486,8 @@ impl<'a> Worker<'a> {
             .arg(entries)
             .arg(now_ms())
             .arg(if checkpoint { "1" } else { "0" })
-            .arg(snapshot);
+            .arg(snapshot)
+            .arg(if checkpoint { self.source } else { "" });
         for a in actions {
             call.arg(a.as_slice());
         }

@@ -192,3 +192,106 @@ fn a_worker_reports_stops_on_sigterm_and_hands_over_cleanly() {
     );
     let _ = std::fs::remove_file(&path);
 }
+
+/// A new version of the SOP rolled out: a worker running other rules
+/// takes the shards over from checkpoints taken under the old ones,
+/// upgrades each engine and goes on — the actions are one process's that
+/// replayed the first half under the old rules, upgraded, and replayed
+/// the rest.
+#[test]
+fn a_worker_with_new_rules_upgrades_the_shards_it_takes() {
+    let Some((_redis, url)) = common::single() else {
+        return common::unavailable("redis-server");
+    };
+    let shards = 4;
+    let (lines, _) = common::sample(8_000, "upgrade");
+    let (first, rest) = lines.split_at(4_000);
+    let dir = std::env::temp_dir().join(format!("siyu-upgrade-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch");
+    std::fs::write(dir.join("first.jsonl"), first.join("\n")).expect("writes");
+    std::fs::write(dir.join("rest.jsonl"), rest.join("\n")).expect("writes");
+    let old = common::root().join("examples/sop/sop.siyu");
+    let new = common::root().join("examples/sop/tighter_cap.siyu");
+
+    // One process: old rules, then an upgrade, then the new ones.
+    let compile = |p: &std::path::Path| {
+        siyu::compile(&std::fs::read_to_string(p).expect("rules")).expect("compiles")
+    };
+    let (old_program, new_program) = (compile(&old), compile(&new));
+    let mut engine = siyu::Engine::new(&old_program);
+    let mut want: Vec<siyu::Action> = Vec::new();
+    for line in first {
+        let _ = engine.replay_line_into(line, &mut want);
+    }
+    engine.upgrade(&new_program);
+    for line in rest {
+        let _ = engine.replay_line_into(line, &mut want);
+    }
+    engine.replay_end_into(None, &mut want);
+    let mut want: Vec<String> = want.iter().map(|a| a.to_json().to_string()).collect();
+    want.sort();
+
+    let produce = |file: &str, open: bool| {
+        let mut c = common::command(&url, shards);
+        c.arg("produce").arg(dir.join(file));
+        if open {
+            c.arg("--open");
+        }
+        assert!(c.status().expect("producer").success());
+    };
+    let worker = |name: &str, rules: &std::path::Path| {
+        common::command(&url, shards)
+            .arg("work")
+            .arg(rules)
+            .args(["--name", name, "--metrics-every", "0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("worker")
+    };
+    let mut con = common::connect(&url);
+    let wait = |con: &mut dyn redis::ConnectionLike| {
+        let start = Instant::now();
+        while !common::drained(con, shards) {
+            assert!(start.elapsed() < Duration::from_secs(60), "workers finish");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    produce("first.jsonl", true);
+    let w1 = worker("old", &old);
+    wait(con.as_mut());
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(w1.id() as i32, libc::SIGTERM) };
+    let out = w1.wait_with_output().expect("w1 stops");
+    assert!(out.status.success());
+
+    let mut w2 = common::Killed(worker("new", &new));
+    produce("rest.jsonl", false);
+    wait(con.as_mut());
+    unsafe { libc::kill(w2.0.id() as i32, libc::SIGTERM) };
+    let _ = w2.0.wait();
+    let mut err = String::new();
+    w2.0.stderr
+        .take()
+        .expect("piped")
+        .read_to_string(&mut err)
+        .expect("stderr");
+    println!("the new worker said:\n{err}");
+    assert_eq!(
+        err.matches("upgraded to this worker's rules").count(),
+        shards as usize,
+        "every shard upgraded once"
+    );
+    let got = common::actions(con.as_mut(), shards);
+    println!(
+        "upgrade: {} + {} events, {} actions, {} expected",
+        first.len(),
+        rest.len(),
+        got.len(),
+        want.len()
+    );
+    assert!(
+        got == want,
+        "the actions of one process that upgraded at the same point"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
