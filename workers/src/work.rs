@@ -69,6 +69,9 @@ if ARGV[2] == 'release' then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE
 return 1
 "#;
 
+/// A stream entry's field: name and value, as bytes.
+type Field = (Vec<u8>, Vec<u8>);
+
 /// A shard this worker holds.
 struct Served {
     keys: Keys,
@@ -382,7 +385,7 @@ impl<'a> Worker<'a> {
         after: &str,
         until: Option<&str>,
     ) -> Result<Vec<(String, Vec<u8>)>, crate::Error> {
-        let reply: Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)> = redis::cmd("XRANGE")
+        let reply: Vec<(String, Vec<Field>)> = redis::cmd("XRANGE")
             .arg(keys.events())
             .arg(format!("({after}"))
             .arg(until.unwrap_or("+"))
