@@ -3,10 +3,10 @@
 //! `--cluster`, a 3-master cluster) on loopback ports.
 //!
 //! ```text
-//! cargo bench -p siyu-workers --bench throughput [-- --cluster] [--runs N]
+//! cargo bench -p siyu-workers --bench throughput [-- [--cluster] [--runs N] [--events FILE]]
 //! ```
 //!
-//! For 1 and 2 workers over the bundled sample (4 shards): the time from
+//! For 1 and 2 workers over the bundled sample or `FILE` (4 shards): the time from
 //! the first event produced to the last committed with the workers
 //! already running ("warm"), and with the events produced first and the
 //! workers started after ("cold": includes start-up, restore and
@@ -181,7 +181,14 @@ fn main() {
         std::process::exit(2);
     };
     let all = nodes(&url, cluster);
-    let (lines, events) = common::sample(usize::MAX, "throughput");
+    let (lines, events) = match args.iter().position(|a| a == "--events") {
+        Some(i) => common::sample_of(
+            std::path::Path::new(args.get(i + 1).expect("--events PATH")),
+            usize::MAX,
+            "throughput",
+        ),
+        None => common::sample(usize::MAX, "throughput"),
+    };
     let want = common::one_process(&lines).len();
 
     // One process, the same lines, in this process.

@@ -159,8 +159,12 @@ pub fn connect(url: &str) -> Box<dyn ConnectionLike> {
 
 /// The bundled sample's first `n` lines, in a scratch file.
 pub fn sample(n: usize, tag: &str) -> (Vec<String>, PathBuf) {
-    let text =
-        std::fs::read_to_string(root().join("examples/sop/events.jsonl")).expect("bundled sample");
+    sample_of(&root().join("examples/sop/events.jsonl"), n, tag)
+}
+
+/// The first `n` lines of an event file, in a scratch file.
+pub fn sample_of(events: &std::path::Path, n: usize, tag: &str) -> (Vec<String>, PathBuf) {
+    let text = std::fs::read_to_string(events).expect("the events");
     let lines: Vec<String> = text.lines().take(n).map(str::to_string).collect();
     let path = std::env::temp_dir().join(format!("siyu-{tag}-{}.jsonl", std::process::id()));
     std::fs::write(&path, lines.join("\n")).expect("writable temp");
