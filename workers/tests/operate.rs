@@ -5,8 +5,34 @@
 mod common;
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+/// Sends SIGTERM to a worker and waits (10 s at most) for it to stop;
+/// its exit status and what it wrote on stderr (piped).
+fn terminate(worker: &mut Child) -> (ExitStatus, String) {
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(worker.id() as i32, libc::SIGTERM) };
+    let stopped = Instant::now();
+    let status = loop {
+        if let Some(status) = worker.try_wait().expect("waits") {
+            break status;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "the worker stops on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut err = String::new();
+    worker
+        .stderr
+        .take()
+        .expect("piped")
+        .read_to_string(&mut err)
+        .expect("stderr");
+    (status, err)
+}
 
 #[test]
 fn help_names_every_command_and_setting() {
@@ -116,25 +142,7 @@ fn a_worker_reports_stops_on_sigterm_and_hands_over_cleanly() {
         "{table}"
     );
 
-    // SAFETY: sending a signal to our own child.
-    unsafe { libc::kill(w1.id() as i32, libc::SIGTERM) };
-    let stopped = Instant::now();
-    let code = loop {
-        if let Some(status) = w1.try_wait().expect("waits") {
-            break status;
-        }
-        assert!(
-            stopped.elapsed() < Duration::from_secs(10),
-            "w1 stops on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let mut err = String::new();
-    w1.stderr
-        .take()
-        .expect("piped")
-        .read_to_string(&mut err)
-        .expect("stderr");
+    let (code, err) = terminate(&mut w1);
     println!("w1 said:\n{err}");
     assert!(code.success(), "a graceful stop exits 0");
     assert!(
@@ -171,14 +179,7 @@ fn a_worker_reports_stops_on_sigterm_and_hands_over_cleanly() {
             .count() as u64;
         std::thread::sleep(Duration::from_millis(20));
     }
-    unsafe { libc::kill(w2.0.id() as i32, libc::SIGTERM) };
-    let _ = w2.0.wait();
-    let mut err = String::new();
-    w2.0.stderr
-        .take()
-        .expect("piped")
-        .read_to_string(&mut err)
-        .expect("stderr");
+    let (_, err) = terminate(&mut w2.0);
     println!("w2 said:\n{err}");
     assert_eq!(
         err.matches("0 entries re-applied").count(),
@@ -257,24 +258,14 @@ fn a_worker_with_new_rules_upgrades_the_shards_it_takes() {
         }
     };
     produce("first.jsonl", true);
-    let w1 = worker("old", &old);
+    let mut w1 = worker("old", &old);
     wait(con.as_mut());
-    // SAFETY: a signal to our own child.
-    unsafe { libc::kill(w1.id() as i32, libc::SIGTERM) };
-    let out = w1.wait_with_output().expect("w1 stops");
-    assert!(out.status.success());
+    assert!(terminate(&mut w1).0.success());
 
     let mut w2 = common::Killed(worker("new", &new));
     produce("rest.jsonl", false);
     wait(con.as_mut());
-    unsafe { libc::kill(w2.0.id() as i32, libc::SIGTERM) };
-    let _ = w2.0.wait();
-    let mut err = String::new();
-    w2.0.stderr
-        .take()
-        .expect("piped")
-        .read_to_string(&mut err)
-        .expect("stderr");
+    let (_, err) = terminate(&mut w2.0);
     println!("the new worker said:\n{err}");
     assert_eq!(
         err.matches("upgraded to this worker's rules").count(),
