@@ -1,6 +1,7 @@
 //! Bytes of state per customer (issue 8): replays RULES over EVENTS and
 //! reports the snapshot size per customer, which part of a customer's
-//! state takes the most, and what the engine holds in memory per customer.
+//! state takes the most, and what the engine holds in memory per customer
+//! (and at most, at any moment of the replay).
 //!
 //! `cargo run --release --example state_size -- RULES.siyu EVENTS.jsonl`
 
@@ -12,12 +13,18 @@ struct Counting;
 
 static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
 static LIVE_BLOCKS: AtomicUsize = AtomicUsize::new(0);
+/// The most bytes live at once, reset before the replay.
+static PEAK_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(now: usize) {
+    PEAK_BYTES.fetch_max(now, Relaxed);
+}
 
 // SAFETY: every call is passed unchanged to the system allocator; the
 // counters are only read.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size(), Relaxed);
+        grew(LIVE_BYTES.fetch_add(layout.size(), Relaxed) + layout.size());
         LIVE_BLOCKS.fetch_add(1, Relaxed);
         // SAFETY: the caller's contract is the system allocator's.
         unsafe { System.alloc(layout) }
@@ -31,7 +38,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(size, Relaxed);
+        grew(LIVE_BYTES.fetch_add(size, Relaxed) + size);
         LIVE_BYTES.fetch_sub(layout.size(), Relaxed);
         // SAFETY: as above.
         unsafe { System.realloc(ptr, layout, size) }
@@ -58,6 +65,7 @@ fn main() {
         })
         .collect();
     let before = (LIVE_BYTES.load(Relaxed), LIVE_BLOCKS.load(Relaxed));
+    PEAK_BYTES.store(before.0, Relaxed);
     let mut engine = siyu::Engine::new(&program);
     let mut discard = |_: siyu::ActionRef<'_>| {};
     for line in text.lines() {
@@ -69,6 +77,7 @@ fn main() {
         LIVE_BYTES.load(Relaxed).saturating_sub(before.0),
         LIVE_BLOCKS.load(Relaxed).saturating_sub(before.1),
     );
+    let peak = PEAK_BYTES.load(Relaxed).saturating_sub(before.0);
     let snapshot = engine.snapshot().len();
     let customers = engine.len().max(1);
     // Each part of the state, as JSON, summed over customers.
@@ -94,6 +103,10 @@ fn main() {
          index, timer queue)",
         held.0 / customers,
         held.1 / customers,
+    );
+    println!(
+        "  the engine's heap: {} bytes at the end, {} at its peak during the replay",
+        held.0, peak
     );
     let mut parts: Vec<_> = parts.into_iter().collect();
     parts.sort_by_key(|p| std::cmp::Reverse(p.1));
