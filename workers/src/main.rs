@@ -48,6 +48,17 @@ pub(crate) enum Error {
     /// A shard's checkpoint does not restore (taken under other rules?).
     #[error("shard {0}: the checkpoint does not restore: {1}")]
     Checkpoint(u64, siyu::SnapshotError),
+    /// The command was given another shard count than the deployment's.
+    #[error(
+        "--shards {given}, but this deployment has {recorded} shards (key siyu:shards): \
+         every command of a deployment needs the same count"
+    )]
+    Shards {
+        /// The count given.
+        given: u64,
+        /// The count in Redis.
+        recorded: u64,
+    },
     /// A shard's keys contradict each other.
     #[error("shard {0}: {1}")]
     Corrupt(u64, String),
@@ -153,6 +164,7 @@ fn main() {
 
 fn run(cli: Cli) -> Result<(), Error> {
     let mut con = store::connect(&cli.redis)?;
+    store::agree_on_shards(&mut con, cli.shards)?;
     match cli.command {
         Command::Produce { events, open } => {
             let done = if events.as_os_str() == "-" {

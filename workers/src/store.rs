@@ -13,13 +13,37 @@
 //! | `siyu:{S}:checkpoint` | string | the shard's engine snapshot at `checkpoint`|
 //!
 //! plus `siyu:workers`, a sorted set of live workers by last heartbeat
-//! (milliseconds), read to share the shards out fairly.
+//! (milliseconds), read to share the shards out fairly, and `siyu:shards`,
+//! the deployment's shard count, which every command checks.
 
 use redis::cluster::ClusterConnection;
 use redis::{Client, Cmd, Connection, ConnectionLike, FromRedisValue, RedisError};
 
 /// The sorted set of live workers, scored by their last heartbeat.
 pub(crate) const WORKERS: &str = "siyu:workers";
+
+/// The deployment's shard count, set by the first command that runs: a
+/// command given another count would route customers elsewhere, or leave
+/// shards unserved.
+const SHARDS: &str = "siyu:shards";
+
+/// Holds `shards` to the deployment's count: records it if none is yet,
+/// and refuses another.
+pub(crate) fn agree_on_shards(con: &mut Conn, shards: u64) -> Result<(), crate::Error> {
+    let _: Option<String> = redis::cmd("SET")
+        .arg(SHARDS)
+        .arg(shards)
+        .arg("NX")
+        .query(con.as_dyn())?;
+    let recorded: Option<u64> = redis::cmd("GET").arg(SHARDS).query(con.as_dyn())?;
+    match recorded {
+        Some(n) if n != shards => Err(crate::Error::Shards {
+            given: shards,
+            recorded: n,
+        }),
+        _ => Ok(()),
+    }
+}
 
 /// A connection to a single Redis or to a Redis Cluster. Every request
 /// the workers make names keys of one slot, so both serve the same calls;

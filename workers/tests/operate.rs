@@ -90,6 +90,20 @@ fn a_worker_reports_stops_on_sigterm_and_hands_over_cleanly() {
         .expect("producer")
         .success();
     assert!(ok);
+    let other = common::command(&url, shards + 1)
+        .args(["status", "--interval", "0"])
+        .output()
+        .expect("status");
+    let said = String::from_utf8_lossy(&other.stderr);
+    assert_eq!(
+        other.status.code(),
+        Some(1),
+        "another shard count is refused"
+    );
+    assert!(
+        said.contains("--shards 5, but this deployment has 4 shards"),
+        "{said}"
+    );
     let rules = common::root().join("examples/sop/sop.siyu");
     let worker = |name: &str| {
         common::command(&url, shards)

@@ -240,7 +240,7 @@ pub fn drained(con: &mut dyn ConnectionLike, shards: u64) -> bool {
 /// A fresh deployment, whichever run came before on this server: every
 /// key of every shard, and the live workers, deleted.
 pub fn reset(con: &mut dyn ConnectionLike, shards: u64) {
-    let mut keys = vec!["siyu:workers".to_string()];
+    let mut keys = vec!["siyu:workers".to_string(), "siyu:shards".to_string()];
     for s in 0..shards {
         for what in ["events", "actions", "lease", "progress", "checkpoint"] {
             keys.push(format!("siyu:{{{s}}}:{what}"));
