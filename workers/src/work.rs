@@ -104,6 +104,9 @@ pub(crate) struct Worker<'a> {
     served: BTreeMap<u64, Served>,
     tally: Tally,
     applied: u64,
+    /// Entries a read may bring: `--batch`, less while batches have had
+    /// to be cut short to commit within the lease (see `step`).
+    fits: usize,
 }
 
 fn now_ms() -> u64 {
@@ -120,6 +123,7 @@ impl<'a> Worker<'a> {
         shards: u64,
         settings: Settings,
     ) -> Self {
+        let settings_batch = settings.batch;
         Worker {
             con,
             program,
@@ -131,6 +135,7 @@ impl<'a> Worker<'a> {
             served: BTreeMap::new(),
             tally: Tally::default(),
             applied: 0,
+            fits: settings_batch,
         }
     }
 
@@ -201,13 +206,7 @@ impl<'a> Worker<'a> {
         let fair = self.shards.div_ceil(live.max(1));
         let held: Vec<u64> = self.served.keys().copied().collect();
         for s in held {
-            let kept: i64 = self
-                .lease
-                .key(Keys(s).lease())
-                .arg(&self.settings.name)
-                .arg(self.settings.lease.as_millis() as u64)
-                .invoke(self.con.as_dyn())?;
-            if kept != 1 {
+            if !self.renew(s)? {
                 eprintln!("siyu-workers {}: lost shard {s}", self.settings.name);
                 self.served.remove(&s);
             }
@@ -231,6 +230,17 @@ impl<'a> Worker<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Renews this worker's lease on shard `s`; false if it is not ours.
+    fn renew(&mut self, s: u64) -> Result<bool, crate::Error> {
+        let kept: i64 = self
+            .lease
+            .key(Keys(s).lease())
+            .arg(&self.settings.name)
+            .arg(self.settings.lease.as_millis() as u64)
+            .invoke(self.con.as_dyn())?;
+        Ok(kept == 1)
     }
 
     /// Takes shard `s` if it is free: restores its checkpoint and
@@ -289,6 +299,10 @@ impl<'a> Worker<'a> {
                 // Actions from here on were committed already.
                 let _ = engine.replay_bytes_into(line, &mut |_: ActionRef<'_>| {});
                 reapplied += 1;
+            }
+            // Re-applying a long tail may outlast the lease taken above.
+            if !self.renew(s)? {
+                return Ok(());
             }
         }
         if reapplied != owed {
@@ -390,7 +404,7 @@ impl<'a> Worker<'a> {
             .arg(format!("({after}"))
             .arg(until.unwrap_or("+"))
             .arg("COUNT")
-            .arg(self.settings.batch)
+            .arg(self.fits)
             .query(self.con.as_dyn())?;
         Ok(reply
             .into_iter()
@@ -413,12 +427,14 @@ impl<'a> Worker<'a> {
         let Some(mut served) = self.served.remove(&s) else {
             return Ok(false);
         };
+        let started = Instant::now();
         let batch = self.read(served.keys, &served.last, None)?;
-        let Some(last) = batch.last().map(|(id, _)| id.clone()) else {
+        if batch.is_empty() {
             self.served.insert(s, served);
             return Ok(false);
-        };
+        }
         let mut actions: Vec<Vec<u8>> = Vec::new();
+        let mut applied = 0;
         for (_, line) in &batch {
             // A rejected line is counted in the engine's metrics and
             // skipped, as `replay` does.
@@ -430,6 +446,7 @@ impl<'a> Worker<'a> {
                     json.pop();
                     actions.push(json);
                 });
+            applied += 1;
             self.applied += 1;
             if self.settings.crash_after.is_some_and(|n| self.applied >= n) {
                 eprintln!(
@@ -438,14 +455,28 @@ impl<'a> Worker<'a> {
                 );
                 std::process::exit(70);
             }
+            // Only a commit renews the lease: a batch that takes longer
+            // than a heartbeat is cut short and committed (the rest is
+            // read again), or a batch too large for the lease would be
+            // refused every time, and the shard would never move.
+            if started.elapsed() >= self.settings.lease / 4 {
+                break;
+            }
         }
-        let n = batch.len() as u64;
+        let last = batch[applied - 1].0.clone();
+        let n = applied as u64;
+        self.fits = if applied < batch.len() {
+            applied
+        } else {
+            (self.fits * 2).min(self.settings.batch)
+        };
         let checkpoint = served.since_checkpoint + n >= self.settings.checkpoint_every;
         if !self.commit(&served, &last, n, &actions, checkpoint)? {
             eprintln!(
                 "siyu-workers {}: lost shard {s} before committing a batch",
                 self.settings.name
             );
+            self.fits = (self.fits / 2).max(1);
             return Ok(true);
         }
         self.tally.entries += n;

@@ -300,3 +300,60 @@ fn a_worker_with_new_rules_upgrades_the_shards_it_takes() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A batch that takes longer to apply than the lease lives is cut short
+/// and committed in parts: without that, its commit would be refused
+/// every time (the lease gone) and the shard would never move.
+#[test]
+fn a_batch_too_big_for_the_lease_is_committed_in_parts() {
+    let Some((_redis, url)) = common::single() else {
+        return common::unavailable("redis-server");
+    };
+    let shards = 1;
+    let (lines, path) = common::sample(usize::MAX, "big-batch");
+    let want = common::one_process(&lines);
+    assert!(
+        common::command(&url, shards)
+            .arg("produce")
+            .arg(&path)
+            .status()
+            .expect("producer")
+            .success()
+    );
+    let mut worker = common::Killed(
+        common::command(&url, shards)
+            .arg("work")
+            .arg(common::root().join("examples/sop/sop.siyu"))
+            .args(["--name", "w", "--metrics-every", "0"])
+            .args(["--batch", "1000000", "--lease-ms", "100"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("worker"),
+    );
+    let mut con = common::connect(&url);
+    let start = Instant::now();
+    while !common::drained(con.as_mut(), shards) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the shard moves although a whole batch outlasts the lease"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (_, err) = terminate(&mut worker.0);
+    let batches = err
+        .lines()
+        .find_map(|l| l.split(" entries in ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .expect("the worker says how many batches");
+    // On a loaded machine the first read alone may outlast the lease: that
+    // commit is refused, the shard taken again and read in smaller parts.
+    println!(
+        "{} events in {batches} batches of a 1,000,000 limit, lease 100 ms; commits refused: {}",
+        lines.len(),
+        err.matches("lost shard").count()
+    );
+    assert!(batches > 1, "cut into parts: {err}");
+    assert_eq!(common::actions(con.as_mut(), shards), want);
+    let _ = std::fs::remove_file(&path);
+}
