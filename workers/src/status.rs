@@ -1,7 +1,7 @@
 //! `siyu-workers status`: each shard's owner, position, lag and rate, read
 //! from Redis (so it sees every worker, wherever it runs).
 
-use crate::store::{Conn, Keys};
+use crate::store::{Conn, Keys, Progress};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -45,19 +45,13 @@ fn read(con: &mut Conn, keys: Keys) -> Result<Shard, crate::Error> {
     let mut all = redis::cmd("HGETALL");
     all.arg(keys.progress());
     let (owner, progress): (Option<String>, HashMap<String, String>) = con.pipe([get, all])?;
-    let count = |k: &str| -> Result<u64, crate::Error> {
-        progress.get(k).map_or(Ok(0), |v| {
-            v.parse()
-                .map_err(|_| crate::Error::Corrupt(keys.0, format!("progress {k} = {v:?}")))
-        })
-    };
-    let entries = count("entries")?;
+    let progress = Progress::parse(keys.0, progress)?;
     Ok(Shard {
         owner,
-        entries,
+        entries: progress.entries,
         added: added(con, keys)?,
-        actions: count("actions")?,
-        since_checkpoint: entries.saturating_sub(count("checkpoint_entries")?),
+        actions: progress.actions,
+        since_checkpoint: progress.entries.saturating_sub(progress.checkpoint_entries),
     })
 }
 

@@ -160,6 +160,54 @@ impl Keys {
     }
 }
 
+/// A shard's `progress` hash, as the commit script writes it: absent
+/// fields are a shard nothing was committed to yet.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    /// The last committed stream entry ("0-0": none).
+    pub(crate) entry: String,
+    /// Entries committed, ever.
+    pub(crate) entries: u64,
+    /// Actions committed, ever.
+    pub(crate) actions: u64,
+    /// The entry the checkpoint was taken at ("0-0": none).
+    pub(crate) checkpoint: String,
+    /// `entries` when the checkpoint was taken.
+    pub(crate) checkpoint_entries: u64,
+    /// The source of the rules the checkpoint was taken under.
+    pub(crate) rules: Option<String>,
+}
+
+impl Progress {
+    /// The hash's fields (`HGETALL`) of shard `shard`; a counter that is
+    /// not a number is an error, not a zero.
+    pub(crate) fn parse(
+        shard: u64,
+        mut hash: std::collections::HashMap<String, String>,
+    ) -> Result<Progress, crate::Error> {
+        let count = |k: &str| -> Result<u64, crate::Error> {
+            hash.get(k).map_or(Ok(0), |v| {
+                v.parse()
+                    .map_err(|_| crate::Error::Corrupt(shard, format!("progress {k} = {v:?}")))
+            })
+        };
+        let (entries, actions, checkpoint_entries) = (
+            count("entries")?,
+            count("actions")?,
+            count("checkpoint_entries")?,
+        );
+        let mut text = |k: &str| hash.remove(k);
+        Ok(Progress {
+            entry: text("entry").unwrap_or_else(|| "0-0".into()),
+            entries,
+            actions,
+            checkpoint: text("checkpoint").unwrap_or_else(|| "0-0".into()),
+            checkpoint_entries,
+            rules: text("rules"),
+        })
+    }
+}
+
 /// The shard of a customer: 64-bit FNV-1a of the id, modulo the shard
 /// count (a hash any host can compute to route events without siyu).
 pub(crate) fn shard_of(customer: &str, shards: u64) -> u64 {

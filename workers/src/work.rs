@@ -12,9 +12,9 @@
 //! so it reaches the state the committed actions came from, and the next
 //! batch gives the actions (and ids) the dead worker would have.
 
-use crate::store::{Conn, Keys, WORKERS};
+use crate::store::{Conn, Keys, Progress, WORKERS};
 use siyu::{ActionRef, Engine, Program};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -257,34 +257,20 @@ impl<'a> Worker<'a> {
         if took.is_none() {
             return Ok(());
         }
-        let mut position = redis::cmd("HMGET");
-        position.arg(keys.progress()).arg(
-            &[
-                "entry",
-                "entries",
-                "checkpoint",
-                "checkpoint_entries",
-                "rules",
-            ][..],
-        );
+        let mut position = redis::cmd("HGETALL");
+        position.arg(keys.progress());
         let mut checkpoint = redis::cmd("GET");
         checkpoint.arg(keys.checkpoint());
-        let (fields, snapshot): (Vec<Option<String>>, Option<Vec<u8>>) =
+        let (progress, snapshot): (HashMap<String, String>, Option<Vec<u8>>) =
             self.con.pipe([position, checkpoint])?;
-        let field = |i: usize| fields.get(i).cloned().flatten();
-        let count = |i: usize| -> Result<u64, crate::Error> {
-            field(i).map_or(Ok(0), |v| {
-                v.parse()
-                    .map_err(|_| crate::Error::Corrupt(s, format!("progress count {v:?}")))
-            })
-        };
-        let committed = field(0).unwrap_or_else(|| "0-0".into());
-        let mut from = field(2).unwrap_or_else(|| "0-0".into());
+        let progress = Progress::parse(s, progress)?;
+        let committed = progress.entry;
+        let mut from = progress.checkpoint;
         let mut engine = match &snapshot {
-            Some(bytes) => self.restore(s, bytes, field(4).as_deref())?,
+            Some(bytes) => self.restore(s, bytes, progress.rules.as_deref())?,
             None => Engine::new(self.program),
         };
-        let owed = count(1)?.saturating_sub(count(3)?);
+        let owed = progress.entries.saturating_sub(progress.checkpoint_entries);
         let mut reapplied = 0u64;
         while from != committed {
             let chunk = self.read(keys, &from, Some(&committed))?;

@@ -83,13 +83,7 @@ fn a_worker_reports_stops_on_sigterm_and_hands_over_cleanly() {
     let shards = 4;
     let (lines, path) = common::sample(6_000, "operate");
     let want = common::one_process(&lines);
-    let ok = common::command(&url, shards)
-        .arg("produce")
-        .arg(&path)
-        .status()
-        .expect("producer")
-        .success();
-    assert!(ok);
+    common::produce(&url, shards, &path, &[]);
     let other = common::command(&url, shards + 1)
         .args(["status", "--interval", "0"])
         .output()
@@ -118,11 +112,7 @@ fn a_worker_reports_stops_on_sigterm_and_hands_over_cleanly() {
     };
     let mut w1 = worker("w1");
     let mut con = common::connect(&url);
-    let start = Instant::now();
-    while !common::drained(con.as_mut(), shards) {
-        assert!(start.elapsed() < Duration::from_secs(60), "w1 finishes");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_drained(con.as_mut(), shards);
     // A metrics line is due within a second of the start.
     std::thread::sleep(Duration::from_millis(1_200));
 
@@ -246,14 +236,6 @@ fn a_worker_with_new_rules_upgrades_the_shards_it_takes() {
     let mut want: Vec<String> = want.iter().map(|a| a.to_json().to_string()).collect();
     want.sort();
 
-    let produce = |file: &str, open: bool| {
-        let mut c = common::command(&url, shards);
-        c.arg("produce").arg(dir.join(file));
-        if open {
-            c.arg("--open");
-        }
-        assert!(c.status().expect("producer").success());
-    };
     let worker = |name: &str, rules: &std::path::Path| {
         common::command(&url, shards)
             .arg("work")
@@ -264,21 +246,14 @@ fn a_worker_with_new_rules_upgrades_the_shards_it_takes() {
             .expect("worker")
     };
     let mut con = common::connect(&url);
-    let wait = |con: &mut dyn redis::ConnectionLike| {
-        let start = Instant::now();
-        while !common::drained(con, shards) {
-            assert!(start.elapsed() < Duration::from_secs(60), "workers finish");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
-    produce("first.jsonl", true);
+    common::produce(&url, shards, &dir.join("first.jsonl"), &["--open"]);
     let mut w1 = worker("old", &old);
-    wait(con.as_mut());
+    common::wait_drained(con.as_mut(), shards);
     assert!(terminate(&mut w1).0.success());
 
     let mut w2 = common::Killed(worker("new", &new));
-    produce("rest.jsonl", false);
-    wait(con.as_mut());
+    common::produce(&url, shards, &dir.join("rest.jsonl"), &[]);
+    common::wait_drained(con.as_mut(), shards);
     let (_, err) = terminate(&mut w2.0);
     println!("the new worker said:\n{err}");
     assert_eq!(
@@ -312,14 +287,7 @@ fn a_batch_too_big_for_the_lease_is_committed_in_parts() {
     let shards = 1;
     let (lines, path) = common::sample(usize::MAX, "big-batch");
     let want = common::one_process(&lines);
-    assert!(
-        common::command(&url, shards)
-            .arg("produce")
-            .arg(&path)
-            .status()
-            .expect("producer")
-            .success()
-    );
+    common::produce(&url, shards, &path, &[]);
     let mut worker = common::Killed(
         common::command(&url, shards)
             .arg("work")
@@ -331,14 +299,8 @@ fn a_batch_too_big_for_the_lease_is_committed_in_parts() {
             .expect("worker"),
     );
     let mut con = common::connect(&url);
-    let start = Instant::now();
-    while !common::drained(con.as_mut(), shards) {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the shard moves although a whole batch outlasts the lease"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // The shard moves although a whole batch outlasts the lease.
+    common::wait_drained(con.as_mut(), shards);
     let (_, err) = terminate(&mut worker.0);
     let batches = err
         .lines()

@@ -210,6 +210,31 @@ pub fn command(url: &str, shards: u64) -> Command {
     c
 }
 
+/// Runs `siyu-workers produce` over `events` (with `extra` arguments)
+/// and holds it to success.
+pub fn produce(url: &str, shards: u64, events: &std::path::Path, extra: &[&str]) {
+    let ok = command(url, shards)
+        .arg("produce")
+        .arg(events)
+        .args(extra)
+        .status()
+        .expect("producer runs")
+        .success();
+    assert!(ok, "producer");
+}
+
+/// Waits (60 s at most) until every entry of every shard is committed.
+pub fn wait_drained(con: &mut dyn ConnectionLike, shards: u64) {
+    let start = Instant::now();
+    while !drained(con, shards) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the workers commit every entry"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Entries added to shard `s`'s stream, and committed.
 pub fn progress(con: &mut dyn ConnectionLike, s: u64) -> (u64, u64) {
     let key = format!("siyu:{{{s}}}:events");
@@ -322,12 +347,7 @@ pub fn crash_run(url: &str, shards: u64, batch: u64, events: usize, crash: [u64;
     }
     let mut victim = Some(spawn("w3", None));
     let _w4 = spawn("w4", None);
-    let status = command(url, shards)
-        .arg("produce")
-        .arg(&path)
-        .status()
-        .expect("producer runs");
-    assert!(status.success(), "producer");
+    produce(url, shards, &path, &[]);
     let mut late = None;
     let mut injected = Vec::new();
     let mut killed = Vec::new();
