@@ -360,11 +360,13 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Gives shard `s` up: a checkpoint at its position, then the lease.
+    /// Gives shard `s` up: a checkpoint at its position (unless the last
+    /// one is there already), then the lease.
     fn release(&mut self, s: u64) -> Result<(), crate::Error> {
         if let Some(served) = self.served.remove(&s) {
             let last = served.last.clone();
-            if self.commit(&served, &last, 0, &[], true)? {
+            let checkpoint = served.since_checkpoint > 0;
+            if self.commit(&served, &last, 0, &[], checkpoint)? {
                 let _: i64 = self
                     .lease
                     .key(served.keys.lease())
