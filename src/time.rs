@@ -94,6 +94,74 @@ impl<'de> Deserialize<'de> for Instant {
 /// The horizon of a value that holds forever (until an event changes it).
 pub(crate) const FOREVER: i64 = i64::MAX;
 
+/// Unix seconds or none, in one word: `Option<i64>` takes two, and every
+/// customer keeps several (its clock, first and last seen, the memos of
+/// its next wake-up and of the next entry to leave a window). `i64::MIN`,
+/// far outside any instant or horizon siyu computes, stands for none.
+///
+/// It serializes as `Option<i64>`, so the state's encodings do not
+/// change, and refuses that one word on the way in rather than read it
+/// as none.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MaybeAt(i64);
+
+impl MaybeAt {
+    /// None.
+    pub const NONE: MaybeAt = MaybeAt(i64::MIN);
+
+    /// `secs`, which is never `i64::MIN` (every caller passes an instant
+    /// or a horizon).
+    pub fn some(secs: i64) -> MaybeAt {
+        debug_assert_ne!(secs, i64::MIN);
+        MaybeAt(secs)
+    }
+
+    /// The seconds, if any.
+    pub fn get(self) -> Option<i64> {
+        (self.0 != i64::MIN).then_some(self.0)
+    }
+
+    /// Is there none?
+    pub fn is_none(self) -> bool {
+        self.0 == i64::MIN
+    }
+}
+
+impl Default for MaybeAt {
+    fn default() -> MaybeAt {
+        MaybeAt::NONE
+    }
+}
+
+impl From<Option<i64>> for MaybeAt {
+    fn from(secs: Option<i64>) -> MaybeAt {
+        secs.map_or(MaybeAt::NONE, MaybeAt::some)
+    }
+}
+
+impl fmt::Debug for MaybeAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+impl Serialize for MaybeAt {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for MaybeAt {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<MaybeAt, D::Error> {
+        match Option::<i64>::deserialize(d)? {
+            Some(i64::MIN) => Err(serde::de::Error::custom(
+                "an instant of i64::MIN seconds is out of range",
+            )),
+            secs => Ok(MaybeAt::from(secs)),
+        }
+    }
+}
+
 /// Formats Unix seconds of the range as RFC 3339 in UTC into `buf`; a
 /// second outside it is written as the nearest end of the range, which
 /// callers never pass (every instant siyu holds is inside it).
@@ -228,6 +296,20 @@ fn fast_parse(b: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn maybe_at_is_one_word_and_encodes_as_an_option() {
+        assert_eq!(std::mem::size_of::<MaybeAt>(), 8);
+        for v in [None, Some(0), Some(-1), Some(Instant::MAX.0), Some(FOREVER)] {
+            let m = MaybeAt::from(v);
+            assert_eq!(m.get(), v);
+            let json = serde_json::to_string(&m).unwrap();
+            assert_eq!(json, serde_json::to_string(&v).unwrap());
+            assert_eq!(serde_json::from_str::<MaybeAt>(&json).unwrap(), m);
+        }
+        let err = serde_json::from_str::<MaybeAt>(&i64::MIN.to_string()).unwrap_err();
+        assert!(err.to_string().contains("out of range"), "{err}");
+    }
 
     #[test]
     fn the_range_is_what_rfc_3339_can_write() {

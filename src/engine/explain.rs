@@ -100,7 +100,7 @@ impl Engine {
             })
             .nth(r)
             .ok_or_else(|| ExplainError::UnknownRule(rule.to_string()))?;
-        let now = self.clock.or(st.clock).unwrap_or(0);
+        let now = self.clock.or(st.clock.get()).unwrap_or(0);
         // Derived state as of now (the stored values may predate it for
         // segments no rule watches).
         let mut st: CustomerState = st.clone();
@@ -298,7 +298,7 @@ impl Engine {
 /// The next instant rule `r`'s trigger is due by a timer: its own (a
 /// silence, a calendar) or a scheduled firing.
 fn next_trigger(ir: &Ir, st: &CustomerState, r: usize) -> Option<i64> {
-    let first_seen = st.facts.first_seen?;
+    let first_seen = st.facts.first_seen.get()?;
     let own = st.rules.timer(ir, r, first_seen);
     own.into_iter().chain(st.rules.next_due_of(r)).min()
 }

@@ -25,7 +25,7 @@ mod upgrade;
 
 use crate::compile::Program;
 use crate::limits::StateLimits;
-use crate::time::Instant;
+use crate::time::{Instant, MaybeAt};
 use action::{Action, ActionRef};
 use event::{Event, EventError, EventKind};
 pub use explain::{ClauseState, ExplainError, Explanation};
@@ -61,11 +61,11 @@ struct Slot {
     /// Its place in first-seen order, which ties at one instant follow.
     rank: u64,
     /// Its next wake-up.
-    wake: Option<i64>,
+    wake: MaybeAt,
     /// The queue entry that stands for it: at or before its wake-up, which
     /// is queued when this entry is popped if it has moved later since.
     /// Entries at any other time (or of an earlier occupant) are stale.
-    queued: Option<i64>,
+    queued: MaybeAt,
     /// Neighbours in first-seen order.
     prev: u32,
     next: u32,
@@ -451,14 +451,14 @@ impl Engine {
             self.queue.pop_instant(&mut due);
             for &(w, rank, slot) in &due {
                 let s = &mut self.slots[slot];
-                if s.rank != rank || s.queued != Some(w) {
+                if s.rank != rank || s.queued != MaybeAt::some(w) {
                     continue;
                 }
-                s.queued = None;
-                match s.wake {
+                s.queued = MaybeAt::NONE;
+                match s.wake.get() {
                     Some(at) if at == w => {}
                     Some(later) => {
-                        s.queued = Some(later);
+                        s.queued = MaybeAt::some(later);
                         self.queue.push((later, rank, slot));
                         continue;
                     }
@@ -481,12 +481,12 @@ impl Engine {
             .as_ref()
             .and_then(|st| st.wakeup(ir))
             .filter(|w| *w <= Instant::MAX.unix());
-        s.wake = next;
+        s.wake = next.into();
         // A wake-up moved later (what most events do) waits for the entry
         // already queued; only an earlier one needs an entry of its own.
         if let Some(w) = next {
-            if s.queued.is_none_or(|q| w < q) {
-                s.queued = Some(w);
+            if s.queued.get().is_none_or(|q| w < q) {
+                s.queued = MaybeAt::some(w);
                 self.queue.push((w, s.rank, slot));
             }
         }
@@ -498,7 +498,7 @@ impl Engine {
                 .enumerate()
                 .filter_map(|(i, s)| {
                     s.queued = s.wake;
-                    s.wake.map(|w| (w, s.rank, i as u32))
+                    s.wake.get().map(|w| (w, s.rank, i as u32))
                 })
                 .collect();
             self.queue.rebuild(entries.into_iter());
@@ -528,8 +528,8 @@ impl Engine {
         let fresh = Slot {
             state: Some(st),
             rank,
-            wake: None,
-            queued: None,
+            wake: MaybeAt::NONE,
+            queued: MaybeAt::NONE,
             prev: self.last,
             next: NIL,
         };
@@ -569,8 +569,8 @@ impl Engine {
         let s = &mut self.slots[slot];
         let (prev, next) = (s.prev, s.next);
         s.state = None;
-        s.wake = None;
-        s.queued = None;
+        s.wake = MaybeAt::NONE;
+        s.queued = MaybeAt::NONE;
         // A later occupant gets another rank: entries of this one are
         // stale.
         s.rank = u64::MAX;

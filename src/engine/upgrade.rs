@@ -221,7 +221,7 @@ fn migrate(
             f.set_profile(ir, i, v.clone());
         }
     }
-    let now = old.clock.unwrap_or(wake_at);
+    let now = old.clock.get().unwrap_or(wake_at);
     f.aggs = Aggregates::migrate(old_ir, ir, &of.aggs, &plan.aggs, old.seq, now);
     carry(&plan.derived, &of.derived, &mut f.derived);
     carry(&plan.ledgers, &of.ledgers, &mut f.ledgers);
@@ -231,7 +231,7 @@ fn migrate(
         .occurrences
         .remap(old_ir, ir, &plan.rules, &plan.derived);
     refresh_calendars(ir, &mut st, false);
-    if st.facts.first_seen.is_some() {
+    if !st.facts.first_seen.is_none() {
         // Re-evaluate everything derived at the next instant.
         for d in st.facts.derived.iter_mut() {
             d.until = wake_at;
@@ -276,6 +276,7 @@ impl Engine {
             };
             let wake_at = st
                 .clock
+                .get()
                 .map_or(0, |c| c + 1)
                 .max(self.clock.unwrap_or(i64::MIN));
             fresh.insert(migrate(&plan, old_ir, new, st, wake_at));

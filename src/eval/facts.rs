@@ -12,6 +12,7 @@ use crate::zone::Zone;
 use serde::{Deserialize, Serialize};
 
 pub(crate) use crate::time::FOREVER;
+use crate::time::MaybeAt;
 
 /// The last known value of a segment, tag or stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,9 +79,9 @@ impl Tags {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Facts {
     /// The earliest time of an accepted event.
-    pub first_seen: Option<i64>,
+    pub first_seen: MaybeAt,
     /// The latest time of an accepted event.
-    pub last_seen: Option<i64>,
+    pub last_seen: MaybeAt,
     /// Profile attributes, by index.
     pub profile: Box<[Value]>,
     /// Manual tags.
@@ -114,8 +115,8 @@ impl Facts {
     /// Nothing known yet.
     pub fn new(ir: &Ir) -> Facts {
         Facts {
-            first_seen: None,
-            last_seen: None,
+            first_seen: MaybeAt::NONE,
+            last_seen: MaybeAt::NONE,
             profile: vec![Value::Null; ir.profile.len()].into(),
             tags: Tags::default(),
             derived: vec![

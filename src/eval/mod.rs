@@ -137,8 +137,8 @@ fn run<const H: bool>(e: &CExpr, cx: &Ctx<'_>) -> R {
             rate: 1.0,
             until: FOREVER,
         },
-        CExpr::FirstSeen => R::fixed(time_or_null(cx.facts.first_seen), FOREVER),
-        CExpr::LastSeen => R::fixed(time_or_null(cx.facts.last_seen), FOREVER),
+        CExpr::FirstSeen => R::fixed(time_or_null(cx.facts.first_seen.get()), FOREVER),
+        CExpr::LastSeen => R::fixed(time_or_null(cx.facts.last_seen.get()), FOREVER),
         CExpr::CustomerId => R::fixed(Value::Str(cx.id.into()), FOREVER),
         CExpr::Profile(i) => R::fixed(
             cx.facts.profile.get(*i).cloned().unwrap_or(Value::Null),

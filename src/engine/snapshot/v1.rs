@@ -368,10 +368,10 @@ fn convert(program: &Program, order: &Order, v: StateV1) -> Result<CustomerState
         }
     }
     let mut st = CustomerState::new(program, &v.id);
-    st.clock = v.clock;
+    st.clock = v.clock.into();
     st.seq = v.seq;
-    st.facts.first_seen = v.first_seen;
-    st.facts.last_seen = v.last_seen;
+    st.facts.first_seen = v.first_seen.into();
+    st.facts.last_seen = v.last_seen.into();
     for (i, value) in v.profile.into_iter().enumerate() {
         st.facts.set_profile(ir, i, value);
     }

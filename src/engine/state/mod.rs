@@ -15,7 +15,7 @@ use crate::compile::{Ir, Program, SegmentId};
 use crate::eval::derived::{reads_lapsed, refresh};
 use crate::eval::facts::{DVal, Memo};
 use crate::eval::{Ctx, FOREVER, Facts, fast};
-use crate::time::Instant;
+use crate::time::{Instant, MaybeAt};
 pub(crate) use dedup::Dedup;
 use rules::{Counts, Occurrences, RuleStates};
 pub use schedule::{Reason, Scheduled};
@@ -28,7 +28,7 @@ pub struct CustomerState {
     /// sits in the state's first cache line rather than behind a pointer.
     pub(crate) id: compact_str::CompactString,
     /// The latest instant this customer has been stepped to.
-    pub(crate) clock: Option<i64>,
+    pub(crate) clock: MaybeAt,
     /// Accepted customer events, for ordering events of the same second.
     pub(crate) seq: u64,
     pub(crate) facts: Facts,
@@ -38,13 +38,14 @@ pub struct CustomerState {
     pub(crate) dedup: Dedup,
     pub(crate) occurrences: Occurrences,
     /// No window entry or credit leaves before this instant, so a step
-    /// before it has nothing to prune (`None`: unknown).
+    /// before it has nothing to prune (none: unknown).
     #[serde(skip)]
-    pub(crate) leaves: Memo<Option<i64>>,
-    /// The next wake-up as the last instant left it (`None`: unknown): it
-    /// is asked for several times a step, and changes only with one.
+    pub(crate) leaves: Memo<MaybeAt>,
+    /// The next wake-up as the last instant left it (`FOREVER`: none;
+    /// none: unknown): it is asked for several times a step, and changes
+    /// only with one.
     #[serde(skip)]
-    pub(crate) wake: Memo<Option<Option<i64>>>,
+    pub(crate) wake: Memo<MaybeAt>,
 }
 
 /// Why a customer's state does not fit a program.
@@ -58,7 +59,7 @@ impl CustomerState {
         let ir = program.ir();
         CustomerState {
             id: compact_str::CompactString::new(id),
-            clock: None,
+            clock: MaybeAt::NONE,
             seq: 0,
             facts: Facts::new(ir),
             rules: RuleStates::new(ir),
@@ -77,12 +78,12 @@ impl CustomerState {
 
     /// The earliest instant of an accepted event.
     pub fn first_seen(&self) -> Option<Instant> {
-        self.facts.first_seen.and_then(Instant::checked)
+        self.facts.first_seen.get().and_then(Instant::checked)
     }
 
     /// The latest instant this customer has been stepped to.
     pub fn clock(&self) -> Option<Instant> {
-        self.clock.and_then(Instant::checked)
+        self.clock.get().and_then(Instant::checked)
     }
 
     /// Does the state have the shape the program expects? Cheap: checked
@@ -212,19 +213,20 @@ impl CustomerState {
     }
 
     pub(crate) fn wakeup(&self, ir: &Ir) -> Option<i64> {
-        match self.wake.0 {
-            Some(w) => w,
+        match self.wake.0.get() {
+            Some(FOREVER) => None,
+            Some(w) => Some(w),
             None => self.work_out_wakeup(ir),
         }
     }
 
     /// Remembers the next wake-up, once an instant has changed the state.
     pub(crate) fn settle_wakeup(&mut self, ir: &Ir) {
-        self.wake.0 = Some(self.work_out_wakeup(ir));
+        self.wake.0 = MaybeAt::some(self.work_out_wakeup(ir).unwrap_or(FOREVER));
     }
 
     fn work_out_wakeup(&self, ir: &Ir) -> Option<i64> {
-        let first_seen = self.facts.first_seen?;
+        let first_seen = self.facts.first_seen.get()?;
         let mut next = self.rules.next_due().unwrap_or(FOREVER);
         for (node, d) in ir.derived.iter().zip(self.facts.derived.iter()) {
             if node.observed {

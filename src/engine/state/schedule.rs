@@ -40,7 +40,7 @@ impl CustomerState {
     /// [`CustomerState::next_wakeup`] includes. Linear in what is held.
     pub fn scheduled<'p>(&self, program: &'p Program) -> Vec<Scheduled<'p>> {
         let ir = program.ir();
-        let Some(first_seen) = self.facts.first_seen else {
+        let Some(first_seen) = self.facts.first_seen.get() else {
             return Vec::new();
         };
         let mut out: Vec<(i64, usize, Reason)> = self

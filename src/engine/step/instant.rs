@@ -14,7 +14,7 @@ use crate::eval::derived::{Touched, reevaluate};
 use crate::eval::ledger::Credit;
 use crate::eval::{self, Ctx, DVal, FOREVER, aggregate};
 use crate::limits::{MAX_ROUNDS, StateLimits};
-use crate::time::Instant;
+use crate::time::{Instant, MaybeAt};
 use crate::value::Value;
 use crate::zone::Zone;
 use smallvec::SmallVec;
@@ -46,8 +46,8 @@ pub(super) fn instant(
             kind => {
                 let f = &mut st.facts;
                 let (first, last) = (f.first_seen, f.last_seen);
-                f.first_seen = Some(first.map_or(ev.secs(), |x| x.min(ev.secs())));
-                f.last_seen = Some(last.map_or(ev.secs(), |x| x.max(ev.secs())));
+                f.first_seen = MaybeAt::some(first.get().map_or(ev.secs(), |x| x.min(ev.secs())));
+                f.last_seen = MaybeAt::some(last.get().map_or(ev.secs(), |x| x.max(ev.secs())));
                 touched.first_seen = f.first_seen != first;
                 touched.last_seen = f.last_seen != last;
                 match kind {
@@ -56,7 +56,7 @@ pub(super) fn instant(
                         // Entries go in where the windows stand at `tau`.
                         prune_if_due(ir, st, tau);
                         apply_event(&mut at, st, *event, fields, ev.secs());
-                        st.leaves.0 = Some(st.next_leave(ir));
+                        st.leaves.0 = MaybeAt::some(st.next_leave(ir));
                         event_fields = Some((*event, fields));
                         touched.event = Some(*event);
                     }
@@ -80,13 +80,13 @@ pub(super) fn instant(
         }
     }
     if st.facts.first_seen.is_none() {
-        st.wake.0 = Some(None);
+        st.wake.0 = MaybeAt::some(FOREVER);
         return Ok(());
     }
     prune_if_due(ir, st, tau);
     let unread = touched.calendars_unread();
     let result = rounds(&mut at, st, ev, event_fields, touched);
-    st.clock = Some(st.clock.map_or(tau, |c| c.max(tau)));
+    st.clock = MaybeAt::some(st.clock.get().map_or(tau, |c| c.max(tau)));
     // Nothing a calendar reads changed unless the event touched the profile
     // or first_seen, or a firing changed state.
     triggers::refresh_calendars(ir, st, unread && result == Ok(false));
@@ -97,12 +97,12 @@ pub(super) fn instant(
 /// Drops window entries and credits that have left by `tau`, if any can
 /// have.
 fn prune_if_due(ir: &Ir, st: &mut CustomerState, tau: i64) {
-    if st.leaves.0.is_none_or(|at| tau >= at) {
+    if st.leaves.0.get().is_none_or(|at| tau >= at) {
         st.facts.aggs.prune(ir, tau);
         for credits in st.facts.ledgers.iter_mut() {
             credits.prune(tau);
         }
-        st.leaves.0 = Some(st.next_leave(ir));
+        st.leaves.0 = MaybeAt::some(st.next_leave(ir));
     }
 }
 
@@ -151,7 +151,8 @@ fn rounds(
         // The occurrences cached at the end of the last instant still hold
         // if nothing they read has changed since: the clock moved on and no
         // event touched the profile (dates, zone) or first_seen.
-        let cached = round == 1 && touched.calendars_unread() && st.clock.is_some_and(|c| c < tau);
+        let cached =
+            round == 1 && touched.calendars_unread() && st.clock.get().is_some_and(|c| c < tau);
         triggers::due(ir, st, tau, zone, round == 1, cached, &mut candidates);
         if candidates.is_empty() {
             return Ok(changed_any);
@@ -226,7 +227,7 @@ fn evict(ir: &Ir, st: &mut CustomerState, n: usize) -> usize {
         }
         dropped += took;
     }
-    st.leaves.0 = None;
+    st.leaves.0 = MaybeAt::NONE;
     dropped
 }
 
@@ -315,7 +316,7 @@ pub(super) fn skip(ir: &Ir, st: &mut CustomerState, w: i64) {
             );
         }
     }
-    st.clock = Some(st.clock.map_or(w, |c| c.max(w)));
+    st.clock = MaybeAt::some(st.clock.get().map_or(w, |c| c.max(w)));
     triggers::refresh_calendars(ir, st, false);
     st.settle_wakeup(ir);
 }

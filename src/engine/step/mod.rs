@@ -20,7 +20,7 @@ use super::state::CustomerState;
 pub use super::state::Standing;
 use crate::compile::{Ir, Program};
 use crate::limits::{MAX_ROUNDS, StateLimits};
-use crate::time::Instant;
+use crate::time::{Instant, MaybeAt};
 use crate::value::Value;
 pub use at::{Outcome, Verdict};
 pub(crate) use fire::{cap_used, capped, held_out, in_quiet, limit_used, quiet_for, variant};
@@ -521,12 +521,12 @@ pub(crate) fn run<O: Outputs + ?Sized>(
     let ir = program.ir();
     r.buf.detailed = r.out.detailed(&st.id);
     let mut status = StepStatus::default();
-    let clock = st.clock.unwrap_or(i64::MIN);
+    let clock = st.clock.get().unwrap_or(i64::MIN);
     let ev = match input {
         Input::Tick(t) => {
             let target = t.unix().max(now);
             catch_up(r, st, target, true, &mut status);
-            st.clock = Some(clock.max(target));
+            st.clock = MaybeAt::some(clock.max(target));
             return Ok(status);
         }
         Input::Event(ev) => ev,
@@ -563,13 +563,13 @@ pub(crate) fn run<O: Outputs + ?Sized>(
     // A customer exists from the instant its first event is applied:
     // nothing before it is ever fired, even for a late first event.
     if st.clock.is_none() {
-        st.clock = Some(tau - 1);
+        st.clock = MaybeAt::some(tau - 1);
     }
     catch_up(r, st, tau, false, &mut status);
     // Every second before the event has passed for this customer, with or
     // without a wake-up in it: a calendar occurrence there is over, even if
     // this event (a birthday set late) would have made it one.
-    st.clock = Some(st.clock.map_or(tau - 1, |c| c.max(tau - 1)));
+    st.clock = MaybeAt::some(st.clock.get().map_or(tau - 1, |c| c.max(tau - 1)));
     let mark = r.buf.mark();
     if let Err(e) = instant::instant(ir, st, tau, Some(ev), limits, r.buf) {
         // Run dry first, a cascading program's event settles; any other
@@ -585,7 +585,7 @@ pub(crate) fn run<O: Outputs + ?Sized>(
         }
     }
     st.dedup.expire(tau.saturating_sub(limits.dedup_horizon));
-    st.clock = Some(tau);
+    st.clock = MaybeAt::some(tau);
     r.buf.flush(ir, &st.id, r.out);
     status.ignored = matches!(ev.kind, EventKind::Undeclared(_));
     Ok(status)
@@ -594,7 +594,7 @@ pub(crate) fn run<O: Outputs + ?Sized>(
 /// Does an event reach this customer? A broadcast reaches only customers
 /// first seen strictly before it; anyone else is not sent it.
 pub(crate) fn reaches(st: &CustomerState, ev: &Event) -> bool {
-    !ev.is_broadcast() || st.facts.first_seen.is_some_and(|f| f < ev.secs())
+    !ev.is_broadcast() || st.facts.first_seen.get().is_some_and(|f| f < ev.secs())
 }
 
 /// Is the event a duplicate for this customer (its id accepted within the
@@ -622,7 +622,7 @@ fn catch_up<O: Outputs + ?Sized>(
         }
         // Something due before the customer's clock fires at the clock:
         // nothing is reported retroactively.
-        let at = st.clock.map_or(w, |c| w.max(c));
+        let at = st.clock.get().map_or(w, |c| w.max(c));
         // Time passing cannot be rejected: an instant whose cascade does
         // not settle is passed without firing, and reported as a fault.
         let backup = ir.may_cascade.then(|| st.clone());

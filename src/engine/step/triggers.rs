@@ -315,7 +315,7 @@ pub(super) fn due(
                 out.push(Candidate::timer(r, due, None, due));
             }
         }
-        let first_seen = st.facts.first_seen.unwrap_or(tau);
+        let first_seen = st.facts.first_seen.get().unwrap_or(tau);
         for &r in &ir.silence_rules {
             let Trigger::No { duration, .. } = ir.rules[r].trigger else {
                 continue;
@@ -347,7 +347,7 @@ pub(super) fn due(
 /// and the last firing stands.
 pub(crate) fn refresh_calendars(ir: &Ir, st: &mut CustomerState, reuse: bool) {
     let zone = st.facts.zone(ir);
-    let from = st.clock.map_or(i64::MIN, |c| c.saturating_add(1));
+    let from = st.clock.get().map_or(i64::MIN, |c| c.saturating_add(1));
     for &r in &ir.calendar_rules {
         let fired = st.rules.get(ir, r, Word::Fired).unwrap_or(i64::MIN);
         let lived = from.saturating_sub(1).max(fired);
@@ -380,7 +380,7 @@ pub(crate) fn calendar_due(
     zone: Zone,
     from: i64,
 ) -> Option<i64> {
-    let first_seen = st.facts.first_seen?;
+    let first_seen = st.facts.first_seen.get()?;
     let after = [
         Some(from.saturating_sub(1)),
         Some(first_seen),
