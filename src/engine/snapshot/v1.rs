@@ -27,6 +27,7 @@ use crate::eval::facts::{DerivedState, Tags};
 use crate::eval::ledger::{Credit, Credits};
 use crate::syntax::ast::{self, AggFunc, Clause, ExprKind, Item, LedgerClause, Trigger};
 use crate::syntax::print_expr;
+use crate::time::MaybeAt;
 use crate::value::Value;
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -42,9 +43,9 @@ struct BodyV1 {
 #[derive(Deserialize)]
 struct StateV1 {
     id: String,
-    clock: Option<i64>,
-    first_seen: Option<i64>,
-    last_seen: Option<i64>,
+    clock: MaybeAt,
+    first_seen: MaybeAt,
+    last_seen: MaybeAt,
     seq: u64,
     profile: Vec<Value>,
     tags: BTreeSet<String>,
@@ -368,16 +369,16 @@ fn convert(program: &Program, order: &Order, v: StateV1) -> Result<CustomerState
         }
     }
     let mut st = CustomerState::new(program, &v.id);
-    st.clock = v.clock.into();
+    st.clock = v.clock;
     st.seq = v.seq;
-    st.facts.first_seen = v.first_seen.into();
-    st.facts.last_seen = v.last_seen.into();
+    st.facts.first_seen = v.first_seen;
+    st.facts.last_seen = v.last_seen;
     for (i, value) in v.profile.into_iter().enumerate() {
         st.facts.set_profile(ir, i, value);
     }
     st.facts.tags = Tags::from_any(v.tags.into_iter().map(Into::into).collect());
     st.facts.derived = v.derived.into();
-    st.facts.aggs = aggregates(ir, order, v.aggs, v.logs, v.clock.unwrap_or(i64::MIN));
+    st.facts.aggs = aggregates(ir, order, v.aggs, v.logs, v.clock.get().unwrap_or(i64::MIN));
     st.facts.ledgers = v
         .ledgers
         .into_iter()
@@ -410,14 +411,15 @@ fn convert(program: &Program, order: &Order, v: StateV1) -> Result<CustomerState
         }
         words.push((r, Word::Ever, rs.emitted_ever as i64));
         for p in rs.pending {
-            pending.push(Pending {
-                due: p.due,
-                rule: r as u32,
-                origin: p.origin,
-                seq: p.seq,
-                fields: carried_fields(ir, r, Some(&p.fields)),
-                moved: p.moved,
-            });
+            if p.moved.is_some_and(|m| m.0 == i64::MIN) {
+                return Err(damaged("version 1 moved firing at i64::MIN seconds"));
+            }
+            pending.push(Pending::new(
+                (p.due, r as u32),
+                (p.origin, p.seq),
+                carried_fields(ir, r, Some(&p.fields)),
+                p.moved,
+            ));
         }
         emitted.extend(rs.emitted.into_iter().map(|t| (r as u32, t)));
         goals.extend(rs.goals.into_iter().map(|(fired, group)| OpenGoal {
@@ -425,13 +427,13 @@ fn convert(program: &Program, order: &Order, v: StateV1) -> Result<CustomerState
             fired,
             group: group.map(|g| g as u16),
         }));
-        if v.clock.is_some_and(|c| rs.occurrence.0 >= c) {
+        if v.clock.get().is_some_and(|c| rs.occurrence.0 >= c) {
             occurrences.push((r as u32, rs.occurrence.0, rs.occurrence.1));
         }
     }
     for (tag, (t, n)) in v.tag_occ {
         let slot = ir.auto_tags.get(&tag);
-        if let (Some(slot), true) = (slot, v.clock.is_some_and(|c| t >= c)) {
+        if let (Some(slot), true) = (slot, v.clock.get().is_some_and(|c| t >= c)) {
             occurrences.push(((ir.rules.len() + slot) as u32, t, n));
         }
     }

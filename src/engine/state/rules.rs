@@ -7,28 +7,108 @@
 use crate::check::hir::Trigger;
 use crate::compile::Ir;
 use crate::tight::Tight;
+use crate::time::MaybeAt;
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// A word that holds no instant or count ("none").
 const NONE: i64 = i64::MIN;
 
 /// A scheduled firing: an `after` trigger falling due, or a firing moved by
 /// `at` snapping or quiet hours.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// A customer may hold many (a night-time broadcast defers one for every
+/// customer to the morning), so the moved instant is one word and its
+/// occurrence shares a word with the rule: 56 bytes where the plain
+/// layout takes 72. It encodes as that plain layout (`PendingData`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "PendingData")]
 pub(crate) struct Pending {
     /// When it fires (or is judged).
     pub due: i64,
-    /// The rule.
-    pub rule: u32,
     /// The starting instant (the E event's time, or the followed firing).
     pub origin: i64,
     /// Arrival number of the starting event.
     pub seq: u64,
     /// Fields of the starting event, when the rule reads `event.*`.
     pub fields: Box<[Value]>,
+    /// For a moved firing: its trigger instant (see `moved`).
+    moved_at: MaybeAt,
+    /// The rule.
+    pub rule: u32,
+    /// For a moved firing: its occurrence at its trigger instant.
+    moved_occurrence: u32,
+}
+
+/// A scheduled firing as it is encoded.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Pending")]
+struct PendingData<'a> {
+    due: i64,
+    rule: u32,
+    origin: i64,
+    seq: u64,
+    fields: Cow<'a, [Value]>,
+    moved: Option<(i64, u32)>,
+}
+
+impl Pending {
+    /// A firing of `rule` due at `due`, started at `origin` by the event
+    /// of arrival number `seq` (carrying `fields`); `moved`: the trigger
+    /// instant and occurrence of a firing moved from there.
+    pub fn new(
+        (due, rule): (i64, u32),
+        (origin, seq): (i64, u64),
+        fields: Box<[Value]>,
+        moved: Option<(i64, u32)>,
+    ) -> Pending {
+        Pending {
+            due,
+            origin,
+            seq,
+            fields,
+            moved_at: moved.map(|m| m.0).into(),
+            rule,
+            moved_occurrence: moved.map_or(0, |m| m.1),
+        }
+    }
+
     /// For a moved firing: its trigger instant and occurrence there.
-    pub moved: Option<(i64, u32)>,
+    pub fn moved(&self) -> Option<(i64, u32)> {
+        self.moved_at.get().map(|t| (t, self.moved_occurrence))
+    }
+}
+
+impl Serialize for Pending {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        PendingData {
+            due: self.due,
+            rule: self.rule,
+            origin: self.origin,
+            seq: self.seq,
+            fields: Cow::Borrowed(&self.fields),
+            moved: self.moved(),
+        }
+        .serialize(s)
+    }
+}
+
+impl TryFrom<PendingData<'_>> for Pending {
+    type Error = &'static str;
+
+    fn try_from(p: PendingData<'_>) -> Result<Pending, &'static str> {
+        if p.moved.is_some_and(|m| m.0 == i64::MIN) {
+            return Err("a moved firing's instant of i64::MIN seconds is out of range");
+        }
+        let fields = p.fields.into_owned().into_boxed_slice();
+        Ok(Pending::new(
+            (p.due, p.rule),
+            (p.origin, p.seq),
+            fields,
+            p.moved,
+        ))
+    }
 }
 
 /// A goal window opened by a firing.

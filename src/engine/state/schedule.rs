@@ -48,7 +48,7 @@ impl CustomerState {
             .pending()
             .iter()
             .map(|p| {
-                let reason = match p.moved {
+                let reason = match p.moved() {
                     Some(_) => Reason::Moved,
                     None => Reason::Delay,
                 };

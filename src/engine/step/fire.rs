@@ -132,14 +132,12 @@ pub(super) fn fire(at: &mut At<'_>, st: &mut CustomerState, c: &Candidate<'_>) -
                     ..Detail::default()
                 };
                 at.judged(r, verdict, triggered, detail);
-                let p = Pending {
-                    due: lands,
-                    rule: r as u32,
-                    origin: c.origin,
-                    seq: c.order.1,
-                    fields: carried_fields(ir, r, Some(fields.unwrap_or_default())),
-                    moved: Some((tau, occurrence)),
-                };
+                let p = Pending::new(
+                    (lands, r as u32),
+                    (c.origin, c.order.1),
+                    carried_fields(ir, r, Some(fields.unwrap_or_default())),
+                    Some((tau, occurrence)),
+                );
                 schedule(at, st, p);
                 return false;
             }
@@ -295,14 +293,7 @@ fn emit(
     for &follower in &ir.followers[r] {
         if let Trigger::AfterRule { delay, .. } = ir.rules[follower].trigger {
             let due = tau.saturating_add(delay);
-            let p = Pending {
-                due,
-                rule: follower as u32,
-                origin: tau,
-                seq: st.seq,
-                fields: Box::default(),
-                moved: None,
-            };
+            let p = Pending::new((due, follower as u32), (tau, st.seq), Box::default(), None);
             schedule(at, st, p);
             changed |= due <= tau;
         }

@@ -75,7 +75,7 @@ pub(super) fn schedule(at: &mut At<'_>, st: &mut CustomerState, p: Pending) {
         at.buf.degrade(Degraded::Pending);
         return;
     }
-    if p.moved.is_none() && at.buf.detailed {
+    if p.moved().is_none() && at.buf.detailed {
         if let Some(f) = firing(&p) {
             at.buf.scheduled.push(f);
         }
@@ -159,14 +159,12 @@ pub(super) fn bookkeeping(
                         fields,
                     ) =>
             {
-                let p = Pending {
-                    due: t.saturating_add(*delay).max(tau),
-                    rule: r as u32,
-                    origin: t,
-                    seq,
-                    fields: carried_fields(ir, r, Some(fields)),
-                    moved: None,
-                };
+                let p = Pending::new(
+                    (t.saturating_add(*delay).max(tau), r as u32),
+                    (t, seq),
+                    carried_fields(ir, r, Some(fields)),
+                    None,
+                );
                 if !*last {
                     schedule(at, st, p);
                 } else if st.rules.get(ir, r, Word::Anchor).is_none_or(|a| t >= a) {
@@ -175,7 +173,7 @@ pub(super) fn bookkeeping(
                     // firing already judged and moved.
                     let buf = &mut *at.buf;
                     st.rules.retain_of(r, |q| {
-                        let replaced = q.moved.is_none();
+                        let replaced = q.moved().is_none();
                         if replaced {
                             if let Some(at) = Instant::checked(t) {
                                 cancel(buf, q, CancelReason::Replaced { at });
@@ -330,13 +328,14 @@ pub(super) fn due(
         }
     }
     st.rules.take_due(tau, |p| {
+        let moved = p.moved();
         out.push(Candidate {
             rule: p.rule as usize,
             fields: Some(Fields::Held(p.fields)),
             order: (p.due, p.seq),
             no_anchor: None,
             origin: p.origin,
-            moved: p.moved,
+            moved,
         })
     });
 }
