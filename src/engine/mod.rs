@@ -87,8 +87,9 @@ pub struct Engine {
     last: u32,
     next_rank: u64,
     queue: queue::Queue,
-    /// The entries of one instant taken from the queue, reused.
-    due: Vec<queue::Entry>,
+    /// The customers of the entries of one instant taken from the queue,
+    /// as (first-seen rank, slot), in the order they are served; reused.
+    due: Vec<(u64, u32)>,
     clock: Option<i64>,
     metrics: Metrics,
     /// Customer steps run by the clock, to show its cost follows the timers
@@ -448,10 +449,18 @@ impl Engine {
             let Some(tick) = Instant::checked(w) else {
                 break;
             };
-            self.queue.pop_instant(&mut due);
-            for &(w, rank, slot) in &due {
+            // Every entry popped is at `w`. A stale one (its customer's
+            // wake-up moved, or its slot reused) is not `queued` at `w`;
+            // two entries of one slot at `w` are served once, as the first
+            // clears `queued`.
+            due.clear();
+            let slots = &self.slots;
+            self.queue
+                .pop_instant(|slot| due.push((slots[slot].rank, slot)));
+            due.sort_unstable();
+            for &(_, slot) in &due {
                 let s = &mut self.slots[slot];
-                if s.rank != rank || s.queued != MaybeAt::some(w) {
+                if s.queued != MaybeAt::some(w) {
                     continue;
                 }
                 s.queued = MaybeAt::NONE;
@@ -459,7 +468,7 @@ impl Engine {
                     Some(at) if at == w => {}
                     Some(later) => {
                         s.queued = MaybeAt::some(later);
-                        self.queue.push((later, rank, slot));
+                        self.queue.push((later, slot));
                         continue;
                     }
                     None => continue,
@@ -469,6 +478,10 @@ impl Engine {
                 let _ = self.step(slot, Input::Tick(tick), w, Settles::Known, sink);
                 self.reschedule(slot);
             }
+        }
+        // A large instant's room is given back, as the queue's is.
+        if due.capacity() > 4096 {
+            due = Vec::new();
         }
         self.due = due;
     }
@@ -487,18 +500,20 @@ impl Engine {
         if let Some(w) = next {
             if s.queued.get().is_none_or(|q| w < q) {
                 s.queued = MaybeAt::some(w);
-                self.queue.push((w, s.rank, slot));
+                self.queue.push((w, slot));
             }
         }
-        // Stale entries are skipped when popped; rebuild when they dominate.
-        if self.queue.len() > 4 * self.slots.len() + 1024 {
+        // Stale entries are skipped when popped; rebuild once they are as
+        // many as the customers (the rebuild is O(customers), so paid for
+        // by as many pushes).
+        if self.queue.len() > 2 * self.slots.len() + 1024 {
             let entries: Vec<queue::Entry> = self
                 .slots
                 .iter_mut()
                 .enumerate()
                 .filter_map(|(i, s)| {
                     s.queued = s.wake;
-                    s.wake.get().map(|w| (w, s.rank, i as u32))
+                    s.wake.get().map(|w| (w, i as u32))
                 })
                 .collect();
             self.queue.rebuild(entries.into_iter());

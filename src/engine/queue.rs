@@ -9,12 +9,13 @@
 //! lowest bucket and the one emptied into it, where a binary heap would
 //! walk a path across all of its entries.
 //!
-//! Entries due at one instant come out together, in first-seen order (the
-//! order ties are served in).
+//! Entries due at one instant come out together, in no set order: the
+//! engine orders them by first-seen rank, which it keeps in the slots, so
+//! an entry is two words, not three (the queue holds one to a few entries
+//! per customer).
 
-/// A queued wake-up: the instant, the customer's first-seen rank (ties),
-/// its slot.
-pub(super) type Entry = (i64, u64, u32);
+/// A queued wake-up: the instant and the customer's slot.
+pub(super) type Entry = (i64, u32);
 
 /// Buckets: one per differing bit, and one for "the same as the last".
 const BUCKETS: usize = 65;
@@ -57,9 +58,9 @@ impl Default for Queue {
 impl Queue {
     /// Queues a wake-up. One before the last taken (never asked for: every
     /// wake-up is at or after the clock) is queued at the last taken.
-    pub fn push(&mut self, (t, rank, slot): Entry) {
+    pub fn push(&mut self, (t, slot): Entry) {
         let k = key(t).max(self.last);
-        self.put(k, (unkey(k), rank, slot));
+        self.put(k, (unkey(k), slot));
         self.len += 1;
     }
 
@@ -76,10 +77,9 @@ impl Queue {
         Some(unkey(self.mins[b]))
     }
 
-    /// Takes out every entry due at the earliest instant, in rank order,
-    /// into `out` (emptied first); that instant is the last taken.
-    pub fn pop_instant(&mut self, out: &mut Vec<Entry>) {
-        out.clear();
+    /// Takes out every entry due at the earliest instant, handing each
+    /// one's slot to `f`; that instant is the last taken.
+    pub fn pop_instant(&mut self, mut f: impl FnMut(u32)) {
         let Some(b) = (0..BUCKETS).find(|b| !self.buckets[*b].is_empty()) else {
             return;
         };
@@ -99,10 +99,13 @@ impl Queue {
                 self.buckets[b] = entries;
             }
         }
-        std::mem::swap(out, &mut self.buckets[0]);
+        let now = &mut self.buckets[0];
+        self.len -= now.len();
+        now.drain(..).for_each(|(_, slot)| f(slot));
+        if now.capacity() > KEPT_ROOM {
+            *now = Vec::new();
+        }
         self.mins[0] = u64::MAX;
-        self.len -= out.len();
-        out.sort_unstable_by_key(|e| (e.1, e.2));
     }
 
     /// Entries queued (stale ones included).
@@ -135,27 +138,28 @@ mod tests {
     proptest! {
         /// Whatever is pushed (each at or after the last instant taken
         /// out, however far a peek looked ahead), instants come out in
-        /// order, each with every entry due then, in rank order — as a
-        /// sorted list would give them.
+        /// order, each with every entry due then — as a sorted list would
+        /// give them.
         #[test]
-        fn comes_out_as_a_sorted_list(ops in prop::collection::vec((0u8..4, -1000i64..1000, 0u64..50), 1..200)) {
+        fn comes_out_as_a_sorted_list(ops in prop::collection::vec((0u8..4, -1000i64..1000, 0u32..50), 1..200)) {
             let mut q = Queue::default();
             let mut model: Vec<Entry> = Vec::new();
             let mut clock = -5000i64;
-            let mut out = Vec::new();
             for (op, dt, rank) in ops {
                 match op {
                     0 | 1 => {
                         let t = clock.saturating_add(dt.abs());
-                        q.push((t, rank, rank as u32));
-                        model.push((t, rank, rank as u32));
+                        q.push((t, rank));
+                        model.push((t, rank));
                     }
                     2 => {
                         prop_assert_eq!(q.peek(), model.iter().map(|e| e.0).min());
                     }
                     _ => {
                         let Some(t) = q.peek() else { continue };
-                        q.pop_instant(&mut out);
+                        let mut out = Vec::new();
+                        q.pop_instant(|slot| out.push((t, slot)));
+                        out.sort_unstable();
                         model.sort();
                         let want: Vec<Entry> = model.iter().copied().filter(|e| e.0 == t).collect();
                         model.retain(|e| e.0 != t);
