@@ -131,7 +131,7 @@ impl Aggregates {
             });
             match (state, old_totals) {
                 (Some(w), Some(t)) => new.windows[w] = t.clone(),
-                (Some(w), None) => new.windows[w].born = seq,
+                (Some(w), None) => new.windows[w].set_born(seq),
                 (None, _) if !kept_plain => new.births.push((a, seq)),
                 (None, _) => {
                     if let Some(born) = kept[a].map(|o| old.born(o)).filter(|b| *b > 0) {

@@ -23,6 +23,7 @@ use crate::tight::{Fifo, Tight};
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 
@@ -86,8 +87,9 @@ struct Entry {
 }
 
 /// A window's running totals over the entries it counts (inside it and,
-/// for a filtered one, matching).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// for a filtered one, matching). It encodes as `TotalsData`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(from = "TotalsData<'_>")]
 struct Totals {
     /// Counted entries.
     count: u32,
@@ -99,14 +101,67 @@ struct Totals {
     last: u64,
     /// The exact sum of the fields (`sum`, `avg`).
     sum: ExactSum,
+    /// What only some windows keep, boxed: one word in every other
+    /// window of every customer (`None`: no extremes, born 0).
+    more: Option<Box<More>>,
+}
+
+/// The rarer part of a window's totals.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct More {
     /// `min`/`max`: positions of the counted entries that may still become
     /// the extreme, oldest first, their fields monotonic (the extreme in
-    /// front). Boxed: eight bytes in the many windows that keep none.
-    #[allow(clippy::box_collection)]
-    extremes: Option<Box<VecDeque<u64>>>,
+    /// front).
+    extremes: Option<VecDeque<u64>>,
     /// Entries that arrived at or before this arrival number are not
     /// counted: a live upgrade added the window (0: none).
     born: u64,
+}
+
+/// A window's totals as they are encoded (the layout before `More`).
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Totals")]
+struct TotalsData<'a> {
+    count: u32,
+    nonnull: u32,
+    head: u64,
+    last: u64,
+    sum: Cow<'a, ExactSum>,
+    extremes: Option<Cow<'a, VecDeque<u64>>>,
+    born: u64,
+}
+
+impl Serialize for Totals {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        TotalsData {
+            count: self.count,
+            nonnull: self.nonnull,
+            head: self.head,
+            last: self.last,
+            sum: Cow::Borrowed(&self.sum),
+            extremes: self.extremes().map(Cow::Borrowed),
+            born: self.born(),
+        }
+        .serialize(s)
+    }
+}
+
+impl From<TotalsData<'_>> for Totals {
+    fn from(t: TotalsData<'_>) -> Totals {
+        let mut totals = Totals {
+            count: t.count,
+            nonnull: t.nonnull,
+            head: t.head,
+            last: t.last,
+            sum: t.sum.into_owned(),
+            more: None,
+        };
+        if let Some(d) = t.extremes {
+            *totals.extremes_mut() = d.into_owned();
+        }
+        totals.set_born(t.born);
+        totals
+    }
 }
 
 static NULL: Value = Value::Null;
@@ -332,7 +387,7 @@ impl Aggregates {
                 if !appended {
                     tot.shift(at);
                 }
-                let counted = inside && bit.is_none_or(|b| mask >> b & 1 == 1) && seq > tot.born;
+                let counted = inside && bit.is_none_or(|b| mask >> b & 1 == 1) && seq > tot.born();
                 if counted {
                     tot.add(s, at, field, ir.aggs[a].func, appended, bit);
                 }
@@ -513,9 +568,44 @@ impl Store {
 }
 
 impl Totals {
+    /// Entries that arrived at or before this arrival number are not
+    /// counted (0: none).
+    fn born(&self) -> u64 {
+        self.more.as_ref().map_or(0, |m| m.born)
+    }
+
+    fn set_born(&mut self, born: u64) {
+        match &mut self.more {
+            Some(m) => m.born = born,
+            None if born == 0 => {}
+            None => {
+                self.more = Some(Box::new(More {
+                    extremes: None,
+                    born,
+                }))
+            }
+        }
+        if self.more.as_deref() == Some(&More::default()) {
+            self.more = None;
+        }
+    }
+
+    /// The `min`/`max` deque, if the window keeps one.
+    fn extremes(&self) -> Option<&VecDeque<u64>> {
+        self.more.as_ref()?.extremes.as_ref()
+    }
+
+    /// The `min`/`max` deque, made when first needed.
+    fn extremes_mut(&mut self) -> &mut VecDeque<u64> {
+        self.more
+            .get_or_insert_with(Default::default)
+            .extremes
+            .get_or_insert_with(Default::default)
+    }
+
     /// Does this window (with filter `bit`) count entry `e`, when inside?
     fn counts(&self, e: &Entry, bit: Option<u8>) -> bool {
-        bit.is_none_or(|b| e.mask >> b & 1 == 1) && e.seq > self.born
+        bit.is_none_or(|b| e.mask >> b & 1 == 1) && e.seq > self.born()
     }
 
     /// A late entry went in at `at`: counted positions from it on moved.
@@ -528,7 +618,7 @@ impl Totals {
                 self.last += 1;
             }
         }
-        if let Some(d) = self.extremes.as_deref_mut() {
+        if let Some(d) = self.more.as_mut().and_then(|m| m.extremes.as_mut()) {
             d.iter_mut().filter(|x| **x >= at).for_each(|x| *x += 1);
         }
     }
@@ -569,7 +659,8 @@ impl Totals {
                 .and_then(|e| field.and_then(|f| e.values.get(f)))
                 .unwrap_or(&NULL)
         };
-        let d = self.extremes.get_or_insert_with(Default::default);
+        let (born, head, last) = (self.born(), self.head, self.last);
+        let d = self.extremes_mut();
         if appended {
             if !v.is_null() {
                 while d.back().is_some_and(|b| beyond(func, v, field_of(*b))) {
@@ -580,9 +671,8 @@ impl Totals {
             return;
         }
         // In the middle: the deque from scratch, over the counted entries.
-        let born = self.born;
         d.clear();
-        for p in self.head..=self.last {
+        for p in head..=last {
             let counted = s
                 .get(p)
                 .is_some_and(|e| bit.is_none_or(|b| e.mask >> b & 1 == 1) && e.seq > born);
@@ -622,7 +712,7 @@ impl Totals {
                 self.head = next;
             }
         }
-        if let Some(d) = self.extremes.as_deref_mut() {
+        if let Some(d) = self.more.as_mut().and_then(|m| m.extremes.as_mut()) {
             while d.front().is_some_and(|f| *f <= at) {
                 d.pop_front();
             }

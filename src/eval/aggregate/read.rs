@@ -108,7 +108,7 @@ pub(crate) fn value(a: AggId, cx: &Ctx<'_>) -> R {
             let leaves = |at: u64| s.get(at).map_or(FOREVER, |e| e.t.saturating_add(w));
             let totals = state.map(|st| &aggs.windows[st]);
             let born = match totals {
-                Some(t) => t.born,
+                Some(t) => t.born(),
                 None => aggs.born(a),
             };
             if s.get(from).is_none_or(|e| e.t > horizon) && (totals.is_some() || born == 0) {
@@ -182,8 +182,7 @@ fn window_value(spec: &AggSpec, s: &Store, tot: &Totals, field: Option<usize>) -
             _ => Value::Null,
         },
         AggFunc::Min | AggFunc::Max => tot
-            .extremes
-            .as_deref()
+            .extremes()
             .and_then(|d| d.front())
             .map_or(Value::Null, |at| pick(*at)),
         AggFunc::First => pick(tot.head),
