@@ -52,6 +52,7 @@ pub mod engine;
 pub(crate) mod eval;
 pub mod ffi;
 pub mod guide;
+mod hint;
 mod limits;
 pub mod syntax;
 mod tight;

@@ -1,7 +1,8 @@
 //! The pipeline's layers import one way only: syntax → check → compile →
 //! eval → engine → ffi, each naming only the layers before it and the base
-//! modules (diagnostic, limits, time, zone; then value, which names time),
-//! which name none of the layers. The crate root only re-exports.
+//! modules (diagnostic, hint, limits, tight, time, zone; then value, which
+//! names time), which name none of the layers. The crate root only
+//! re-exports.
 //!
 //! The check reads every source file and collects the top-level modules it
 //! names through `crate::…` (grouped `use crate::{…}` included) and, in a
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, u8)] = &[
     ("diagnostic", 0),
     ("guide", 0),
+    ("hint", 0),
     ("limits", 0),
     ("tight", 0),
     ("time", 0),

@@ -24,6 +24,7 @@ mod trace;
 mod upgrade;
 
 use crate::compile::Program;
+use crate::hint;
 use crate::limits::StateLimits;
 use crate::time::{Instant, MaybeAt};
 use action::{Action, ActionRef};
@@ -423,6 +424,10 @@ impl Engine {
         let mut slot = self.first;
         while slot != NIL {
             let next = self.slots[slot].next;
+            // The next customer's blocks, asked for a step ahead.
+            if let Some(st) = self.slots.get(next).and_then(|s| s.state.as_ref()) {
+                st.prefetch();
+            }
             let reached = self.slots[slot]
                 .state
                 .as_ref()
@@ -458,7 +463,15 @@ impl Engine {
             self.queue
                 .pop_instant(|slot| due.push((slots[slot].rank, slot)));
             due.sort_unstable();
-            for &(_, slot) in &due {
+            for (i, &(_, slot)) in due.iter().enumerate() {
+                // The next customers' memory, asked for a step ahead: the
+                // slot two ahead, the blocks of the one after this.
+                if let Some(&(_, ahead)) = due.get(i + 2) {
+                    hint::prefetch_all(&self.slots[ahead]);
+                }
+                if let Some(st) = due.get(i + 1).and_then(|d| self.slots[d.1].state.as_ref()) {
+                    st.prefetch();
+                }
                 let s = &mut self.slots[slot];
                 if s.queued != MaybeAt::some(w) {
                     continue;

@@ -35,6 +35,12 @@ impl<T: Default> Slab<T> {
         at as u32
     }
 
+    /// The slot at `at`, if there is one.
+    pub fn get(&self, at: u32) -> Option<&T> {
+        let at = at as usize;
+        (at < self.len).then(|| &self.chunks[at / CHUNK][at % CHUNK])
+    }
+
     /// Every slot, mutably, in address order.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
         let len = self.len;

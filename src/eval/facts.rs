@@ -6,6 +6,7 @@
 use super::aggregate::Aggregates;
 use super::ledger::Credits;
 use crate::compile::Ir;
+use crate::hint::prefetch;
 use crate::tight::Tight;
 use crate::value::Value;
 use crate::zone::Zone;
@@ -131,6 +132,14 @@ impl Facts {
             ledgers: (0..ir.ledgers.len()).map(|_| Credits::default()).collect(),
             zone: Memo::default(),
         }
+    }
+
+    /// Asks for the blocks a step reads first (see `hint`).
+    pub fn prefetch(&self) {
+        prefetch(self.profile.as_ptr());
+        prefetch(self.derived.as_ptr());
+        prefetch(self.ledgers.as_ptr());
+        self.aggs.prefetch();
     }
 
     /// Writes a profile attribute (the one place that does, so the zone

@@ -71,6 +71,13 @@ impl CustomerState {
         }
     }
 
+    /// Asks for the blocks a step reads first, ahead of stepping this
+    /// customer (see `hint`).
+    pub(crate) fn prefetch(&self) {
+        self.facts.prefetch();
+        self.rules.prefetch();
+    }
+
     /// The customer id.
     pub fn id(&self) -> &str {
         &self.id

@@ -6,6 +6,7 @@
 
 use crate::check::hir::Trigger;
 use crate::compile::Ir;
+use crate::hint::prefetch;
 use crate::tight::Tight;
 use crate::time::MaybeAt;
 use crate::value::Value;
@@ -279,6 +280,12 @@ impl RuleStates {
             emitted: Counts::default(),
             goals: Tight::new(),
         }
+    }
+
+    /// Asks for the blocks a step reads first (see `hint`).
+    pub fn prefetch(&self) {
+        prefetch(self.words.as_ptr());
+        prefetch(self.pending.as_ptr());
     }
 
     /// Does this state have the program's shape?

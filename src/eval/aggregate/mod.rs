@@ -18,6 +18,7 @@ use super::Ctx;
 use super::exact::ExactSum;
 use crate::compile::layout::{AggSlot, StoreSpec};
 use crate::compile::{AggId, AggMode, Ir};
+use crate::hint::prefetch;
 use crate::syntax::ast::AggFunc;
 use crate::tight::{Fifo, Tight};
 use crate::value::Value;
@@ -207,6 +208,13 @@ impl Aggregates {
             windows,
             births: Tight::new(),
         }
+    }
+
+    /// Asks for the blocks a step reads first (see `hint`).
+    pub fn prefetch(&self) {
+        prefetch(self.running.as_ptr());
+        prefetch(self.stores.as_ptr());
+        prefetch(self.windows.as_ptr());
     }
 
     /// Entries retained over all stores (for the per-customer limit).
