@@ -40,6 +40,26 @@ fn restore_continues_exactly() {
     assert_eq!(engine.metrics(), restored.metrics());
 }
 
+/// A snapshot at the instant of a firing carries the firing's occurrence
+/// count (what the next firing's action id at that second continues from),
+/// the moved firings and the window totals: every part of a state, whole.
+#[test]
+fn a_snapshot_at_a_firing_keeps_every_part_of_the_state() {
+    let program = compile(SRC).expect("compiles");
+    let mut engine = Engine::new(&program);
+    let line = "{\"customer\": \"c\", \"type\": \"purchase\", \"time\": \"2026-01-01T00:00:00Z\", \"data\": {\"amount\": 150}}";
+    let fired = engine.process(line).expect("valid");
+    assert!(!fired.is_empty(), "entering `big` fires at once");
+    let state = serde_json::to_value(engine.customer("c").expect("known")).expect("serializes");
+    assert_ne!(state["occurrences"], serde_json::json!([]), "{state}");
+    let bytes = engine.snapshot();
+    let restored = Engine::restore(&program, &bytes).expect("restores");
+    let again =
+        serde_json::to_value(restored.customer("c").expect("restored")).expect("serializes");
+    assert_eq!(again, state);
+    assert_eq!(restored.snapshot(), bytes);
+}
+
 #[test]
 fn truncated_and_bit_flipped_snapshots_are_errors() {
     let (program, engine) = filled();

@@ -91,8 +91,11 @@ impl Engine {
                 .collect(),
             metrics: &self.metrics,
         };
-        // Serializing plain data into a Vec cannot fail.
-        let payload = postcard::to_stdvec(&body).unwrap_or_default();
+        // Every sequence in the body states its length up front and no part
+        // refuses to serialize, so this cannot fail for any state. Were a
+        // change to break that, an empty payload would drop every customer
+        // without a word: that is a bug to stop at, not to hide.
+        let payload = postcard::to_stdvec(&body).expect("a snapshot body serializes");
         let mut out = Vec::with_capacity(HEADER + payload.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());

@@ -446,7 +446,8 @@ fn convert(program: &Program, order: &Order, v: StateV1) -> Result<CustomerState
             .collect(),
     );
     st.dedup = Dedup::from_entries(v.ids.into_iter().map(|(id, t)| (t, id.into())).collect());
-    st.occurrences = Occurrences::from_entries(occurrences);
+    st.occurrences = Occurrences::from_entries(occurrences)
+        .map_err(|e| damaged(format!("version 1 occurrences: {e}")))?;
     Ok(st)
 }
 

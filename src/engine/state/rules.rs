@@ -178,28 +178,58 @@ impl Counts {
 /// Per rule and auto tag, the firings at the latest instant it fired at,
 /// for action ids; forgotten once the clock moves on (a later firing's id
 /// starts its count again).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Occurrences(Tight<(u32, i64, u32)>);
+///
+/// Every entry is at one instant (an instant forgets those before it
+/// before it counts any), kept once. The first cause is inline: most
+/// instants fire one, so counting it allocates nothing, and forgetting
+/// reads no other block. It encodes as the list of `(cause, instant,
+/// count)` it stands for.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Occurrences {
+    /// The instant of every entry (none: no entries).
+    at: MaybeAt,
+    /// The first cause counted there and its count (`NO_CAUSE`: none).
+    first: (u32, u32),
+    /// The other causes counted there, in counting order.
+    more: Tight<(u32, u32)>,
+}
+
+/// No cause (causes are rule and auto-tag indices, far below).
+const NO_CAUSE: u32 = u32::MAX;
+
+impl Default for Occurrences {
+    fn default() -> Occurrences {
+        Occurrences {
+            at: MaybeAt::NONE,
+            first: (NO_CAUSE, 0),
+            more: Tight::new(),
+        }
+    }
+}
 
 impl Occurrences {
-    /// The occurrence of another firing of `cause` at `t`.
+    /// The occurrence of another firing of `cause` at `t` (the instant
+    /// being stepped: none counted is later).
     pub fn next(&mut self, cause: u32, t: i64) -> u32 {
-        match self
-            .0
-            .as_mut_slice()
-            .iter_mut()
-            .find(|(c, _, _)| *c == cause)
+        if self.at.get() != Some(t) {
+            *self = Occurrences::default();
+            self.at = MaybeAt::some(t);
+        }
+        if self.first.0 == NO_CAUSE {
+            self.first = (cause, 0);
+            return 0;
+        }
+        let first = std::iter::once(&mut self.first);
+        match first
+            .chain(self.more.as_mut_slice())
+            .find(|(c, _)| *c == cause)
         {
-            Some((_, at, n)) if *at == t => {
+            Some((_, n)) => {
                 *n += 1;
                 *n
             }
-            Some(entry) => {
-                *entry = (cause, t, 0);
-                0
-            }
             None => {
-                self.0.push((cause, t, 0));
+                self.more.push((cause, 0));
                 0
             }
         }
@@ -207,14 +237,35 @@ impl Occurrences {
 
     /// Forgets the counts of instants before `t`.
     pub fn forget_before(&mut self, t: i64) {
-        if self.0.iter().any(|(_, at, _)| *at < t) {
-            self.0.retain(|(_, at, _)| *at >= t);
+        if self.at.get().is_some_and(|at| at < t) {
+            *self = Occurrences::default();
         }
     }
 
-    /// From entries `(cause, instant, count)`.
-    pub fn from_entries(entries: Vec<(u32, i64, u32)>) -> Occurrences {
-        Occurrences(entries.into())
+    /// The causes counted at `at`, with their counts, in counting order.
+    fn counts(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let first = (self.first.0 != NO_CAUSE).then_some(self.first);
+        first.into_iter().chain(self.more.iter().copied())
+    }
+
+    /// From entries `(cause, instant, count)`, all at one instant.
+    pub fn from_entries(entries: Vec<(u32, i64, u32)>) -> Result<Occurrences, &'static str> {
+        let mut occ = Occurrences::default();
+        for (i, &(cause, t, n)) in entries.iter().enumerate() {
+            if occ.at.get().is_some_and(|at| at != t) {
+                return Err("occurrences at more than one instant");
+            }
+            if cause == NO_CAUSE || t == i64::MIN {
+                return Err("an occurrence's cause or instant is out of range");
+            }
+            occ.at = MaybeAt::some(t);
+            if i == 0 {
+                occ.first = (cause, n);
+            } else {
+                occ.more.push((cause, n));
+            }
+        }
+        Ok(occ)
     }
 
     /// Under a new program: rules by `rules` (new → old), auto tags by
@@ -227,20 +278,57 @@ impl Occurrences {
         derived: &[Option<usize>],
     ) -> Occurrences {
         let (old_rules, new_rules) = (old_ir.rules.len(), ir.rules.len());
-        Occurrences(
-            self.0
-                .iter()
-                .filter_map(|&(cause, t, n)| {
-                    let c = cause as usize;
-                    let new = if c < old_rules {
-                        rules.iter().position(|o| *o == Some(c))?
-                    } else {
-                        new_rules + derived.iter().position(|o| *o == Some(c - old_rules))?
-                    };
-                    Some((new as u32, t, n))
-                })
-                .collect(),
-        )
+        let mut occ = Occurrences::default();
+        let Some(t) = self.at.get() else {
+            return occ;
+        };
+        for (cause, n) in self.counts() {
+            let c = cause as usize;
+            let new = if c < old_rules {
+                rules.iter().position(|o| *o == Some(c))
+            } else {
+                derived
+                    .iter()
+                    .position(|o| *o == Some(c - old_rules))
+                    .map(|d| new_rules + d)
+            };
+            if let Some(new) = new {
+                occ.at = MaybeAt::some(t);
+                if occ.first.0 == NO_CAUSE {
+                    occ.first = (new as u32, n);
+                } else {
+                    occ.more.push((new as u32, n));
+                }
+            }
+        }
+        occ
+    }
+}
+
+impl Serialize for Occurrences {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        // The length first: postcard (the snapshot) needs it up front.
+        let at = self.at.get();
+        let len = if at.is_some() {
+            self.counts().count()
+        } else {
+            0
+        };
+        let mut seq = s.serialize_seq(Some(len))?;
+        if let Some(at) = at {
+            for (cause, n) in self.counts() {
+                seq.serialize_element(&(cause, at, n))?;
+            }
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Occurrences {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Occurrences, D::Error> {
+        let entries = Vec::<(u32, i64, u32)>::deserialize(d)?;
+        Occurrences::from_entries(entries).map_err(serde::de::Error::custom)
     }
 }
 
