@@ -394,6 +394,9 @@ impl Engine {
         let Some(st) = self.slots[slot].state.as_mut() else {
             return Ok(step::StepStatus::default());
         };
+        // Its first blocks asked for together, rather than each missed in
+        // turn as the step reaches it.
+        st.prefetch();
         let ir = self.program.ir();
         let trace = self.trace.as_mut().filter(|t| t.follows(st.id()));
         let host_detailed = sink.observer().is_some_and(|o| o.detailed(st.id()));
