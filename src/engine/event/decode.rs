@@ -108,9 +108,11 @@ pub(super) fn fast(ir: &Ir, text: &str) -> Option<Event> {
         name => match ir.event_ids.get(name) {
             Some(&event) => {
                 let decl = &ir.events[event].fields;
+                // Straight into their places: a field given twice keeps
+                // the last.
                 let mut fields = vec![Value::Null; decl.len()];
-                for (i, v) in data.map(|d| decode(d, decl)).unwrap_or(Some(Vec::new()))? {
-                    fields[i] = v;
+                if let Some(d) = data {
+                    decode_each(d, decl, |i, v| fields[i] = v)?;
                 }
                 EventKind::Declared { event, fields }
             }
@@ -132,30 +134,42 @@ pub(super) fn fast(ir: &Ir, text: &str) -> Option<Event> {
 /// `data` (an object): the fields given, as (declared index, value), in
 /// the order given.
 fn decode<N: AsRef<str>>(data: &str, decl: &[(N, Type)]) -> Option<Vec<(usize, Value)>> {
-    let mut de = serde_json::Deserializer::from_str(data);
-    let given = de.deserialize_map(Fields { decl }).ok()?;
-    de.end().ok()?;
+    let mut given = Vec::with_capacity(decl.len());
+    decode_each(data, decl, |i, v| given.push((i, v)))?;
     Some(given)
 }
 
-struct Fields<'d, N> {
-    decl: &'d [(N, Type)],
+/// `data` (an object): each field given handed to `put` as (declared
+/// index, value), in the order given; `None` if any is bad (some may have
+/// been handed already).
+fn decode_each<N: AsRef<str>>(
+    data: &str,
+    decl: &[(N, Type)],
+    put: impl FnMut(usize, Value),
+) -> Option<()> {
+    let mut de = serde_json::Deserializer::from_str(data);
+    de.deserialize_map(Fields { decl, put }).ok()?;
+    de.end().ok()
 }
 
-impl<'de, N: AsRef<str>> Visitor<'de> for Fields<'_, N> {
-    type Value = Vec<(usize, Value)>;
+struct Fields<'d, N, F> {
+    decl: &'d [(N, Type)],
+    put: F,
+}
+
+impl<'de, N: AsRef<str>, F: FnMut(usize, Value)> Visitor<'de> for Fields<'_, N, F> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object of declared fields")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut order = Vec::with_capacity(self.decl.len());
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         while let Some(i) = map.next_key_seed(Key(self.decl))? {
             let v = map.next_value_seed(Typed(self.decl[i].1))?;
-            order.push((i, v));
+            (self.put)(i, v);
         }
-        Ok(order)
+        Ok(())
     }
 }
 
