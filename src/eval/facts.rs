@@ -10,6 +10,7 @@ use crate::hint::prefetch;
 use crate::tight::Tight;
 use crate::value::Value;
 use crate::zone::Zone;
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 pub(crate) use crate::time::FOREVER;
@@ -37,18 +38,19 @@ pub(crate) struct DerivedState {
 
 /// Manual tags (set by the host or by rules), sorted: a look-up is a
 /// binary search, and what is stored does not depend on arrival order.
+/// A tag up to 24 bytes is kept inline, not in a block of its own.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Tags(Tight<Box<str>>);
+pub(crate) struct Tags(Tight<CompactString>);
 
 impl Tags {
     /// Does the customer carry `tag`?
     pub fn contains(&self, tag: &str) -> bool {
-        self.0.binary_search_by(|t| (**t).cmp(tag)).is_ok()
+        self.0.binary_search_by(|t| t.as_str().cmp(tag)).is_ok()
     }
 
     /// Adds `tag`; whether it was new.
     pub fn insert(&mut self, tag: &str) -> bool {
-        match self.0.binary_search_by(|t| (**t).cmp(tag)) {
+        match self.0.binary_search_by(|t| t.as_str().cmp(tag)) {
             Ok(_) => false,
             Err(at) => {
                 self.0.insert(at, tag.into());
@@ -59,7 +61,7 @@ impl Tags {
 
     /// Removes `tag`; whether it was carried.
     pub fn remove(&mut self, tag: &str) -> bool {
-        match self.0.binary_search_by(|t| (**t).cmp(tag)) {
+        match self.0.binary_search_by(|t| t.as_str().cmp(tag)) {
             Ok(at) => {
                 self.0.remove(at);
                 true
@@ -69,7 +71,8 @@ impl Tags {
     }
 
     /// From tags in any order.
-    pub fn from_any(mut tags: Vec<Box<str>>) -> Tags {
+    pub fn from_any(tags: impl IntoIterator<Item = String>) -> Tags {
+        let mut tags: Vec<CompactString> = tags.into_iter().map(CompactString::from).collect();
         tags.sort();
         tags.dedup();
         Tags(tags.into())

@@ -376,7 +376,7 @@ fn convert(program: &Program, order: &Order, v: StateV1) -> Result<CustomerState
     for (i, value) in v.profile.into_iter().enumerate() {
         st.facts.set_profile(ir, i, value);
     }
-    st.facts.tags = Tags::from_any(v.tags.into_iter().map(Into::into).collect());
+    st.facts.tags = Tags::from_any(v.tags);
     st.facts.derived = v.derived.into();
     st.facts.aggs = aggregates(ir, order, v.aggs, v.logs, v.clock.get().unwrap_or(i64::MIN));
     st.facts.ledgers = v
