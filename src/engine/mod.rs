@@ -61,8 +61,6 @@ struct Slot {
     state: Option<CustomerState>,
     /// Its place in first-seen order, which ties at one instant follow.
     rank: u64,
-    /// Its next wake-up.
-    wake: MaybeAt,
     /// The queue entry that stands for it: at or before its wake-up, which
     /// is queued when this entry is popped if it has moved later since.
     /// Entries at any other time (or of an earlier occupant) are stale.
@@ -70,6 +68,19 @@ struct Slot {
     /// Neighbours in first-seen order.
     prev: u32,
     next: u32,
+}
+
+impl Slot {
+    /// Its customer's next wake-up, if one is inside the range of
+    /// instants. The state keeps it worked out (see
+    /// `CustomerState::wakeup`): a step settles it, and nothing else
+    /// changes a state the engine holds.
+    fn wakeup(&self, ir: &crate::compile::Ir) -> Option<i64> {
+        self.state
+            .as_ref()
+            .and_then(|st| st.wakeup(ir))
+            .filter(|w| *w <= Instant::MAX.unix())
+    }
 }
 
 /// Holds customers in memory and drives them with events and the clock.
@@ -480,7 +491,7 @@ impl Engine {
                     continue;
                 }
                 s.queued = MaybeAt::NONE;
-                match s.wake.get() {
+                match s.wakeup(self.program.ir()) {
                     Some(at) if at == w => {}
                     Some(later) => {
                         s.queued = MaybeAt::some(later);
@@ -505,12 +516,7 @@ impl Engine {
     fn reschedule(&mut self, slot: u32) {
         let ir = self.program.ir();
         let s = &mut self.slots[slot];
-        let next = s
-            .state
-            .as_ref()
-            .and_then(|st| st.wakeup(ir))
-            .filter(|w| *w <= Instant::MAX.unix());
-        s.wake = next.into();
+        let next = s.wakeup(ir);
         // A wake-up moved later (what most events do) waits for the entry
         // already queued; only an earlier one needs an entry of its own.
         if let Some(w) = next {
@@ -528,8 +534,9 @@ impl Engine {
                 .iter_mut()
                 .enumerate()
                 .filter_map(|(i, s)| {
-                    s.queued = s.wake;
-                    s.wake.get().map(|w| (w, i as u32))
+                    let wake = s.wakeup(ir);
+                    s.queued = wake.into();
+                    wake.map(|w| (w, i as u32))
                 })
                 .collect();
             self.queue.rebuild(entries.into_iter());
@@ -559,7 +566,6 @@ impl Engine {
         let fresh = Slot {
             state: Some(st),
             rank,
-            wake: MaybeAt::NONE,
             queued: MaybeAt::NONE,
             prev: self.last,
             next: NIL,
@@ -600,7 +606,6 @@ impl Engine {
         let s = &mut self.slots[slot];
         let (prev, next) = (s.prev, s.next);
         s.state = None;
-        s.wake = MaybeAt::NONE;
         s.queued = MaybeAt::NONE;
         // A later occupant gets another rank: entries of this one are
         // stale.
