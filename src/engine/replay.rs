@@ -74,7 +74,7 @@ impl Engine {
     /// Asks for the slot of the customer `line` seems to name (a hint: a
     /// line it misreads costs a useless prefetch, nothing else). No id is
     /// compared, so nothing of the slot is read yet. O(line length).
-    fn prefetch_customer_of(&self, line: &[u8]) {
+    fn prefetch_customer_of(&self, line: &str) {
         let Some(id) = customer_of(line) else {
             return;
         };
@@ -88,10 +88,12 @@ impl Engine {
     /// [`Engine::replay_line_into`] for a line as read, not yet known to be
     /// UTF-8: one that is not is rejected (and counted) like any bad line.
     pub fn replay_bytes_into(&mut self, line: &[u8], sink: &mut dyn Sink) -> Result<(), LineError> {
-        // The customer's slot is on its way while the line is parsed.
-        self.prefetch_customer_of(line);
         match std::str::from_utf8(line) {
-            Ok(text) => self.replay_line_into(text, sink),
+            Ok(text) => {
+                // The customer's slot is on its way while the line is parsed.
+                self.prefetch_customer_of(text);
+                self.replay_line_into(text, sink)
+            }
             Err(e) => {
                 self.metrics.rejected += 1;
                 Err(LineError::NotUtf8(e.valid_up_to()))
@@ -117,15 +119,13 @@ impl Engine {
 
 /// The customer a replay line names, found by a scan for its key rather
 /// than a parse: `None` when the value is not a plain string.
-fn customer_of(line: &[u8]) -> Option<&str> {
-    const KEY: &[u8] = b"\"customer\"";
-    let at = line.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
-    let value = line[at..].trim_ascii_start().strip_prefix(b":")?;
-    let value = value.trim_ascii_start().strip_prefix(b"\"")?;
-    let end = value.iter().position(|&b| b == b'"' || b == b'\\')?;
-    (value[end] == b'"')
-        .then(|| std::str::from_utf8(&value[..end]).ok())
-        .flatten()
+fn customer_of(line: &str) -> Option<&str> {
+    const KEY: &str = "\"customer\"";
+    let at = line.find(KEY)? + KEY.len();
+    let value = line[at..].trim_ascii_start().strip_prefix(':')?;
+    let value = value.trim_ascii_start().strip_prefix('"')?;
+    let end = value.find(['"', '\\'])?;
+    value[end..].starts_with('"').then(|| &value[..end])
 }
 
 /// `Some` for an `{"advance": …}` line: its instant, or why it is bad.
@@ -148,15 +148,17 @@ mod tests {
 
     #[test]
     fn the_customer_hint_reads_plain_ids_and_gives_up_on_the_rest() {
-        fn of(line: &str) -> Option<&str> {
-            customer_of(line.as_bytes())
-        }
-        assert_eq!(of(r#"{"customer": "u1", "type": "x"}"#), Some("u1"));
-        assert_eq!(of(r#"{"type":"x","customer" :"客户-7"}"#), Some("客户-7"));
-        assert_eq!(of(r#"{"customer": "a\"b"}"#), None);
-        assert_eq!(of(r#"{"customer": 7}"#), None);
-        assert_eq!(of(r#"{"customer": "open"#), None);
-        assert_eq!(of(r#"{"advance": "2026-01-01T00:00:00Z"}"#), None);
-        assert_eq!(customer_of(b"{\"customer\": \"\xff\"}"), None);
+        assert_eq!(
+            customer_of(r#"{"customer": "u1", "type": "x"}"#),
+            Some("u1")
+        );
+        assert_eq!(
+            customer_of(r#"{"type":"x","customer" :"客户-7"}"#),
+            Some("客户-7")
+        );
+        assert_eq!(customer_of(r#"{"customer": "a\"b"}"#), None);
+        assert_eq!(customer_of(r#"{"customer": 7}"#), None);
+        assert_eq!(customer_of(r#"{"customer": "open"#), None);
+        assert_eq!(customer_of(r#"{"advance": "2026-01-01T00:00:00Z"}"#), None);
     }
 }
