@@ -411,15 +411,10 @@ fn convert(program: &Program, order: &Order, v: StateV1) -> Result<CustomerState
         }
         words.push((r, Word::Ever, rs.emitted_ever as i64));
         for p in rs.pending {
-            if p.moved.is_some_and(|m| m.0 == i64::MIN) {
-                return Err(damaged("version 1 moved firing at i64::MIN seconds"));
-            }
-            pending.push(Pending::new(
-                (p.due, r as u32),
-                (p.origin, p.seq),
-                carried_fields(ir, r, Some(&p.fields)),
-                p.moved,
-            ));
+            let fields = carried_fields(ir, r, Some(&p.fields));
+            let p = Pending::read((p.due, r as u32), (p.origin, p.seq), fields, p.moved)
+                .map_err(|e| damaged(format!("version 1: {e}")))?;
+            pending.push(p);
         }
         emitted.extend(rs.emitted.into_iter().map(|t| (r as u32, t)));
         goals.extend(rs.goals.into_iter().map(|(fired, group)| OpenGoal {

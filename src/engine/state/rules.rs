@@ -75,6 +75,21 @@ impl Pending {
         }
     }
 
+    /// [`Pending::new`] for a firing read from outside (a snapshot, a
+    /// state's JSON): a moved instant of `i64::MIN` seconds, the one word
+    /// that stands for none, is refused rather than read as not moved.
+    pub fn read(
+        at: (i64, u32),
+        start: (i64, u64),
+        fields: Box<[Value]>,
+        moved: Option<(i64, u32)>,
+    ) -> Result<Pending, &'static str> {
+        if moved.is_some_and(|m| m.0 == i64::MIN) {
+            return Err("a moved firing's instant of i64::MIN seconds is out of range");
+        }
+        Ok(Pending::new(at, start, fields, moved))
+    }
+
     /// For a moved firing: its trigger instant and occurrence there.
     pub fn moved(&self) -> Option<(i64, u32)> {
         self.moved_at.get().map(|t| (t, self.moved_occurrence))
@@ -99,16 +114,8 @@ impl TryFrom<PendingData<'_>> for Pending {
     type Error = &'static str;
 
     fn try_from(p: PendingData<'_>) -> Result<Pending, &'static str> {
-        if p.moved.is_some_and(|m| m.0 == i64::MIN) {
-            return Err("a moved firing's instant of i64::MIN seconds is out of range");
-        }
         let fields = p.fields.into_owned().into_boxed_slice();
-        Ok(Pending::new(
-            (p.due, p.rule),
-            (p.origin, p.seq),
-            fields,
-            p.moved,
-        ))
+        Pending::read((p.due, p.rule), (p.origin, p.seq), fields, p.moved)
     }
 }
 
@@ -213,13 +220,8 @@ impl Occurrences {
     pub fn next(&mut self, cause: u32, t: i64) -> u32 {
         if self.at.get() != Some(t) {
             *self = Occurrences::default();
-            self.at = MaybeAt::some(t);
         }
-        if self.first.0 == NO_CAUSE {
-            self.first = (cause, 0);
-            return 0;
-        }
-        let first = std::iter::once(&mut self.first);
+        let first = std::iter::once(&mut self.first).filter(|(c, _)| *c != NO_CAUSE);
         match first
             .chain(self.more.as_mut_slice())
             .find(|(c, _)| *c == cause)
@@ -229,9 +231,20 @@ impl Occurrences {
                 *n
             }
             None => {
-                self.more.push((cause, 0));
+                self.add(t, cause, 0);
                 0
             }
+        }
+    }
+
+    /// Counts `n` firings of `cause`, not counted yet, at `t` (the instant
+    /// of every entry already held).
+    fn add(&mut self, t: i64, cause: u32, n: u32) {
+        self.at = MaybeAt::some(t);
+        if self.first.0 == NO_CAUSE {
+            self.first = (cause, n);
+        } else {
+            self.more.push((cause, n));
         }
     }
 
@@ -251,19 +264,14 @@ impl Occurrences {
     /// From entries `(cause, instant, count)`, all at one instant.
     pub fn from_entries(entries: Vec<(u32, i64, u32)>) -> Result<Occurrences, &'static str> {
         let mut occ = Occurrences::default();
-        for (i, &(cause, t, n)) in entries.iter().enumerate() {
+        for (cause, t, n) in entries {
             if occ.at.get().is_some_and(|at| at != t) {
                 return Err("occurrences at more than one instant");
             }
             if cause == NO_CAUSE || t == i64::MIN {
                 return Err("an occurrence's cause or instant is out of range");
             }
-            occ.at = MaybeAt::some(t);
-            if i == 0 {
-                occ.first = (cause, n);
-            } else {
-                occ.more.push((cause, n));
-            }
+            occ.add(t, cause, n);
         }
         Ok(occ)
     }
@@ -293,12 +301,7 @@ impl Occurrences {
                     .map(|d| new_rules + d)
             };
             if let Some(new) = new {
-                occ.at = MaybeAt::some(t);
-                if occ.first.0 == NO_CAUSE {
-                    occ.first = (new as u32, n);
-                } else {
-                    occ.more.push((new as u32, n));
-                }
+                occ.add(t, new as u32, n);
             }
         }
         occ
