@@ -91,10 +91,13 @@ impl Engine {
                 .collect(),
             metrics: &self.metrics,
         };
-        // Every sequence in the body states its length up front and no part
-        // refuses to serialize, so this cannot fail for any state. Were a
-        // change to break that, an empty payload would drop every customer
-        // without a word: that is a bug to stop at, not to hide.
+        // Infallible for any state: postcard into a `Vec` fails only on a
+        // sequence of unknown length or an error a `Serialize` raises. Every
+        // sequence in the body is a slice or a sized iterator (`Tight`,
+        // `Fifo`, boxed slices; `Occurrences` states its length first), and
+        // no `Serialize` of the state raises one. Were a change to break
+        // that, an empty payload would drop every customer without a word:
+        // a bug to stop at, not to hide.
         let payload = postcard::to_stdvec(&body).expect("a snapshot body serializes");
         let mut out = Vec::with_capacity(HEADER + payload.len());
         out.extend_from_slice(MAGIC);
