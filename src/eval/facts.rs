@@ -38,44 +38,108 @@ pub(crate) struct DerivedState {
 
 /// Manual tags (set by the host or by rules), sorted: a look-up is a
 /// binary search, and what is stored does not depend on arrival order.
-/// A tag up to 24 bytes is kept inline, not in a block of its own.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Tags(Tight<CompactString>);
+///
+/// Most customers carry one tag at most, so one tag of up to 24 bytes is
+/// kept in the state itself (24 bytes, the size of the string: the enum
+/// takes its tag from the string's unused bit patterns); two or more go
+/// to a list. It encodes as the sorted sequence either way.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Tags {
+    /// None.
+    #[default]
+    None,
+    /// Exactly one.
+    One(CompactString),
+    /// Two or more, sorted.
+    Many(Tight<CompactString>),
+}
+
+const _: () = assert!(std::mem::size_of::<Tags>() == std::mem::size_of::<CompactString>());
 
 impl Tags {
+    /// The tags, sorted.
+    pub fn as_slice(&self) -> &[CompactString] {
+        match self {
+            Tags::None => &[],
+            Tags::One(t) => std::slice::from_ref(t),
+            Tags::Many(ts) => ts,
+        }
+    }
+
     /// Does the customer carry `tag`?
     pub fn contains(&self, tag: &str) -> bool {
-        self.0.binary_search_by(|t| t.as_str().cmp(tag)).is_ok()
+        self.find(tag).is_ok()
+    }
+
+    fn find(&self, tag: &str) -> Result<usize, usize> {
+        self.as_slice().binary_search_by(|t| t.as_str().cmp(tag))
     }
 
     /// Adds `tag`; whether it was new.
     pub fn insert(&mut self, tag: &str) -> bool {
-        match self.0.binary_search_by(|t| t.as_str().cmp(tag)) {
-            Ok(_) => false,
-            Err(at) => {
-                self.0.insert(at, tag.into());
-                true
+        let Err(at) = self.find(tag) else {
+            return false;
+        };
+        *self = match std::mem::take(self) {
+            Tags::None => Tags::One(tag.into()),
+            Tags::One(t) => {
+                let mut ts: Tight<CompactString> = [t].into_iter().collect();
+                ts.insert(at, tag.into());
+                Tags::Many(ts)
             }
-        }
+            Tags::Many(mut ts) => {
+                ts.insert(at, tag.into());
+                Tags::Many(ts)
+            }
+        };
+        true
     }
 
     /// Removes `tag`; whether it was carried.
     pub fn remove(&mut self, tag: &str) -> bool {
-        match self.0.binary_search_by(|t| t.as_str().cmp(tag)) {
-            Ok(at) => {
-                self.0.remove(at);
-                true
+        let Ok(at) = self.find(tag) else {
+            return false;
+        };
+        *self = match std::mem::take(self) {
+            Tags::None | Tags::One(_) => Tags::None,
+            Tags::Many(mut ts) => {
+                ts.remove(at);
+                Tags::from_sorted(ts.take_all().into_iter())
             }
-            Err(_) => false,
-        }
+        };
+        true
     }
 
     /// From tags in any order.
-    pub fn from_any(tags: impl IntoIterator<Item = String>) -> Tags {
-        let mut tags: Vec<CompactString> = tags.into_iter().map(CompactString::from).collect();
+    pub fn from_any<T: Into<CompactString>>(tags: impl IntoIterator<Item = T>) -> Tags {
+        let mut tags: Vec<CompactString> = tags.into_iter().map(Into::into).collect();
         tags.sort();
         tags.dedup();
-        Tags(tags.into())
+        Tags::from_sorted(tags.into_iter())
+    }
+
+    /// From distinct tags, sorted.
+    fn from_sorted(mut tags: impl ExactSizeIterator<Item = CompactString>) -> Tags {
+        match (tags.len(), tags.next()) {
+            (_, None) => Tags::None,
+            (1, Some(t)) => Tags::One(t),
+            (_, Some(t)) => Tags::Many(std::iter::once(t).chain(tags).collect()),
+        }
+    }
+}
+
+/// As the sorted sequence, as when the tags were always a list.
+impl Serialize for Tags {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.as_slice())
+    }
+}
+
+/// Sorted and without repeats whatever the input's order, so that a
+/// look-up's binary search holds for a hand-made state too.
+impl<'de> Deserialize<'de> for Tags {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Tags, D::Error> {
+        Ok(Tags::from_any(Vec::<CompactString>::deserialize(d)?))
     }
 }
 
@@ -172,5 +236,38 @@ fn parse_zone(v: &Value) -> Option<Zone> {
     match v {
         Value::Str(s) => Zone::parse(s),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tags;
+
+    #[test]
+    fn tags_stay_sorted_and_distinct_through_one_and_many() {
+        let mut tags = Tags::default();
+        assert!(tags.insert("b"));
+        assert!(matches!(tags, Tags::One(_)));
+        assert!(!tags.insert("b"));
+        assert!(tags.insert("a") && tags.insert("c"));
+        assert_eq!(tags.as_slice(), ["a", "b", "c"]);
+        assert!(tags.remove("b") && !tags.remove("b"));
+        assert!(tags.remove("a"));
+        assert!(matches!(&tags, Tags::One(t) if t == "c"));
+        assert!(tags.contains("c") && !tags.contains("a"));
+        assert!(tags.remove("c"));
+        assert_eq!(tags, Tags::None);
+    }
+
+    #[test]
+    fn tags_encode_as_the_sorted_list_and_read_any_order() {
+        let tags = Tags::from_any(["b", "a", "b"]);
+        assert_eq!(serde_json::to_string(&tags).unwrap(), r#"["a","b"]"#);
+        let read: Tags = serde_json::from_str(r#"["c","a","c"]"#).unwrap();
+        assert_eq!(read.as_slice(), ["a", "c"]);
+        let one: Tags = serde_json::from_str(r#"["x"]"#).unwrap();
+        assert!(matches!(one, Tags::One(_)));
+        let none: Tags = serde_json::from_str("[]").unwrap();
+        assert_eq!(none, Tags::None);
     }
 }
