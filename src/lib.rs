@@ -74,6 +74,6 @@ pub use engine::step::{
 pub use engine::{
     Decision, Engine, Error as EngineError, Explanation, Metrics, RuleMetrics, SnapshotError, What,
 };
-pub use limits::{Limits, MAX_ROUNDS, StateLimits};
+pub use limits::{Limits, MAX_ROUNDS, MAX_STAGE_LABELS, StateLimits};
 pub use time::{Instant, TimeError};
 pub use value::Value;

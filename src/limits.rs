@@ -9,6 +9,10 @@
 /// not settle within them is rejected; a timer instant is passed.
 pub const MAX_ROUNDS: usize = 16;
 
+/// Labels one stage may have: a customer keeps its stage's label in two
+/// bytes, among three codes of its own.
+pub const MAX_STAGE_LABELS: usize = 65_533;
+
 /// Configurable limits, with the defaults documented on each field.
 ///
 /// Exceeding a limit is a clear error, never a crash.

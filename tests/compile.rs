@@ -322,6 +322,41 @@ fn rule_count_is_limited() {
     );
 }
 
+/// A customer keeps its stage's label in two bytes: a stage of more labels
+/// than fit is refused, one of exactly as many compiles and steps.
+#[test]
+fn stage_labels_are_limited() {
+    let stage = |labels: usize| {
+        let mut src = String::from("event e\nstage s {\n");
+        for i in 0..labels - 1 {
+            src.push_str(&format!("l{i} when false\n"));
+        }
+        src.push_str("rest otherwise\n}\n");
+        src
+    };
+    let limits = Limits {
+        max_source_bytes: 4 << 20,
+        ..Limits::default()
+    };
+    let err = compile_with(&stage(siyu::MAX_STAGE_LABELS + 1), &limits).unwrap_err();
+    assert!(
+        err.diagnostics()[0]
+            .message
+            .contains("stage `s` has 65534 labels; a stage has at most 65533"),
+        "{:?}",
+        err.diagnostics()[0]
+    );
+    let program = compile_with(&stage(siyu::MAX_STAGE_LABELS), &limits).unwrap();
+    let mut engine = siyu::Engine::new(&program);
+    let event = r#"{"customer":"c","type":"e","time":"2026-01-01T00:00:00Z"}"#;
+    engine.process(event).unwrap();
+    let state = serde_json::to_value(engine.customer("c").unwrap()).unwrap();
+    assert_eq!(
+        state["facts"]["derived"][0]["value"]["Label"],
+        siyu::MAX_STAGE_LABELS - 1
+    );
+}
+
 #[test]
 fn all_errors_are_reported_at_once() {
     let err = compile("segment a = x\nsegment b = y\nsegment c = z").unwrap_err();

@@ -3,6 +3,7 @@
 
 use super::hir::{self, Cap, Derived, Hir, Ledger, Quiet, Rule, Trigger};
 use super::{Checker, DerivedKey, Scope, Tables, names};
+use crate::limits::MAX_STAGE_LABELS;
 use crate::diagnostic::Code;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::syntax::ast::*;
@@ -329,6 +330,18 @@ impl Checker<'_> {
                     labels.push((l.name.node.clone(), None));
                 }
             }
+        }
+        if s.labels.len() > MAX_STAGE_LABELS {
+            self.error(
+                Code::Limit,
+                s.name.span,
+                format!(
+                    "stage `{}` has {} labels; a stage has at most {MAX_STAGE_LABELS}",
+                    s.name.node,
+                    s.labels.len()
+                ),
+            );
+            complete = false;
         }
         if otherwise.is_none() {
             self.error(

@@ -234,7 +234,7 @@ fn migrate(
     if !st.facts.first_seen.is_none() {
         // Re-evaluate everything derived at the next instant.
         for d in st.facts.derived.iter_mut() {
-            d.until = wake_at;
+            d.set_until(wake_at);
         }
     }
     st

@@ -89,8 +89,8 @@ pub(crate) fn reevaluate(
         let (d, r) = (&facts.derived[slot], &node.reads);
         let stale = touched.all
             || r.always
-            || d.value == DVal::Unknown
-            || tau >= d.until
+            || d.value() == DVal::Unknown
+            || tau >= d.until()
             || touched.event.is_some_and(|e| r.events.contains(&e))
             || (touched.profile && r.profile)
             || (touched.tags && r.tags)
@@ -136,8 +136,11 @@ pub(crate) fn reevaluate(
         // contradict themselves (a corrupted snapshot) could have it
         // otherwise, and the customer would wake at `tau` for ever.
         let until = until.max(tau.saturating_add(1));
-        let old = facts.derived[slot].value;
-        facts.derived[slot] = DerivedState { value, until };
+        let old = facts.derived[slot].value();
+        // A label index fits: the checker refuses a stage of more labels
+        // than a state can pack (`MAX_STAGE_LABELS`).
+        facts.derived[slot] =
+            DerivedState::new(value, until).expect("a stage has at most MAX_STAGE_LABELS labels");
         // Before the first event a customer is a member of nothing, so a
         // segment that starts false has not changed.
         let changed = old != value && !(old == DVal::Unknown && value == DVal::Bool(false));
@@ -170,7 +173,7 @@ pub(crate) fn reads_lapsed(ir: &Ir, facts: &Facts, slot: usize, now: i64) -> boo
     }
     for s in (0..slot).rev() {
         if needed[s] {
-            if facts.derived.get(s).is_none_or(|d| d.until <= now) {
+            if facts.derived.get(s).is_none_or(|d| d.until() <= now) {
                 return true;
             }
             for &r in reads(s) {

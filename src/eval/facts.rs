@@ -28,12 +28,104 @@ pub(crate) enum DVal {
 }
 
 /// A derived value and the instant up to which it holds without events.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Every customer holds one per segment, tag and stage, so it is packed
+/// into 10 bytes (the value one of 65,536 codes, the instant unaligned)
+/// where the plain layout takes 16. It encodes as that plain layout
+/// (`DerivedData`).
+#[derive(Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "DerivedData")]
+#[repr(C, packed(2))]
 pub(crate) struct DerivedState {
-    /// The value.
-    pub value: DVal,
     /// Holds until this instant (exclusive).
-    pub until: i64,
+    until: i64,
+    /// The value: a label index, or one of the codes below.
+    value: u16,
+}
+
+/// A derived value and its instant as they are encoded.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "DerivedState")]
+struct DerivedData {
+    value: DVal,
+    until: i64,
+}
+
+/// The codes of the values that are not labels; a label index is below
+/// them (the checker refuses a stage of more labels, see
+/// `limits::MAX_STAGE_LABELS`).
+const UNKNOWN: u16 = u16::MAX;
+const TRUE: u16 = u16::MAX - 1;
+const FALSE: u16 = u16::MAX - 2;
+
+const _: () = assert!(crate::limits::MAX_STAGE_LABELS == FALSE as usize);
+const _: () = assert!(std::mem::size_of::<DerivedState>() == 10);
+
+impl DerivedState {
+    /// `value`, holding until `until`; `None` for a label index of
+    /// `MAX_STAGE_LABELS` or more, which no program has.
+    pub fn new(value: DVal, until: i64) -> Option<DerivedState> {
+        let value = match value {
+            DVal::Unknown => UNKNOWN,
+            DVal::Bool(true) => TRUE,
+            DVal::Bool(false) => FALSE,
+            DVal::Label(l) => u16::try_from(l).ok().filter(|l| *l < FALSE)?,
+        };
+        Some(DerivedState { until, value })
+    }
+
+    /// The value.
+    pub fn value(&self) -> DVal {
+        match self.value {
+            UNKNOWN => DVal::Unknown,
+            TRUE => DVal::Bool(true),
+            FALSE => DVal::Bool(false),
+            label => DVal::Label(u32::from(label)),
+        }
+    }
+
+    /// The instant up to which it holds (exclusive).
+    pub fn until(&self) -> i64 {
+        self.until
+    }
+
+    /// Makes it hold only until `until`.
+    pub fn set_until(&mut self, until: i64) {
+        self.until = until;
+    }
+
+    /// Nothing known yet.
+    pub const UNKNOWN: DerivedState = DerivedState {
+        until: FOREVER,
+        value: UNKNOWN,
+    };
+}
+
+impl std::fmt::Debug for DerivedState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DerivedState")
+            .field("value", &self.value())
+            .field("until", &self.until())
+            .finish()
+    }
+}
+
+impl Serialize for DerivedState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        DerivedData {
+            value: self.value(),
+            until: self.until(),
+        }
+        .serialize(s)
+    }
+}
+
+impl TryFrom<DerivedData> for DerivedState {
+    type Error = &'static str;
+
+    fn try_from(d: DerivedData) -> Result<DerivedState, &'static str> {
+        DerivedState::new(d.value, d.until).ok_or("a stage's label index out of range")
+    }
 }
 
 /// Manual tags (set by the host or by rules), sorted: a look-up is a
@@ -187,14 +279,7 @@ impl Facts {
             last_seen: MaybeAt::NONE,
             profile: vec![Value::Null; ir.profile.len()].into(),
             tags: Tags::default(),
-            derived: vec![
-                DerivedState {
-                    value: DVal::Unknown,
-                    until: FOREVER,
-                };
-                ir.derived.len()
-            ]
-            .into(),
+            derived: vec![DerivedState::UNKNOWN; ir.derived.len()].into(),
             aggs: Aggregates::new(ir),
             ledgers: (0..ir.ledgers.len()).map(|_| Credits::default()).collect(),
             zone: Memo::default(),

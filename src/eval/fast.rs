@@ -52,7 +52,7 @@ fn operand(t: &Test, cx: &Ctx<'_>) -> Option<bool> {
             _ => None,
         },
         Test::IdMember(items) => Some(items.iter().any(|i| same(i.as_bytes(), cx.id.as_bytes()))),
-        Test::Flag(slot) => Some(cx.facts.derived[*slot].value == DVal::Bool(true)),
+        Test::Flag(slot) => Some(cx.facts.derived[*slot].value() == DVal::Bool(true)),
         Test::Const(v) => *v,
         Test::Chain(c) => chain(c, cx),
         Test::Not(t) => operand(t, cx).map(|x| !x),

@@ -148,7 +148,7 @@ fn run<const H: bool>(e: &CExpr, cx: &Ctx<'_>) -> R {
         CExpr::RowField(i) => R::fixed(field(cx.row, *i), FOREVER),
         CExpr::Segment(slot) => {
             let d = &cx.facts.derived[*slot];
-            R::fixed(Value::Bool(d.value == DVal::Bool(true)), d.until)
+            R::fixed(Value::Bool(d.value() == DVal::Bool(true)), d.until())
         }
         CExpr::StageIs {
             stage,
@@ -156,15 +156,15 @@ fn run<const H: bool>(e: &CExpr, cx: &Ctx<'_>) -> R {
             negated,
         } => {
             let d = &cx.facts.derived[*stage];
-            let v = match d.value {
+            let v = match d.value() {
                 DVal::Label(label) => Value::Bool(labels.contains(&(label as usize)) != *negated),
                 _ => Value::Null,
             };
-            R::fixed(v, d.until)
+            R::fixed(v, d.until())
         }
         CExpr::HasTag(TagRef::Auto(slot)) => {
             let d = &cx.facts.derived[*slot];
-            R::fixed(Value::Bool(d.value == DVal::Bool(true)), d.until)
+            R::fixed(Value::Bool(d.value() == DVal::Bool(true)), d.until())
         }
         CExpr::HasTag(TagRef::Manual(tag)) => {
             R::fixed(Value::Bool(cx.facts.tags.contains(tag)), FOREVER)

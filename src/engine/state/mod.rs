@@ -126,7 +126,7 @@ impl CustomerState {
         }
         for (slot, (node, d)) in ir.derived.iter().zip(&self.facts.derived).enumerate() {
             use crate::check::hir::Derived;
-            let fits = match (&node.def, d.value) {
+            let fits = match (&node.def, d.value()) {
                 (_, DVal::Unknown) => true,
                 (Derived::Stage { labels, .. }, DVal::Label(l)) => (l as usize) < labels.len(),
                 (Derived::Segment { .. } | Derived::Tag { .. }, DVal::Bool(_)) => true,
@@ -181,12 +181,12 @@ impl CustomerState {
         let ir = program.ir();
         // Each value holds up to its `until`: when none has come, the
         // values kept are the values at `now`, and no copy is needed.
-        if self.facts.derived.iter().all(|d| d.until > now.unix()) {
+        if self.facts.derived.iter().all(|d| d.until() > now.unix()) {
             let kept: Vec<Option<Standing>> = self
                 .facts
                 .derived
                 .iter()
-                .map(|d| standing(d.value))
+                .map(|d| standing(d.value()))
                 .collect();
             debug_assert_eq!(kept, self.standing_refreshed(ir, now.unix()));
             return kept;
@@ -198,7 +198,7 @@ impl CustomerState {
     fn standing_refreshed(&self, ir: &Ir, now: i64) -> Vec<Option<Standing>> {
         let mut facts = self.facts.clone();
         refresh(ir, &mut facts, &self.id, now);
-        facts.derived.iter().map(|d| standing(d.value)).collect()
+        facts.derived.iter().map(|d| standing(d.value())).collect()
     }
 
     /// The points of ledger `ledger` ([`Program::ledgers`] order) unspent
@@ -237,7 +237,7 @@ impl CustomerState {
         let mut next = self.rules.next_due().unwrap_or(FOREVER);
         for (node, d) in ir.derived.iter().zip(self.facts.derived.iter()) {
             if node.observed {
-                next = next.min(d.until);
+                next = next.min(d.until());
             }
         }
         for &r in ir.silence_rules.iter().chain(&ir.calendar_rules) {
