@@ -226,7 +226,27 @@ fn render_all(diagnostics: &[Diagnostic], source: &str, path: &str) -> String {
 /// FNV-1a, 64-bit, over bytes (§6): the split and holdout hash any host can
 /// reproduce, and the fingerprint of programs and snapshots.
 pub fn fnv1a64(data: impl AsRef<[u8]>) -> u64 {
-    data.as_ref().iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    fnv1a64_parts(&[data.as_ref()])
+}
+
+/// [`fnv1a64`] of the parts one after another, without joining them.
+pub(crate) fn fnv1a64_parts(parts: &[&[u8]]) -> u64 {
+    parts
+        .iter()
+        .flat_map(|p| p.iter())
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fnv1a64, fnv1a64_parts};
+
+    #[test]
+    fn hashing_parts_is_hashing_them_joined() {
+        let parts: [&[u8]; 4] = [b"holdout:", "欢迎".as_bytes(), b":", b"u1"];
+        assert_eq!(fnv1a64_parts(&parts), fnv1a64("holdout:欢迎:u1"));
+        assert_eq!(fnv1a64_parts(&[]), fnv1a64(""));
+    }
 }

@@ -184,11 +184,23 @@ impl Metrics {
 
 /// The experiment group of a firing: `None` for the control group (or for a
 /// rule that runs no experiment).
-fn group_name(rule: &Rule<CExpr>, variant: Option<usize>) -> Option<String> {
+fn group_name(rule: &Rule<CExpr>, variant: Option<usize>) -> Option<&str> {
     let v = variant?;
     match &rule.split {
-        Some(s) => s.variants.get(v).map(|(name, _, _)| name.clone()),
-        None => rule.holdout.map(|_| "treated".to_string()),
+        Some(s) => s.variants.get(v).map(|(name, _, _)| name.as_str()),
+        None => rule.holdout.map(|_| "treated"),
+    }
+}
+
+/// The counters of group `name`, made the first time: a firing looks its
+/// group up without copying the name.
+fn group<'a>(
+    groups: &'a mut indexmap::IndexMap<String, GroupMetrics>,
+    name: &str,
+) -> &'a mut GroupMetrics {
+    match groups.get_index_of(name) {
+        Some(i) => &mut groups[i],
+        None => groups.entry(name.to_owned()).or_default(),
     }
 }
 
@@ -209,12 +221,12 @@ impl Observer for Recorder<'_> {
             Verdict::Fired(v) => {
                 m.fired += 1;
                 if let Some(g) = group_name(rule, Some(v.unwrap_or(0))) {
-                    m.groups.entry(g).or_default().assigned += 1;
+                    group(&mut m.groups, g).assigned += 1;
                 }
             }
             Verdict::HeldOut => {
                 m.held_out += 1;
-                m.groups.entry("control".into()).or_default().assigned += 1;
+                group(&mut m.groups, "control").assigned += 1;
             }
             Verdict::GuardFalse => m.guard_false += 1,
             Verdict::Limit => m.suppressed_limit += 1,
@@ -226,9 +238,9 @@ impl Observer for Recorder<'_> {
     }
 
     fn converted(&mut self, _: &str, r: usize, group: Option<usize>) {
-        let name = group_name(&self.ir.rules[r], group).unwrap_or_else(|| "control".into());
+        let name = group_name(&self.ir.rules[r], group).unwrap_or("control");
         if let Some((_, m)) = self.metrics.rules.get_index_mut(r) {
-            m.groups.entry(name).or_default().converted += 1;
+            self::group(&mut m.groups, name).converted += 1;
         }
     }
 

@@ -5,7 +5,7 @@
 use super::at::{At, Detail, Verdict};
 use super::triggers::{Candidate, schedule};
 use crate::check::hir::{Effect, Quiet, Rule, Trigger};
-use crate::compile::{CExpr, Ir, fnv1a64};
+use crate::compile::{CExpr, Ir, fnv1a64_parts};
 use crate::engine::action::Kind;
 use crate::engine::calendar;
 use crate::engine::state::CustomerState;
@@ -18,14 +18,16 @@ use chrono::Timelike;
 /// Is the customer in the rule's control group?
 pub(crate) fn held_out(rule: &Rule<CExpr>, customer: &str) -> bool {
     rule.holdout.is_some_and(|bp| {
-        fnv1a64(format!("holdout:{}:{customer}", rule.name)) % 10_000 < u64::from(bp)
+        let key = [b"holdout:", rule.name.as_bytes(), b":", customer.as_bytes()];
+        fnv1a64_parts(&key) % 10_000 < u64::from(bp)
     })
 }
 
 /// The customer's variant of the rule's split.
 pub(crate) fn variant(rule: &Rule<CExpr>, customer: &str) -> Option<usize> {
     let split = rule.split.as_ref()?;
-    let bucket = fnv1a64(format!("{}:{customer}", split.experiment)) % 10_000;
+    let key = [split.experiment.as_bytes(), b":", customer.as_bytes()];
+    let bucket = fnv1a64_parts(&key) % 10_000;
     let mut end = 0u64;
     for (i, (_, share, _)) in split.variants.iter().enumerate() {
         end += u64::from(*share);
