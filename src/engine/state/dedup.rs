@@ -90,6 +90,14 @@ impl Dedup {
         front.into_iter().chain(rest)
     }
 
+    /// Asks for the ids' block, the first thing an event's step reads
+    /// (see `hint`).
+    pub fn prefetch(&self) {
+        if let Some(ids) = &self.0 {
+            crate::hint::prefetch(&**ids);
+        }
+    }
+
     /// Was an event with `id` at `time` already accepted within `horizon`?
     pub fn is_duplicate(&self, id: &str, time: i64, horizon: i64) -> bool {
         self.0

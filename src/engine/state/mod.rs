@@ -74,6 +74,7 @@ impl CustomerState {
     /// Asks for the blocks a step reads first, ahead of stepping this
     /// customer (see `hint`).
     pub(crate) fn prefetch(&self) {
+        self.dedup.prefetch();
         self.facts.prefetch();
         self.rules.prefetch();
     }
