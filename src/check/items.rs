@@ -3,9 +3,9 @@
 
 use super::hir::{self, Cap, Derived, Hir, Ledger, Quiet, Rule, Trigger};
 use super::{Checker, DerivedKey, Scope, Tables, names};
-use crate::limits::MAX_STAGE_LABELS;
 use crate::diagnostic::Code;
 use crate::diagnostic::{Diagnostic, Span};
+use crate::limits::MAX_STAGE_LABELS;
 use crate::syntax::ast::*;
 use indexmap::{IndexMap, IndexSet};
 

@@ -11,10 +11,10 @@ pub(crate) mod layout;
 mod lower;
 mod program;
 
+pub(crate) use program::fnv1a64_parts;
 pub use program::{
     CompileError, DefinitionKind, Program, SegmentId, compile, compile_bytes, compile_with, fnv1a64,
 };
-pub(crate) use program::fnv1a64_parts;
 
 use crate::check::hir::{self, ActionDef, Cap, Derived, EventDef, Ledger, Quiet, Rule};
 use crate::syntax::ast::{AggFunc, Type};

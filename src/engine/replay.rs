@@ -224,7 +224,10 @@ mod look_ahead {
 
     #[test]
     fn every_line_is_processed_in_order_with_its_number() {
-        let text = format!("{LINE}\nnot json\n\n{}\n", LINE.replace("00:00:00", "00:00:01"));
+        let text = format!(
+            "{LINE}\nnot json\n\n{}\n",
+            LINE.replace("00:00:00", "00:00:01")
+        );
         let (read, out, bad) = replay(text.as_bytes());
         assert_eq!(read.unwrap(), 4);
         assert_eq!(out.len(), 2);

@@ -288,6 +288,9 @@ mod tests {
         assert_eq!(read, d);
         let bytes = postcard::to_allocvec(&d).unwrap();
         assert_eq!(postcard::from_bytes::<Dedup>(&bytes).unwrap(), d);
-        assert_eq!(serde_json::to_string(&Dedup::default()).unwrap(), r#"{"queue":[]}"#);
+        assert_eq!(
+            serde_json::to_string(&Dedup::default()).unwrap(),
+            r#"{"queue":[]}"#
+        );
     }
 }
