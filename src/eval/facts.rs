@@ -326,7 +326,42 @@ fn parse_zone(v: &Value) -> Option<Zone> {
 
 #[cfg(test)]
 mod tests {
-    use super::Tags;
+    use super::{DVal, DerivedState, Tags};
+    use crate::limits::MAX_STAGE_LABELS;
+
+    #[test]
+    fn a_derived_value_packs_every_value_a_program_can_hold() {
+        let last = MAX_STAGE_LABELS as u32 - 1;
+        for v in [
+            DVal::Unknown,
+            DVal::Bool(false),
+            DVal::Bool(true),
+            DVal::Label(0),
+            DVal::Label(last),
+        ] {
+            let d = DerivedState::new(v, -7).unwrap();
+            assert_eq!((d.value(), d.until()), (v, -7));
+        }
+        assert_eq!(DerivedState::new(DVal::Label(last + 1), 0), None);
+        assert_eq!(DerivedState::new(DVal::Label(u32::MAX), 0), None);
+    }
+
+    #[test]
+    fn a_derived_value_encodes_as_the_plain_layout() {
+        let d = DerivedState::new(DVal::Label(3), 5).unwrap();
+        let json = serde_json::to_string(&d).unwrap();
+        assert_eq!(json, r#"{"value":{"Label":3},"until":5}"#);
+        assert_eq!(serde_json::from_str::<DerivedState>(&json).unwrap(), d);
+        let unknown = serde_json::to_string(&DerivedState::UNKNOWN).unwrap();
+        assert_eq!(
+            unknown,
+            format!(r#"{{"value":"Unknown","until":{}}}"#, i64::MAX)
+        );
+        let bytes = postcard::to_allocvec(&d).unwrap();
+        assert_eq!(postcard::from_bytes::<DerivedState>(&bytes).unwrap(), d);
+        let too_far = r#"{"value":{"Label":65533},"until":0}"#;
+        assert!(serde_json::from_str::<DerivedState>(too_far).is_err());
+    }
 
     #[test]
     fn tags_stay_sorted_and_distinct_through_one_and_many() {
