@@ -22,11 +22,18 @@ pub(crate) fn prefetch<T: ?Sized>(p: *const T) {
     let _ = p;
 }
 
-/// [`prefetch`] for every cache line of `*p`.
+/// The cache line's size on the targets siyu is built for.
+const LINE: usize = 64;
+
+/// [`prefetch`] for every cache line `*p` touches: from the line its first
+/// byte is in, so that an object not starting on a line has its last one
+/// asked for too.
 #[inline(always)]
 pub(crate) fn prefetch_all<T>(p: &T) {
     let base = (p as *const T).cast::<u8>();
-    for offset in (0..std::mem::size_of::<T>()).step_by(64) {
-        prefetch(base.wrapping_add(offset));
+    let skew = base as usize % LINE;
+    let first = base.wrapping_sub(skew);
+    for offset in (0..skew + std::mem::size_of::<T>()).step_by(LINE) {
+        prefetch(first.wrapping_add(offset));
     }
 }
