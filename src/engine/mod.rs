@@ -71,6 +71,14 @@ struct Slot {
 }
 
 impl Slot {
+    /// Asks for the blocks its customer's step reads first (see `hint`);
+    /// reads the slot, so it is for a slot already on its way.
+    fn prefetch_state(&self) {
+        if let Some(st) = &self.state {
+            st.prefetch();
+        }
+    }
+
     /// Its customer's next wake-up, if one is inside the range of
     /// instants. The state keeps it worked out (see
     /// `CustomerState::wakeup`): a step settles it, and nothing else
@@ -439,8 +447,8 @@ impl Engine {
         while slot != NIL {
             let next = self.slots[slot].next;
             // The next customer's blocks, asked for a step ahead.
-            if let Some(st) = self.slots.get(next).and_then(|s| s.state.as_ref()) {
-                st.prefetch();
+            if let Some(s) = self.slots.get(next) {
+                s.prefetch_state();
             }
             let reached = self.slots[slot]
                 .state
@@ -483,8 +491,8 @@ impl Engine {
                 if let Some(&(_, ahead)) = due.get(i + 2) {
                     hint::prefetch_all(&self.slots[ahead]);
                 }
-                if let Some(st) = due.get(i + 1).and_then(|d| self.slots[d.1].state.as_ref()) {
-                    st.prefetch();
+                if let Some(&(_, after)) = due.get(i + 1) {
+                    self.slots[after].prefetch_state();
                 }
                 let s = &mut self.slots[slot];
                 if s.queued != MaybeAt::some(w) {

@@ -145,12 +145,12 @@ mod tests {
             let mut q = Queue::default();
             let mut model: Vec<Entry> = Vec::new();
             let mut clock = -5000i64;
-            for (op, dt, rank) in ops {
+            for (op, dt, slot) in ops {
                 match op {
                     0 | 1 => {
                         let t = clock.saturating_add(dt.abs());
-                        q.push((t, rank));
-                        model.push((t, rank));
+                        q.push((t, slot));
+                        model.push((t, slot));
                     }
                     2 => {
                         prop_assert_eq!(q.peek(), model.iter().map(|e| e.0).min());

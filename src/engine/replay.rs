@@ -68,10 +68,8 @@ impl Engine {
         let mut ahead = self.prefetch_slot_of(&next);
         let mut n = 0;
         loop {
-            match read {
-                Ok(0) => return Ok(n),
-                Ok(_) => {}
-                Err(e) => return Err(e),
+            if read? == 0 {
+                return Ok(n);
             }
             std::mem::swap(&mut line, &mut next);
             let slot = ahead;
@@ -81,8 +79,8 @@ impl Engine {
                 Ok(len) if len > 0 => self.prefetch_slot_of(&next),
                 _ => None,
             };
-            if let Some(st) = slot.and_then(|s| self.slots.get(s)?.state.as_ref()) {
-                st.prefetch();
+            if let Some(s) = slot.and_then(|s| self.slots.get(s)) {
+                s.prefetch_state();
             }
             n += 1;
             if let Err(e) = self.replay_checked(&line, sink) {

@@ -172,18 +172,15 @@ impl Tags {
         let Err(at) = self.find(tag) else {
             return false;
         };
-        *self = match std::mem::take(self) {
-            Tags::None => Tags::One(tag.into()),
+        match self {
+            Tags::None => *self = Tags::One(tag.into()),
             Tags::One(t) => {
-                let mut ts: Tight<CompactString> = [t].into_iter().collect();
+                let mut ts: Tight<CompactString> = [std::mem::take(t)].into_iter().collect();
                 ts.insert(at, tag.into());
-                Tags::Many(ts)
+                *self = Tags::Many(ts);
             }
-            Tags::Many(mut ts) => {
-                ts.insert(at, tag.into());
-                Tags::Many(ts)
-            }
-        };
+            Tags::Many(ts) => ts.insert(at, tag.into()),
+        }
         true
     }
 

@@ -186,15 +186,16 @@ impl Dedup {
 }
 
 impl Ids {
+    /// The ids and their times, by time.
+    fn iter(&self) -> impl Iterator<Item = &Held> {
+        std::iter::once(&self.front).chain(self.rest.iter())
+    }
+
     /// The newest time `id` was accepted at, if it is still held.
     fn newest(&self, id: &str) -> Option<i64> {
         match &self.index {
             Some(index) => index.get(id).copied(),
-            None => std::iter::once(&self.front)
-                .chain(self.rest.iter())
-                .filter(|(_, x)| x == id)
-                .map(|(t, _)| *t)
-                .max(),
+            None => self.iter().filter(|(_, x)| x == id).map(|(t, _)| *t).max(),
         }
     }
 
@@ -220,7 +221,7 @@ impl Ids {
         let len = 1 + self.rest.len();
         if self.index.is_none() && len > INDEXED {
             let mut index = HashMap::with_capacity(len);
-            for (t, id) in std::iter::once(&self.front).chain(self.rest.iter()) {
+            for (t, id) in self.iter() {
                 let newest = index.entry(id.clone()).or_insert(*t);
                 *newest = (*newest).max(*t);
             }
