@@ -177,6 +177,12 @@ impl<T: Default> Default for Fifo<T> {
 }
 
 impl<T: Default> Fifo<T> {
+    /// Where its oldest item is (or would be), found without reading the
+    /// list's header: for a prefetch.
+    pub fn front_ptr(&self) -> *const T {
+        self.items.as_ptr().wrapping_add(self.head as usize)
+    }
+
     /// The items, oldest first.
     pub fn as_slice(&self) -> &[T] {
         self.items.get(self.head as usize..).unwrap_or(&[])

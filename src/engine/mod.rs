@@ -79,6 +79,14 @@ impl Slot {
         }
     }
 
+    /// Asks for the blocks behind its customer's first blocks; for a slot
+    /// whose [`Slot::prefetch_state`] was asked a step before.
+    fn prefetch_entries(&self) {
+        if let Some(st) = &self.state {
+            st.prefetch_entries();
+        }
+    }
+
     /// Its customer's next wake-up, if one is inside the range of
     /// instants. The state keeps it worked out (see
     /// `CustomerState::wakeup`): a step settles it, and nothing else
@@ -485,14 +493,22 @@ impl Engine {
             self.queue
                 .pop_instant(|slot| due.push((slots[slot].rank, slot)));
             due.sort_unstable();
+            // The next customers' memory, each level a step after the one
+            // it is reached through: the slot three ahead, the blocks of
+            // the one two ahead, what the blocks of the next point to (the
+            // first two have their blocks asked for here and by the step).
+            if let Some(&(_, second)) = due.get(1) {
+                self.slots[second].prefetch_state();
+            }
             for (i, &(_, slot)) in due.iter().enumerate() {
-                // The next customers' memory, asked for a step ahead: the
-                // slot two ahead, the blocks of the one after this.
-                if let Some(&(_, ahead)) = due.get(i + 2) {
+                if let Some(&(_, ahead)) = due.get(i + 3) {
                     hint::prefetch_all(&self.slots[ahead]);
                 }
-                if let Some(&(_, after)) = due.get(i + 1) {
-                    self.slots[after].prefetch_state();
+                if let Some(&(_, ahead)) = due.get(i + 2) {
+                    self.slots[ahead].prefetch_state();
+                }
+                if let Some(&(_, after)) = due.get(i + 1).filter(|_| i > 0) {
+                    self.slots[after].prefetch_entries();
                 }
                 let s = &mut self.slots[slot];
                 if s.queued != MaybeAt::some(w) {

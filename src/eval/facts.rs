@@ -291,6 +291,15 @@ impl Facts {
         self.aggs.prefetch();
     }
 
+    /// Asks for the entries and credits behind the blocks of
+    /// [`Facts::prefetch`]; reads those blocks.
+    pub fn prefetch_entries(&self) {
+        self.aggs.prefetch_entries();
+        for credits in self.ledgers.iter() {
+            credits.prefetch();
+        }
+    }
+
     /// Writes a profile attribute (the one place that does, so the zone
     /// memo follows it).
     pub fn set_profile(&mut self, ir: &Ir, attr: usize, v: Value) {

@@ -27,6 +27,11 @@ fn live(c: &Credit, now: i64) -> bool {
 }
 
 impl Credits {
+    /// Asks for its block (see `hint`).
+    pub fn prefetch(&self) {
+        crate::hint::prefetch(self.0.as_ptr());
+    }
+
     /// Adds a credit in FIFO (earning) order: after every credit earned at
     /// or before it.
     pub fn earn(&mut self, credit: Credit) {

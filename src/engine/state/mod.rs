@@ -77,6 +77,15 @@ impl CustomerState {
         self.dedup.prefetch();
         self.facts.prefetch();
         self.rules.prefetch();
+        self.caps.prefetch();
+        self.occurrences.prefetch();
+    }
+
+    /// Asks for the blocks that the blocks of [`CustomerState::prefetch`]
+    /// point to: window entries and point credits. It reads those first
+    /// blocks, so it is for a state whose blocks are already on their way.
+    pub(crate) fn prefetch_entries(&self) {
+        self.facts.prefetch_entries();
     }
 
     /// The customer id.

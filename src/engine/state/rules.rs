@@ -136,6 +136,11 @@ pub(crate) struct OpenGoal {
 pub(crate) struct Counts(Tight<(u32, i64)>);
 
 impl Counts {
+    /// Asks for its block (see `hint`).
+    pub fn prefetch(&self) {
+        prefetch(self.0.as_ptr());
+    }
+
     /// How many of `key`'s instants are inside the window of `per` seconds
     /// ending at `t`: `(t - per, t]`.
     pub fn used(&self, key: u32, per: i64, t: i64) -> u64 {
@@ -215,6 +220,11 @@ impl Default for Occurrences {
 }
 
 impl Occurrences {
+    /// Asks for its block of further causes (see `hint`).
+    pub fn prefetch(&self) {
+        prefetch(self.more.as_ptr());
+    }
+
     /// The occurrence of another firing of `cause` at `t` (the instant
     /// being stepped: none counted is later).
     pub fn next(&mut self, cause: u32, t: i64) -> u32 {
@@ -377,6 +387,7 @@ impl RuleStates {
     pub fn prefetch(&self) {
         prefetch(self.words.as_ptr());
         prefetch(self.pending.as_ptr());
+        self.emitted.prefetch();
     }
 
     /// Does this state have the program's shape?

@@ -217,6 +217,13 @@ impl Aggregates {
         prefetch(self.windows.as_ptr());
     }
 
+    /// Asks for each store's entries; reads the stores' block.
+    pub fn prefetch_entries(&self) {
+        for s in self.stores.iter() {
+            prefetch(s.entries.front_ptr());
+        }
+    }
+
     /// Entries retained over all stores (for the per-customer limit).
     pub fn retained(&self) -> usize {
         self.stores.iter().map(|s| s.entries.len()).sum()
