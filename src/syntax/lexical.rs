@@ -55,7 +55,16 @@ pub(super) fn percent(text: &str) -> Result<u32, Invalid> {
         .ok()
         .filter(|w| *w <= 100)
         .ok_or_else(|| invalid(format!("share `{text}` is more than 100%"), None))?;
-    let frac: u32 = format!("{frac:0<2}").parse().unwrap_or(0);
+    // Hundredths of a percent, `.5` as 50: the grammar lets only digits
+    // through, and at most two are left.
+    let frac = frac
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(2)
+        .try_fold(0u32, |bp, d| {
+            d.is_ascii_digit().then(|| bp * 10 + u32::from(d - b'0'))
+        })
+        .ok_or_else(|| invalid(format!("share `{text}` is not a number"), None))?;
     let bp = whole * 100 + frac;
     if bp > 10_000 {
         return Err(invalid(format!("share `{text}` is more than 100%"), None));
@@ -325,6 +334,11 @@ mod tests {
         assert!(percent("0.001%").is_err());
         assert!(percent("101%").is_err());
         assert!(percent("100.5%").is_err());
+        assert_eq!(percent("1_0.50%").unwrap(), 1050);
+        assert_eq!(percent("100.00%").unwrap(), 10_000);
+        // Refused, not read as a share of 0: the grammar never lets one
+        // through, and a caller that did would get an error.
+        assert!(percent("5.x%").is_err());
     }
 
     #[test]
