@@ -45,6 +45,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod blocks;
 pub(crate) mod check;
 pub mod compile;
 pub mod diagnostic;

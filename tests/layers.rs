@@ -1,6 +1,6 @@
 //! The pipeline's layers import one way only: syntax → check → compile →
 //! eval → engine → ffi, each naming only the layers before it and the base
-//! modules (diagnostic, hint, limits, tight, time, zone; then value, which
+//! modules (blocks, diagnostic, hint, limits, tight, time, zone; then value, which
 //! names time), which name none of the layers. The crate root only
 //! re-exports.
 //!
@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 /// Each top-level module with its rank: a module may name a module of a
 /// lower rank, and its own.
 const LAYERS: &[(&str, u8)] = &[
+    ("blocks", 0),
     ("diagnostic", 0),
     ("guide", 0),
     ("hint", 0),

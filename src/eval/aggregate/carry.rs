@@ -29,8 +29,8 @@ impl Aggregates {
         for (a, spec) in ir.aggs.iter().enumerate() {
             if let (AggSlot::Running(slot), Some(o)) = (ir.layout.slots[a], kept[a]) {
                 if let AggSlot::Running(old_slot) = old_ir.layout.slots[o] {
-                    if let Some(r) = old.running.get(old_slot) {
-                        new.running[slot] = r.clone();
+                    if let Some(r) = old.running().get(old_slot) {
+                        new.running_mut()[slot] = r.clone();
                     }
                 }
             }
@@ -77,7 +77,7 @@ impl Aggregates {
                     ospec.filters.iter().position(|x| *x == o).map(|b| b as u8)
                 })
                 .collect();
-            let os = &old.stores[osi];
+            let os = &old.stores()[osi];
             let entries = os
                 .entries
                 .iter()
@@ -100,7 +100,7 @@ impl Aggregates {
                     }
                 })
                 .collect();
-            let s = &mut new.stores[si];
+            let s = &mut new.stores_mut()[si];
             s.base = os.base;
             s.entries = entries;
             for (c, w) in spec.cursors.iter().enumerate() {
@@ -117,21 +117,21 @@ impl Aggregates {
             let AggSlot::Window { store, state, .. } = *slot else {
                 continue;
             };
-            if new.stores[store].entries.is_empty() {
+            if new.stores()[store].entries.is_empty() {
                 continue;
             }
             let old_totals = kept[a].and_then(|o| match old_ir.layout.slots[o] {
                 AggSlot::Window {
                     state: Some(os), ..
-                } => old.windows.get(os),
+                } => old.windows().get(os),
                 _ => None,
             });
             let kept_plain = kept[a].is_some_and(|o| {
                 matches!(old_ir.layout.slots[o], AggSlot::Window { state: None, .. })
             });
             match (state, old_totals) {
-                (Some(w), Some(t)) => new.windows[w] = t.clone(),
-                (Some(w), None) => new.windows[w].set_born(seq),
+                (Some(w), Some(t)) => new.windows_mut()[w] = t.clone(),
+                (Some(w), None) => new.windows_mut()[w].set_born(seq),
                 (None, _) if !kept_plain => new.births.push((a, seq)),
                 (None, _) => {
                     if let Some(born) = kept[a].map(|o| old.born(o)).filter(|b| *b > 0) {
@@ -181,7 +181,7 @@ impl Aggregates {
             let Some(AggSlot::Running(slot)) = ir.layout.slots.get(a).copied() else {
                 continue;
             };
-            new.running[slot] = match v {
+            new.running_mut()[slot] = match v {
                 RunningValue::Count(n) => Running::Count(n),
                 RunningValue::Sum(s, n) => {
                     let mut sum = ExactSum::default();
@@ -192,8 +192,9 @@ impl Aggregates {
                 RunningValue::End(e) => Running::End(e),
             };
         }
+        let (_, new_stores, windows) = new.parts.parts_mut();
         for (si, mut entries) in stores.into_iter().enumerate() {
-            let (Some(spec), Some(s)) = (ir.layout.stores.get(si), new.stores.get_mut(si)) else {
+            let (Some(spec), Some(s)) = (ir.layout.stores.get(si), new_stores.get_mut(si)) else {
                 continue;
             };
             entries.sort_by_key(|e| (e.t, e.seq));
@@ -221,7 +222,7 @@ impl Aggregates {
                     else {
                         continue;
                     };
-                    let tot = &mut new.windows[w];
+                    let tot = &mut windows[w];
                     for at in s.cursors[c]..s.end() {
                         if s.get(at).is_some_and(|e| tot.counts(e, bit)) {
                             tot.add(s, at, field, ir.aggs[a].func, true, bit);

@@ -16,6 +16,7 @@
 
 use super::Ctx;
 use super::exact::ExactSum;
+use crate::blocks::Three;
 use crate::compile::layout::{AggSlot, StoreSpec};
 use crate::compile::{AggId, AggMode, Ir};
 use crate::hint::prefetch;
@@ -35,18 +36,62 @@ pub(crate) use carry::{EntryParts, RunningValue};
 pub(crate) use read::{quick_number, quick_whole, value};
 
 /// The aggregates' state of one customer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Aggregates {
-    /// All-history aggregates, by running slot.
-    running: Box<[Running]>,
-    /// Per store: its entries and cursors.
-    stores: Box<[Store]>,
-    /// Windows with running totals, by window slot.
-    windows: Box<[Totals]>,
+    /// In one block: all-history aggregates' running values, by running
+    /// slot; per store, its entries and cursors; windows' running totals,
+    /// by window slot. Their lengths are the program's, and a step reads
+    /// all three, so one block is one miss rather than three.
+    parts: Three<Running, Store, Totals>,
     /// Plain-count windows that a live upgrade added while their store
     /// held entries: the aggregate and the arrival number of the last
     /// entry it does not count (its history starts empty). Usually none.
     births: Tight<(AggId, u64)>,
+}
+
+/// The aggregates as they are encoded (the layout before [`Three`]).
+#[derive(Serialize)]
+#[serde(rename = "Aggregates")]
+struct AggregatesRef<'a> {
+    running: &'a [Running],
+    stores: &'a [Store],
+    windows: &'a [Totals],
+    births: &'a Tight<(AggId, u64)>,
+}
+
+/// The aggregates as they are decoded.
+#[derive(Deserialize)]
+#[serde(rename = "Aggregates")]
+struct AggregatesData {
+    running: Vec<Running>,
+    stores: Vec<Store>,
+    windows: Vec<Totals>,
+    births: Tight<(AggId, u64)>,
+}
+
+impl Serialize for Aggregates {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (running, stores, windows) = self.parts.parts();
+        AggregatesRef {
+            running,
+            stores,
+            windows,
+            births: &self.births,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Aggregates {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Aggregates, D::Error> {
+        let data = AggregatesData::deserialize(d)?;
+        let parts = Three::new(data.running, data.stores, data.windows)
+            .map_err(serde::de::Error::custom)?;
+        Ok(Aggregates {
+            parts,
+            births: data.births,
+        })
+    }
 }
 
 /// The running values of an aggregate over all history.
@@ -202,38 +247,68 @@ impl Aggregates {
             })
             .collect();
         let windows = (0..ir.layout.windows).map(|_| Totals::default()).collect();
+        // A program's aggregates, stores and windows number far fewer than
+        // a block's lengths can count: each takes bytes of source.
+        let parts = Three::new(running, stores, windows)
+            .expect("a program has fewer than u32::MAX aggregates");
         Aggregates {
-            running,
-            stores,
-            windows,
+            parts,
             births: Tight::new(),
         }
     }
 
+    /// The running values of all-history aggregates, by running slot.
+    fn running(&self) -> &[Running] {
+        self.parts.parts().0
+    }
+
+    /// The stores, by store slot.
+    fn stores(&self) -> &[Store] {
+        self.parts.parts().1
+    }
+
+    /// The windows' running totals, by window slot.
+    fn windows(&self) -> &[Totals] {
+        self.parts.parts().2
+    }
+
+    fn running_mut(&mut self) -> &mut [Running] {
+        self.parts.parts_mut().0
+    }
+
+    fn stores_mut(&mut self) -> &mut [Store] {
+        self.parts.parts_mut().1
+    }
+
+    fn windows_mut(&mut self) -> &mut [Totals] {
+        self.parts.parts_mut().2
+    }
+
     /// Asks for the blocks a step reads first (see `hint`).
     pub fn prefetch(&self) {
-        prefetch(self.running.as_ptr());
-        prefetch(self.stores.as_ptr());
-        prefetch(self.windows.as_ptr());
+        let (running, stores, windows) = self.parts.parts();
+        prefetch(running.as_ptr());
+        prefetch(stores.as_ptr());
+        prefetch(windows.as_ptr());
     }
 
     /// Asks for each store's entries; reads the stores' block.
     pub fn prefetch_entries(&self) {
-        for s in self.stores.iter() {
+        for s in self.stores() {
             prefetch(s.entries.front_ptr());
         }
     }
 
     /// Entries retained over all stores (for the per-customer limit).
     pub fn retained(&self) -> usize {
-        self.stores.iter().map(|s| s.entries.len()).sum()
+        self.stores().iter().map(|s| s.entries.len()).sum()
     }
 
     /// Does this state have the program's shape, and are its entries in
     /// order? Checked once for a state from outside (a snapshot).
     pub fn fits(&self, ir: &Ir) -> bool {
         let running = ir.aggs.iter().filter(|a| a.mode == AggMode::Running);
-        let kinds = running.zip(self.running.iter()).all(|(a, r)| {
+        let kinds = running.zip(self.running()).all(|(a, r)| {
             matches!(
                 (a.func, r),
                 (AggFunc::Count, Running::Count(_))
@@ -242,15 +317,15 @@ impl Aggregates {
                     | (AggFunc::First | AggFunc::Last, Running::End(_))
             )
         });
-        let stores = self.stores.len() == ir.layout.stores.len()
+        let stores = self.stores().len() == ir.layout.stores.len()
             && self
-                .stores
+                .stores()
                 .iter()
                 .zip(&ir.layout.stores)
                 .all(|(s, spec)| s.fits(spec, ir));
         kinds
-            && self.running.len() == ir.layout.running
-            && self.windows.len() == ir.layout.windows
+            && self.running().len() == ir.layout.running
+            && self.windows().len() == ir.layout.windows
             && stores
             && self.totals_fit(ir)
     }
@@ -271,7 +346,7 @@ impl Aggregates {
             else {
                 return true;
             };
-            let (Some(s), Some(tot)) = (self.stores.get(store), self.windows.get(w)) else {
+            let (Some(s), Some(tot)) = (self.stores().get(store), self.windows().get(w)) else {
                 return false;
             };
             let Some(&from) = s.cursors.get(cursor) else {
@@ -298,11 +373,11 @@ impl Aggregates {
 
     /// Cheap shape check, made at every step.
     pub fn shape_fits(&self, ir: &Ir) -> bool {
-        self.running.len() == ir.layout.running
-            && self.windows.len() == ir.layout.windows
-            && self.stores.len() == ir.layout.stores.len()
+        self.running().len() == ir.layout.running
+            && self.windows().len() == ir.layout.windows
+            && self.stores().len() == ir.layout.stores.len()
             && self
-                .stores
+                .stores()
                 .iter()
                 .zip(&ir.layout.stores)
                 .all(|(s, spec)| s.cursors.len() == spec.cursors.len())
@@ -310,12 +385,12 @@ impl Aggregates {
 
     /// The number of entries of the store that holds the most.
     pub fn largest_store(&self) -> Option<usize> {
-        self.stores.iter().map(|s| s.entries.len()).max()
+        self.stores().iter().map(|s| s.entries.len()).max()
     }
 
     /// The first instant an entry leaves a window, if any.
     pub fn next_leave(&self, ir: &Ir) -> Option<i64> {
-        self.stores
+        self.stores()
             .iter()
             .zip(&ir.layout.stores)
             .flat_map(|(s, spec)| {
@@ -338,11 +413,12 @@ impl Aggregates {
         (t, seq, tau): (i64, u64, i64),
         decided: &Decided,
     ) {
+        let (running, stores, windows) = self.parts.parts_mut();
         for (&a, &matched) in ir.aggs_by_event[event].iter().zip(&decided.running) {
             let spec = &ir.aggs[a];
             if let (AggSlot::Running(slot), true) = (ir.layout.slots[a], matched) {
                 let v = spec.field.and_then(|f| fields.get(f)).unwrap_or(&NULL);
-                running_insert(&mut self.running[slot], spec.func, v, t);
+                running_insert(&mut running[slot], spec.func, v, t);
             }
         }
         let Some(store) = ir.layout.store_of_event[event] else {
@@ -367,7 +443,7 @@ impl Aggregates {
                 .map(|f| fields.get(*f).cloned().unwrap_or(Value::Null))
                 .collect()
         };
-        let s = &mut self.stores[store];
+        let s = &mut stores[store];
         let pos = s.entries.partition_point(|e| e.t <= t);
         let at = s.base + pos as u64;
         let appended = pos == s.entries.len();
@@ -398,7 +474,7 @@ impl Aggregates {
                 else {
                     continue;
                 };
-                let tot = &mut self.windows[w];
+                let tot = &mut windows[w];
                 if !appended {
                     tot.shift(at);
                 }
@@ -412,13 +488,14 @@ impl Aggregates {
 
     /// Drops what leaves every window at or before `tau`.
     pub fn prune(&mut self, ir: &Ir, tau: i64) {
-        for (s, spec) in self.stores.iter_mut().zip(&ir.layout.stores) {
+        let (_, stores, windows) = self.parts.parts_mut();
+        for (s, spec) in stores.iter_mut().zip(&ir.layout.stores) {
             for (c, w) in spec.cursors.iter().enumerate() {
                 let horizon = tau.saturating_sub(*w);
                 while s.get(s.cursors[c]).is_some_and(|e| e.t <= horizon) {
                     let at = s.cursors[c];
                     for &a in &spec.totals[c] {
-                        leave(ir, a, s, &mut self.windows, at);
+                        leave(ir, a, s, windows, at);
                     }
                     s.cursors[c] += 1;
                 }
@@ -431,7 +508,7 @@ impl Aggregates {
             }
         }
         if !self.births.is_empty() {
-            let stores = &self.stores;
+            let stores = self.parts.parts().1;
             // A birth no entry it excludes is left of is over.
             self.births.retain(|(a, born)| match ir.layout.slots[*a] {
                 AggSlot::Window { store, .. } => stores[store]
@@ -449,8 +526,8 @@ impl Aggregates {
     pub fn evict(&mut self, ir: &Ir, n: usize) -> usize {
         let mut dropped = 0;
         while dropped < n {
-            let Some((store, _)) = self
-                .stores
+            let (_, stores, windows) = self.parts.parts_mut();
+            let Some((store, _)) = stores
                 .iter()
                 .enumerate()
                 .filter(|(_, s)| !s.entries.is_empty())
@@ -459,14 +536,14 @@ impl Aggregates {
                 break;
             };
             let spec = &ir.layout.stores[store];
-            let s = &mut self.stores[store];
+            let s = &mut stores[store];
             let at = s.base;
             for c in 0..s.cursors.len() {
                 if s.cursors[c] > at {
                     continue;
                 }
                 for &a in &spec.totals[c] {
-                    leave(ir, a, s, &mut self.windows, at);
+                    leave(ir, a, s, windows, at);
                 }
                 s.cursors[c] = at + 1;
             }

@@ -78,7 +78,7 @@ pub(crate) fn value(a: AggId, cx: &Ctx<'_>) -> R {
     let aggs = &cx.facts.aggs;
     match cx.ir.layout.slots[a] {
         AggSlot::Running(slot) => {
-            let v = match &aggs.running[slot] {
+            let v = match &aggs.running()[slot] {
                 Running::Count(n) => Value::Int(*n as i64),
                 Running::Sum(sum, nonnull) => match (spec.func, sum.value()) {
                     (AggFunc::Avg, Some(s)) if *nonnull > 0 => Value::Number(s / *nonnull as f64),
@@ -101,12 +101,12 @@ pub(crate) fn value(a: AggId, cx: &Ctx<'_>) -> R {
             state,
             field,
         } => {
-            let s = &aggs.stores[store];
+            let s = &aggs.stores()[store];
             let w = cx.ir.layout.stores[store].cursors[cursor];
             let horizon = cx.now.saturating_sub(w);
             let from = s.cursors[cursor];
             let leaves = |at: u64| s.get(at).map_or(FOREVER, |e| e.t.saturating_add(w));
-            let totals = state.map(|st| &aggs.windows[st]);
+            let totals = state.map(|st| &aggs.windows()[st]);
             let born = match totals {
                 Some(t) => t.born(),
                 None => aggs.born(a),
@@ -136,7 +136,7 @@ pub(crate) fn value(a: AggId, cx: &Ctx<'_>) -> R {
             R::fixed(t.result(spec), until)
         }
         AggSlot::Scan { store, cursor } => {
-            let s = &aggs.stores[store];
+            let s = &aggs.stores()[store];
             let w = cursor.map(|c| cx.ir.layout.stores[store].cursors[c]);
             let horizon = w.map(|w| cx.now.saturating_sub(w));
             let mut until = FOREVER;
@@ -203,15 +203,15 @@ pub(crate) fn quick_number(q: Quick, cx: &Ctx<'_>) -> Option<f64> {
             window,
             state,
         } => {
-            let s = &aggs.stores[store];
+            let s = &aggs.stores()[store];
             if s.get(s.cursors[cursor])
                 .is_none_or(|e| e.t > cx.now.saturating_sub(window))
             {
-                return aggs.windows[state].sum.value();
+                return aggs.windows()[state].sum.value();
             }
             number_read(q.agg, cx)
         }
-        Shape::Sum(slot) => match &aggs.running[slot] {
+        Shape::Sum(slot) => match &aggs.running()[slot] {
             Running::Sum(sum, _) => sum.value(),
             _ => number_read(q.agg, cx),
         },
@@ -231,7 +231,7 @@ pub(crate) fn quick_whole(q: Quick, cx: &Ctx<'_>) -> Option<i64> {
             window,
             state,
         } => {
-            let s = &aggs.stores[store];
+            let s = &aggs.stores()[store];
             let from = s.cursors[cursor];
             let plain_born = state.is_none() && !aggs.births.is_empty();
             if s.get(from)
@@ -239,17 +239,17 @@ pub(crate) fn quick_whole(q: Quick, cx: &Ctx<'_>) -> Option<i64> {
                 && !plain_born
             {
                 return Some(match state {
-                    Some(st) => i64::from(aggs.windows[st].count),
+                    Some(st) => i64::from(aggs.windows()[st].count),
                     None => (s.end() - from) as i64,
                 });
             }
             whole_read(q.agg, cx)
         }
-        Shape::Count(slot) => match &aggs.running[slot] {
+        Shape::Count(slot) => match &aggs.running()[slot] {
             Running::Count(n) => Some(*n as i64),
             _ => whole_read(q.agg, cx),
         },
-        Shape::LastTime(slot) => match &aggs.running[slot] {
+        Shape::LastTime(slot) => match &aggs.running()[slot] {
             Running::End(end) => end.as_ref().map(|(t, _)| *t),
             _ => whole_read(q.agg, cx),
         },
