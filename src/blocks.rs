@@ -103,34 +103,31 @@ impl<A, B, C> Three<A, B, C> {
         })
     }
 
-    /// The three arrays.
-    pub fn parts(&self) -> (&[A], &[B], &[C]) {
+    /// The three arrays, as raw slices: each holds initialized values
+    /// owned by `self`, and the three do not overlap.
+    fn raw(&self) -> (*mut [A], *mut [B], *mut [C]) {
         let (a, b, c) = self.starts();
         let [na, nb, nc] = self.lens();
-        // SAFETY: each start holds that many initialized values, owned by
-        // `self` and borrowed shared with it.
-        unsafe {
-            (
-                std::slice::from_raw_parts(a, na),
-                std::slice::from_raw_parts(b, nb),
-                std::slice::from_raw_parts(c, nc),
-            )
-        }
+        (
+            std::ptr::slice_from_raw_parts_mut(a, na),
+            std::ptr::slice_from_raw_parts_mut(b, nb),
+            std::ptr::slice_from_raw_parts_mut(c, nc),
+        )
+    }
+
+    /// The three arrays.
+    pub fn parts(&self) -> (&[A], &[B], &[C]) {
+        let (a, b, c) = self.raw();
+        // SAFETY: see `raw`; borrowed shared with `self`.
+        unsafe { (&*a, &*b, &*c) }
     }
 
     /// The three arrays, to change.
     pub fn parts_mut(&mut self) -> (&mut [A], &mut [B], &mut [C]) {
-        let (a, b, c) = self.starts();
-        let [na, nb, nc] = self.lens();
-        // SAFETY: as in `parts`; the three do not overlap, and `self` is
-        // borrowed exclusively for as long as they are.
-        unsafe {
-            (
-                std::slice::from_raw_parts_mut(a, na),
-                std::slice::from_raw_parts_mut(b, nb),
-                std::slice::from_raw_parts_mut(c, nc),
-            )
-        }
+        let (a, b, c) = self.raw();
+        // SAFETY: see `raw`; `self` is borrowed exclusively for as long as
+        // they are, and they do not overlap.
+        unsafe { (&mut *a, &mut *b, &mut *c) }
     }
 }
 
@@ -149,8 +146,7 @@ unsafe fn move_into<T>(mut v: Vec<T>, to: *mut T) {
 
 impl<A, B, C> Drop for Three<A, B, C> {
     fn drop(&mut self) {
-        let (a, b, c) = self.parts_mut();
-        let (a, b, c) = (a as *mut [A], b as *mut [B], c as *mut [C]);
+        let (a, b, c) = self.raw();
         // SAFETY: the values are initialized and dropped once, here; the
         // block was allocated with this layout when its size is not zero.
         unsafe {
