@@ -272,14 +272,17 @@ impl Aggregates {
         self.parts.parts().2
     }
 
+    /// [`Aggregates::running`], to change.
     fn running_mut(&mut self) -> &mut [Running] {
         self.parts.parts_mut().0
     }
 
+    /// [`Aggregates::stores`], to change.
     fn stores_mut(&mut self) -> &mut [Store] {
         self.parts.parts_mut().1
     }
 
+    /// [`Aggregates::windows`], to change.
     fn windows_mut(&mut self) -> &mut [Totals] {
         self.parts.parts_mut().2
     }
@@ -508,6 +511,8 @@ impl Aggregates {
             }
         }
         if !self.births.is_empty() {
+            // Through `parts`, not `stores()`: the births change while the
+            // stores are read.
             let stores = self.parts.parts().1;
             // A birth no entry it excludes is left of is over.
             self.births.retain(|(a, born)| match ir.layout.slots[*a] {
