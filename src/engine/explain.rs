@@ -306,7 +306,7 @@ fn next_trigger(ir: &Ir, st: &CustomerState, r: usize) -> Option<i64> {
 fn trigger_state(ir: &Ir, st: &CustomerState, rule: &Rule<CExpr>, next: Option<i64>) -> Json {
     match &rule.trigger {
         Trigger::Membership { segment: slot, .. } | Trigger::Stage { stage: slot, .. } => {
-            let current = match (&ir.derived[*slot].def, st.facts.derived[*slot].value()) {
+            let current = match (&ir.derived[*slot].def, st.facts.derived()[*slot].value()) {
                 (Derived::Stage { labels, .. }, DVal::Label(l)) => {
                     json!(labels.get(l as usize).map(|x| &x.0))
                 }

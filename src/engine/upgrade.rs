@@ -217,14 +217,14 @@ fn migrate(
     f.last_seen = of.last_seen;
     f.tags = of.tags.clone();
     for (i, from) in plan.profile.iter().enumerate() {
-        if let Some(v) = from.and_then(|j| of.profile.get(j)) {
+        if let Some(v) = from.and_then(|j| of.profile().get(j)) {
             f.set_profile(ir, i, v.clone());
         }
     }
     let now = old.clock.get().unwrap_or(wake_at);
     f.aggs = Aggregates::migrate(old_ir, ir, &of.aggs, &plan.aggs, old.seq, now);
-    carry(&plan.derived, &of.derived, &mut f.derived);
-    carry(&plan.ledgers, &of.ledgers, &mut f.ledgers);
+    carry(&plan.derived, of.derived(), f.derived_mut());
+    carry(&plan.ledgers, of.ledgers(), f.ledgers_mut());
     st.rules = old.rules.migrate(old_ir, ir, &plan.rules);
     st.caps = old.caps.remap(&plan.caps);
     st.occurrences = old
@@ -233,7 +233,7 @@ fn migrate(
     refresh_calendars(ir, &mut st, false);
     if !st.facts.first_seen.is_none() {
         // Re-evaluate everything derived at the next instant.
-        for d in st.facts.derived.iter_mut() {
+        for d in st.facts.derived_mut().iter_mut() {
             d.set_until(wake_at);
         }
     }

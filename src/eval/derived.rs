@@ -86,7 +86,7 @@ pub(crate) fn reevaluate(
     let mut marks = Marks::default();
     let fresh = marks.of(ir.derived.len());
     for (slot, node) in ir.derived.iter().enumerate() {
-        let (d, r) = (&facts.derived[slot], &node.reads);
+        let (d, r) = (&facts.derived()[slot], &node.reads);
         let stale = touched.all
             || r.always
             || d.value() == DVal::Unknown
@@ -136,10 +136,10 @@ pub(crate) fn reevaluate(
         // contradict themselves (a corrupted snapshot) could have it
         // otherwise, and the customer would wake at `tau` for ever.
         let until = until.max(tau.saturating_add(1));
-        let old = facts.derived[slot].value();
+        let old = facts.derived()[slot].value();
         // A label index fits: the checker refuses a stage of more labels
         // than a state can pack (`MAX_STAGE_LABELS`).
-        facts.derived[slot] =
+        facts.derived_mut()[slot] =
             DerivedState::new(value, until).expect("a stage has at most MAX_STAGE_LABELS labels");
         // Before the first event a customer is a member of nothing, so a
         // segment that starts false has not changed.
@@ -173,7 +173,7 @@ pub(crate) fn reads_lapsed(ir: &Ir, facts: &Facts, slot: usize, now: i64) -> boo
     }
     for s in (0..slot).rev() {
         if needed[s] {
-            if facts.derived.get(s).is_none_or(|d| d.until() <= now) {
+            if facts.derived().get(s).is_none_or(|d| d.until() <= now) {
                 return true;
             }
             for &r in reads(s) {

@@ -5,6 +5,7 @@
 
 use super::aggregate::Aggregates;
 use super::ledger::Credits;
+use crate::blocks::Three;
 use crate::compile::Ir;
 use crate::hint::prefetch;
 use crate::tight::Tight;
@@ -233,27 +234,84 @@ impl<'de> Deserialize<'de> for Tags {
 }
 
 /// Everything expressions read of one customer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Facts {
     /// The earliest time of an accepted event.
     pub first_seen: MaybeAt,
     /// The latest time of an accepted event.
     pub last_seen: MaybeAt,
-    /// Profile attributes, by index.
-    pub profile: Box<[Value]>,
     /// Manual tags.
     pub tags: Tags,
-    /// Segments, tags and stages, by slot.
-    pub derived: Box<[DerivedState]>,
+    /// In one block: profile attributes, by index; per ledger, unspent
+    /// credits, oldest first; segments, tags and stages, by slot. Their
+    /// lengths are the program's and a step reads all three, so one block
+    /// is one miss rather than three (the credits before the derived
+    /// values, whose alignment is smaller, so that no padding comes
+    /// between).
+    parts: Three<Value, Credits, DerivedState>,
     /// The aggregates' state.
     pub aggs: Aggregates,
-    /// Per ledger: unspent credits, oldest first.
-    pub ledgers: Box<[Credits]>,
     /// The zone attribute as last written, parsed: `profile[attr]` is this
     /// zone (`None`: not a valid one). A zone is otherwise a name look-up
     /// at every step and every firing.
-    #[serde(skip)]
     zone: Memo<Option<(usize, Option<Zone>)>>,
+}
+
+/// The facts as they are encoded (the layout before [`Three`]).
+#[derive(Serialize)]
+#[serde(rename = "Facts")]
+struct FactsRef<'a> {
+    first_seen: MaybeAt,
+    last_seen: MaybeAt,
+    profile: &'a [Value],
+    tags: &'a Tags,
+    derived: &'a [DerivedState],
+    aggs: &'a Aggregates,
+    ledgers: &'a [Credits],
+}
+
+/// The facts as they are decoded.
+#[derive(Deserialize)]
+#[serde(rename = "Facts")]
+struct FactsData {
+    first_seen: MaybeAt,
+    last_seen: MaybeAt,
+    profile: Vec<Value>,
+    tags: Tags,
+    derived: Vec<DerivedState>,
+    aggs: Aggregates,
+    ledgers: Vec<Credits>,
+}
+
+impl Serialize for Facts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        FactsRef {
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            profile: self.profile(),
+            tags: &self.tags,
+            derived: self.derived(),
+            aggs: &self.aggs,
+            ledgers: self.ledgers(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Facts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Facts, D::Error> {
+        let data = FactsData::deserialize(d)?;
+        let parts = Three::new(data.profile, data.ledgers, data.derived)
+            .map_err(serde::de::Error::custom)?;
+        Ok(Facts {
+            first_seen: data.first_seen,
+            last_seen: data.last_seen,
+            tags: data.tags,
+            parts,
+            aggs: data.aggs,
+            zone: Memo::default(),
+        })
+    }
 }
 
 /// What follows from the rest of the state and is kept only to save work:
@@ -271,23 +329,56 @@ impl<T> PartialEq for Memo<T> {
 impl Facts {
     /// Nothing known yet.
     pub fn new(ir: &Ir) -> Facts {
+        let profile = vec![Value::Null; ir.profile.len()];
+        let ledgers = (0..ir.ledgers.len()).map(|_| Credits::default()).collect();
+        let derived = vec![DerivedState::UNKNOWN; ir.derived.len()];
+        // A program's attributes, ledgers and derived values number far
+        // fewer than a block's lengths can count: each takes bytes of
+        // source.
+        let parts = Three::new(profile, ledgers, derived)
+            .expect("a program has fewer than u32::MAX attributes");
         Facts {
             first_seen: MaybeAt::NONE,
             last_seen: MaybeAt::NONE,
-            profile: vec![Value::Null; ir.profile.len()].into(),
             tags: Tags::default(),
-            derived: vec![DerivedState::UNKNOWN; ir.derived.len()].into(),
+            parts,
             aggs: Aggregates::new(ir),
-            ledgers: (0..ir.ledgers.len()).map(|_| Credits::default()).collect(),
             zone: Memo::default(),
         }
     }
 
+    /// Profile attributes, by index (written through
+    /// [`Facts::set_profile`] only).
+    pub fn profile(&self) -> &[Value] {
+        self.parts.parts().0
+    }
+
+    /// Per ledger, unspent credits, oldest first.
+    pub fn ledgers(&self) -> &[Credits] {
+        self.parts.parts().1
+    }
+
+    /// Segments, tags and stages, by slot.
+    pub fn derived(&self) -> &[DerivedState] {
+        self.parts.parts().2
+    }
+
+    /// [`Facts::ledgers`], to change.
+    pub fn ledgers_mut(&mut self) -> &mut [Credits] {
+        self.parts.parts_mut().1
+    }
+
+    /// [`Facts::derived`], to change.
+    pub fn derived_mut(&mut self) -> &mut [DerivedState] {
+        self.parts.parts_mut().2
+    }
+
     /// Asks for the blocks a step reads first (see `hint`).
     pub fn prefetch(&self) {
-        prefetch(self.profile.as_ptr());
-        prefetch(self.derived.as_ptr());
-        prefetch(self.ledgers.as_ptr());
+        let (profile, ledgers, derived) = self.parts.parts();
+        prefetch(profile.as_ptr());
+        prefetch(ledgers.as_ptr());
+        prefetch(derived.as_ptr());
         self.aggs.prefetch();
     }
 
@@ -295,7 +386,7 @@ impl Facts {
     /// [`Facts::prefetch`]; reads those blocks.
     pub fn prefetch_entries(&self) {
         self.aggs.prefetch_entries();
-        for credits in self.ledgers.iter() {
+        for credits in self.ledgers() {
             credits.prefetch();
         }
     }
@@ -308,7 +399,7 @@ impl Facts {
         } else {
             self.zone.0.filter(|(a, _)| *a != attr)
         };
-        self.profile[attr] = v;
+        self.parts.parts_mut().0[attr] = v;
     }
 
     /// The customer's zone: `timezone profile.F` when set and valid, else
@@ -317,7 +408,7 @@ impl Facts {
         ir.customer_zone
             .and_then(|i| match self.zone.0 {
                 Some((attr, zone)) if attr == i => zone,
-                _ => parse_zone(&self.profile[i]),
+                _ => parse_zone(&self.profile()[i]),
             })
             .unwrap_or(ir.zone)
     }

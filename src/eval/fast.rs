@@ -47,12 +47,12 @@ fn operand(t: &Test, cx: &Ctx<'_>) -> Option<bool> {
             };
             Some(holds(*op, d?.cmp(y)))
         }
-        Test::Member { attr, items } => match cx.facts.profile.get(*attr) {
+        Test::Member { attr, items } => match cx.facts.profile().get(*attr) {
             Some(Value::Str(s)) => Some(items.iter().any(|i| same(i.as_bytes(), s.as_bytes()))),
             _ => None,
         },
         Test::IdMember(items) => Some(items.iter().any(|i| same(i.as_bytes(), cx.id.as_bytes()))),
-        Test::Flag(slot) => Some(cx.facts.derived[*slot].value() == DVal::Bool(true)),
+        Test::Flag(slot) => Some(cx.facts.derived()[*slot].value() == DVal::Bool(true)),
         Test::Const(v) => *v,
         Test::Chain(c) => chain(c, cx),
         Test::Not(t) => operand(t, cx).map(|x| !x),

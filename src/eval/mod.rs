@@ -141,13 +141,13 @@ fn run<const H: bool>(e: &CExpr, cx: &Ctx<'_>) -> R {
         CExpr::LastSeen => R::fixed(time_or_null(cx.facts.last_seen.get()), FOREVER),
         CExpr::CustomerId => R::fixed(Value::Str(cx.id.into()), FOREVER),
         CExpr::Profile(i) => R::fixed(
-            cx.facts.profile.get(*i).cloned().unwrap_or(Value::Null),
+            cx.facts.profile().get(*i).cloned().unwrap_or(Value::Null),
             FOREVER,
         ),
         CExpr::EventField(i) => R::fixed(field(cx.trigger, *i), FOREVER),
         CExpr::RowField(i) => R::fixed(field(cx.row, *i), FOREVER),
         CExpr::Segment(slot) => {
-            let d = &cx.facts.derived[*slot];
+            let d = &cx.facts.derived()[*slot];
             R::fixed(Value::Bool(d.value() == DVal::Bool(true)), d.until())
         }
         CExpr::StageIs {
@@ -155,7 +155,7 @@ fn run<const H: bool>(e: &CExpr, cx: &Ctx<'_>) -> R {
             labels,
             negated,
         } => {
-            let d = &cx.facts.derived[*stage];
+            let d = &cx.facts.derived()[*stage];
             let v = match d.value() {
                 DVal::Label(label) => Value::Bool(labels.contains(&(label as usize)) != *negated),
                 _ => Value::Null,
@@ -163,7 +163,7 @@ fn run<const H: bool>(e: &CExpr, cx: &Ctx<'_>) -> R {
             R::fixed(v, d.until())
         }
         CExpr::HasTag(TagRef::Auto(slot)) => {
-            let d = &cx.facts.derived[*slot];
+            let d = &cx.facts.derived()[*slot];
             R::fixed(Value::Bool(d.value() == DVal::Bool(true)), d.until())
         }
         CExpr::HasTag(TagRef::Manual(tag)) => {
@@ -242,8 +242,8 @@ fn run<const H: bool>(e: &CExpr, cx: &Ctx<'_>) -> R {
         }
         CExpr::Call(f, args) => call::<H>(*f, args, cx),
         CExpr::Agg(i) => aggregate::value(*i, cx),
-        CExpr::Balance(l) => cx.facts.ledgers[*l].balance(cx.now),
-        CExpr::Expiring(l, horizon) => cx.facts.ledgers[*l].expiring(cx.now, *horizon),
+        CExpr::Balance(l) => cx.facts.ledgers()[*l].balance(cx.now),
+        CExpr::Expiring(l, horizon) => cx.facts.ledgers()[*l].expiring(cx.now, *horizon),
     }
 }
 
@@ -254,7 +254,7 @@ fn stored<'a>(e: &'a CExpr, cx: &'a Ctx<'_>) -> Option<&'a Value> {
     const NULL: Value = Value::Null;
     match e {
         CExpr::Const(v) => Some(v),
-        CExpr::Profile(i) => Some(cx.facts.profile.get(*i).unwrap_or(&NULL)),
+        CExpr::Profile(i) => Some(cx.facts.profile().get(*i).unwrap_or(&NULL)),
         CExpr::EventField(i) => Some(cx.trigger.and_then(|f| f.get(*i)).unwrap_or(&NULL)),
         CExpr::RowField(i) => Some(cx.row.and_then(|f| f.get(*i)).unwrap_or(&NULL)),
         _ => None,

@@ -24,7 +24,7 @@ use crate::engine::state::rules::{
 };
 use crate::eval::aggregate::{Aggregates, EntryParts, RunningValue};
 use crate::eval::facts::{DerivedState, Tags};
-use crate::eval::ledger::{Credit, Credits};
+use crate::eval::ledger::Credit;
 use crate::syntax::ast::{self, AggFunc, Clause, ExprKind, Item, LedgerClause, Trigger};
 use crate::syntax::print_expr;
 use crate::time::MaybeAt;
@@ -377,23 +377,18 @@ fn convert(program: &Program, order: &Order, v: StateV1) -> Result<CustomerState
         st.facts.set_profile(ir, i, value);
     }
     st.facts.tags = Tags::from_any(v.tags);
-    st.facts.derived = v.derived.into();
+    // The lengths were checked against the program's above.
+    st.facts.derived_mut().copy_from_slice(&v.derived);
     st.facts.aggs = aggregates(ir, order, v.aggs, v.logs, v.clock.get().unwrap_or(i64::MIN));
-    st.facts.ledgers = v
-        .ledgers
-        .into_iter()
-        .map(|credits| {
-            let mut c = Credits::default();
-            for x in credits {
-                c.earn(Credit {
-                    t: x.t,
-                    expires: x.expires,
-                    remaining: x.remaining,
-                });
-            }
-            c
-        })
-        .collect();
+    for (c, credits) in st.facts.ledgers_mut().iter_mut().zip(v.ledgers) {
+        for x in credits {
+            c.earn(Credit {
+                t: x.t,
+                expires: x.expires,
+                remaining: x.remaining,
+            });
+        }
+    }
     let mut words = Vec::new();
     let mut pending = Vec::new();
     let mut emitted = Vec::new();

@@ -107,9 +107,9 @@ impl CustomerState {
     /// at every step.
     pub(crate) fn fits(&self, ir: &Ir) -> Result<(), Mismatch> {
         let shape = [
-            ("profile", self.facts.profile.len(), ir.profile.len()),
-            ("derived", self.facts.derived.len(), ir.derived.len()),
-            ("ledgers", self.facts.ledgers.len(), ir.ledgers.len()),
+            ("profile", self.facts.profile().len(), ir.profile.len()),
+            ("derived", self.facts.derived().len(), ir.derived.len()),
+            ("ledgers", self.facts.ledgers().len(), ir.ledgers.len()),
         ];
         for (what, have, want) in shape {
             if have != want {
@@ -134,7 +134,7 @@ impl CustomerState {
                 "aggregate entries out of order or misshapen".into(),
             ));
         }
-        for (slot, (node, d)) in ir.derived.iter().zip(&self.facts.derived).enumerate() {
+        for (slot, (node, d)) in ir.derived.iter().zip(self.facts.derived()).enumerate() {
             use crate::check::hir::Derived;
             let fits = match (&node.def, d.value()) {
                 (_, DVal::Unknown) => true,
@@ -191,10 +191,10 @@ impl CustomerState {
         let ir = program.ir();
         // Each value holds up to its `until`: when none has come, the
         // values kept are the values at `now`, and no copy is needed.
-        if self.facts.derived.iter().all(|d| d.until() > now.unix()) {
+        if self.facts.derived().iter().all(|d| d.until() > now.unix()) {
             let kept: Vec<Option<Standing>> = self
                 .facts
-                .derived
+                .derived()
                 .iter()
                 .map(|d| standing(d.value()))
                 .collect();
@@ -208,7 +208,11 @@ impl CustomerState {
     fn standing_refreshed(&self, ir: &Ir, now: i64) -> Vec<Option<Standing>> {
         let mut facts = self.facts.clone();
         refresh(ir, &mut facts, &self.id, now);
-        facts.derived.iter().map(|d| standing(d.value())).collect()
+        facts
+            .derived()
+            .iter()
+            .map(|d| standing(d.value()))
+            .collect()
     }
 
     /// The points of ledger `ledger` ([`Program::ledgers`] order) unspent
@@ -218,7 +222,7 @@ impl CustomerState {
         if ledger >= program.ir().ledgers.len() {
             return None;
         }
-        let r = self.facts.ledgers.get(ledger)?.balance(now.unix());
+        let r = self.facts.ledgers().get(ledger)?.balance(now.unix());
         r.v.as_f64()
     }
 
@@ -245,7 +249,7 @@ impl CustomerState {
     fn work_out_wakeup(&self, ir: &Ir) -> Option<i64> {
         let first_seen = self.facts.first_seen.get()?;
         let mut next = self.rules.next_due().unwrap_or(FOREVER);
-        for (node, d) in ir.derived.iter().zip(self.facts.derived.iter()) {
+        for (node, d) in ir.derived.iter().zip(self.facts.derived().iter()) {
             if node.observed {
                 next = next.min(d.until());
             }
@@ -262,7 +266,7 @@ impl CustomerState {
     /// credit: at once).
     pub(crate) fn next_leave(&self, ir: &Ir) -> i64 {
         let aggs = self.facts.aggs.next_leave(ir);
-        let credits = self.facts.ledgers.iter().filter_map(|l| l.next_leave());
+        let credits = self.facts.ledgers().iter().filter_map(|l| l.next_leave());
         aggs.into_iter().chain(credits).min().unwrap_or(FOREVER)
     }
 }

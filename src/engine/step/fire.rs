@@ -262,7 +262,7 @@ fn emit(
             Effect::Set { attr, value } => {
                 let cx = Ctx::new(ir, &st.facts, &st.id, tau, zone, fields);
                 let v = eval::value(value, &cx);
-                if st.facts.profile[*attr] != v {
+                if st.facts.profile()[*attr] != v {
                     st.facts.set_profile(ir, *attr, v.clone());
                     let value = at.value(v);
                     let kind = Kind::Set {

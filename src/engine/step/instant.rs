@@ -99,7 +99,7 @@ pub(super) fn instant(
 fn prune_if_due(ir: &Ir, st: &mut CustomerState, tau: i64) {
     if st.leaves.0.get().is_none_or(|at| tau >= at) {
         st.facts.aggs.prune(ir, tau);
-        for credits in st.facts.ledgers.iter_mut() {
+        for credits in st.facts.ledgers_mut().iter_mut() {
             credits.prune(tau);
         }
         st.leaves.0 = MaybeAt::some(st.next_leave(ir));
@@ -196,7 +196,7 @@ fn apply_event(at: &mut At<'_>, st: &mut CustomerState, event: usize, fields: &[
         .insert(ir, event, fields, (t, st.seq, tau), &decided);
     apply_ledgers(at, st, zone, event, fields, t);
     let retained =
-        st.facts.aggs.retained() + st.facts.ledgers.iter().map(|l| l.len()).sum::<usize>();
+        st.facts.aggs.retained() + st.facts.ledgers().iter().map(|l| l.len()).sum::<usize>();
     if retained > at.limits.max_retained {
         let evicted = evict(ir, st, retained - at.limits.max_retained);
         at.buf.degraded.push((Degraded::Retained, evicted));
@@ -211,15 +211,15 @@ fn evict(ir: &Ir, st: &mut CustomerState, n: usize) -> usize {
         let entries = st.facts.aggs.largest_store();
         let credits = st
             .facts
-            .ledgers
+            .ledgers()
             .iter()
             .enumerate()
             .map(|(i, l)| (l.len(), i))
             .max();
         let took = match (entries, credits) {
-            (Some(e), Some((c, l))) if c > e => st.facts.ledgers[l].evict(1),
+            (Some(e), Some((c, l))) if c > e => st.facts.ledgers_mut()[l].evict(1),
             (Some(e), _) if e > 0 => st.facts.aggs.evict(ir, 1),
-            (_, Some((c, l))) if c > 0 => st.facts.ledgers[l].evict(1),
+            (_, Some((c, l))) if c > 0 => st.facts.ledgers_mut()[l].evict(1),
             _ => 0,
         };
         if took == 0 {
@@ -258,7 +258,7 @@ fn apply_ledgers(
             .filter(|(e, _)| *e == event)
             .filter_map(|(_, a)| amount(a))
             .collect();
-        let credits = &mut st.facts.ledgers[l];
+        let credits = &mut st.facts.ledgers_mut()[l];
         for &points in &earned {
             let expires = spec.expire.map_or(FOREVER, |d| t.saturating_add(d));
             credits.earn(Credit {

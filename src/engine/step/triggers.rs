@@ -390,7 +390,7 @@ pub(crate) fn calendar_due(
     .max()?;
     match ir.rules[r].trigger {
         Trigger::Every { weekday, at } => calendar::next_daily(zone, after, weekday, at),
-        Trigger::Anniversary { attr, before, at } => match &st.facts.profile[attr] {
+        Trigger::Anniversary { attr, before, at } => match &st.facts.profile()[attr] {
             Value::Date(d) => calendar::next_anniversary(zone, after, *d, before, at),
             _ => None,
         },
