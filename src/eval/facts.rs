@@ -402,6 +402,19 @@ impl Facts {
         self.parts.parts_mut().0[attr] = v;
     }
 
+    /// Works out the zone memo when it is not known: a state restored or
+    /// read from outside carries none, and without it every step would
+    /// look the zone's name up again (a tenth of a broadcast's time after
+    /// a restore).
+    pub fn remember_zone(&mut self, ir: &Ir) {
+        if let Some(i) = ir.customer_zone {
+            if self.zone.0.is_none_or(|(attr, _)| attr != i) {
+                let zone = self.profile().get(i).and_then(parse_zone);
+                self.zone.0 = Some((i, zone));
+            }
+        }
+    }
+
     /// The customer's zone: `timezone profile.F` when set and valid, else
     /// the program's.
     pub fn zone(&self, ir: &Ir) -> Zone {
@@ -423,8 +436,9 @@ fn parse_zone(v: &Value) -> Option<Zone> {
 
 #[cfg(test)]
 mod tests {
-    use super::{DVal, DerivedState, Tags};
+    use super::{DVal, DerivedState, Facts, Tags};
     use crate::limits::MAX_STAGE_LABELS;
+    use crate::value::Value;
 
     #[test]
     fn a_derived_value_packs_every_value_a_program_can_hold() {
@@ -458,6 +472,28 @@ mod tests {
         assert_eq!(postcard::from_bytes::<DerivedState>(&bytes).unwrap(), d);
         let too_far = r#"{"value":{"Label":65533},"until":0}"#;
         assert!(serde_json::from_str::<DerivedState>(too_far).is_err());
+    }
+
+    #[test]
+    fn a_decoded_state_remembers_its_zone_as_a_written_one_does() {
+        let program = crate::compile(
+            "timezone \"Asia/Shanghai\"\ntimezone profile.tz\nprofile { tz: string }\n\
+             event e\naction a()\nrule r { when e do a() }",
+        )
+        .unwrap();
+        let ir = program.ir();
+        let mut written = Facts::new(ir);
+        written.set_profile(ir, 0, Value::Str("Europe/Paris".into()));
+        let json = serde_json::to_string(&written).unwrap();
+        let mut read: Facts = serde_json::from_str(&json).unwrap();
+        assert_eq!(read.zone.0, None, "the memo is not encoded");
+        read.remember_zone(ir);
+        assert_eq!(read.zone.0, written.zone.0);
+        assert!(read.zone(ir) == written.zone(ir));
+        assert!(
+            read.zone(ir) != ir.zone,
+            "the customer's own zone, not the program's"
+        );
     }
 
     #[test]

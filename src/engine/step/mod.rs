@@ -519,6 +519,7 @@ pub(crate) fn run<O: Outputs + ?Sized>(
 ) -> Result<StepStatus, StepError> {
     let (program, limits) = (r.program, r.limits);
     let ir = program.ir();
+    st.facts.remember_zone(ir);
     r.buf.detailed = r.out.detailed(&st.id);
     let mut status = StepStatus::default();
     let clock = st.clock.get().unwrap_or(i64::MIN);
