@@ -120,7 +120,7 @@ fn main() -> ExitCode {
         }
         eprintln!("{path}:{n}: {e}");
     };
-    if let Err(e) = engine.replay_from(input, &mut write, &mut bad) {
+    if let Err(e) = engine.replay_from_pipelined(input, &mut write, &mut bad) {
         eprintln!("cannot read {path}: {e}");
         return ExitCode::from(2);
     }

@@ -4,7 +4,9 @@
 //! the same lines held in memory, five rounds each (parse and write
 //! interleaved, then the replays, once the actions held for the write are
 //! freed), and their medians printed with the ratio of the replay to the
-//! floor (parse + write).
+//! floor (parse + write). The replay is timed twice, interleaved: on one
+//! thread (`Engine::replay_from`), and with the lines read and parsed on
+//! a second (`Engine::replay_from_pipelined`).
 //!
 //! `cargo run --release --example replay_vs_parse -- RULES.siyu EVENTS.jsonl`
 
@@ -44,8 +46,13 @@ fn median(mut runs: Vec<f64>) -> f64 {
 
 /// One replay of `input`, each action written as a JSON line into a reused
 /// buffer (as the `replay` example writes them); the actions kept when
-/// `keep` is given.
-fn replay(program: &siyu::Program, input: &[u8], keep: Option<&mut Vec<siyu::Action>>) -> usize {
+/// `keep` is given; the lines parsed on a second thread when `pipelined`.
+fn replay(
+    program: &siyu::Program,
+    input: &[u8],
+    keep: Option<&mut Vec<siyu::Action>>,
+    pipelined: bool,
+) -> usize {
     let mut engine = siyu::Engine::new(program);
     let mut buf = Vec::with_capacity(1 << 16);
     let mut bytes = 0usize;
@@ -61,7 +68,11 @@ fn replay(program: &siyu::Program, input: &[u8], keep: Option<&mut Vec<siyu::Act
         }
     };
     // Reading from memory cannot fail.
-    let _ = engine.replay_from(input, &mut sink, &mut |_, _| {});
+    let _ = if pipelined {
+        engine.replay_from_pipelined(input, &mut sink, &mut |_, _| {})
+    } else {
+        engine.replay_from(input, &mut sink, &mut |_, _| {})
+    };
     engine.replay_end_into(None, &mut sink);
     bytes + buf.len()
 }
@@ -82,9 +93,10 @@ fn main() {
     // The actions to write, from an untimed run; dropped before the
     // replays are timed, so that holding them weighs on none of them.
     let mut actions = Vec::new();
-    replay(&program, &text, Some(&mut actions));
+    replay(&program, &text, Some(&mut actions), false);
     let count = actions.len();
-    let (mut parse, mut write, mut run) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut parse, mut write) = (Vec::new(), Vec::new());
+    let (mut run, mut piped) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         let start = Instant::now();
         for line in &lines {
@@ -110,13 +122,17 @@ fn main() {
     drop(actions);
     for _ in 0..ROUNDS {
         let start = Instant::now();
-        black_box(replay(&program, &text, None));
+        black_box(replay(&program, &text, None, false));
         run.push(start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        black_box(replay(&program, &text, None, true));
+        piped.push(start.elapsed().as_secs_f64());
     }
-    let (p, w, r) = (median(parse), median(write), median(run));
+    let (p, w, r, rp) = (median(parse), median(write), median(run), median(piped));
     println!(
         "{} lines, {} actions, medians of {ROUNDS} rounds: parse {p:.3} s, \
          write {w:.3} s, floor {:.3} s; replay {r:.3} s ({:.0} events/s): \
+         {:.2}x the floor, {:.2}x the parse; pipelined {rp:.3} s: \
          {:.2}x the floor, {:.2}x the parse",
         lines.len(),
         count,
@@ -124,5 +140,7 @@ fn main() {
         lines.len() as f64 / r,
         r / (p + w),
         r / p,
+        rp / (p + w),
+        rp / p,
     );
 }
