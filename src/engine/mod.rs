@@ -59,8 +59,9 @@ struct Slot {
     /// Its state, in place (see `slab`); `None` for a slot freed by
     /// `$forget`, to be reused.
     state: Option<CustomerState>,
-    /// Its place in first-seen order, which ties at one instant follow.
-    rank: u64,
+    /// Its place in first-seen order, which ties at one instant follow
+    /// (`NIL` once freed: a later occupant's differs from it).
+    rank: u32,
     /// The queue entry that stands for it: at or before its wake-up, which
     /// is queued when this entry is popped if it has moved later since.
     /// Entries at any other time (or of an earlier occupant) are stale.
@@ -113,11 +114,13 @@ pub struct Engine {
     /// First and last customer in first-seen order.
     first: u32,
     last: u32,
-    next_rank: u64,
+    /// The rank of the next customer first seen (below `NIL`, see
+    /// `Engine::renumber`).
+    next_rank: u32,
     queue: queue::Queue,
     /// The customers of the entries of one instant taken from the queue,
     /// as (first-seen rank, slot), in the order they are served; reused.
-    due: Vec<(u64, u32)>,
+    due: Vec<queue::Who>,
     clock: Option<i64>,
     metrics: Metrics,
     /// Customer steps run by the clock, to show its cost follows the timers
@@ -485,22 +488,23 @@ impl Engine {
                 break;
             };
             // Every entry popped is at `w`. A stale one (its customer's
-            // wake-up moved, or its slot reused) is not `queued` at `w`;
-            // two entries of one slot at `w` are served once, as the first
-            // clears `queued`.
+            // wake-up moved, or its slot freed or reused) is not `queued`
+            // at `w` or carries another rank; two entries of one slot at
+            // `w` are served once, as the first clears `queued`.
             due.clear();
-            let slots = &self.slots;
-            self.queue
-                .pop_instant(|slot| due.push((slots[slot].rank, slot)));
+            self.queue.pop_instant(|who| due.push(who));
             due.sort_unstable();
             // The next customers' memory, each level a step after the one
             // it is reached through: the slot three ahead, the blocks of
             // the one two ahead, what the blocks of the next point to (the
             // first two have their blocks asked for here and by the step).
+            for &(_, first) in due.iter().take(3) {
+                hint::prefetch_all(&self.slots[first]);
+            }
             if let Some(&(_, second)) = due.get(1) {
                 self.slots[second].prefetch_state();
             }
-            for (i, &(_, slot)) in due.iter().enumerate() {
+            for (i, &(rank, slot)) in due.iter().enumerate() {
                 if let Some(&(_, ahead)) = due.get(i + 3) {
                     hint::prefetch_all(&self.slots[ahead]);
                 }
@@ -511,7 +515,7 @@ impl Engine {
                     self.slots[after].prefetch_entries();
                 }
                 let s = &mut self.slots[slot];
-                if s.queued != MaybeAt::some(w) {
+                if s.queued != MaybeAt::some(w) || s.rank != rank {
                     continue;
                 }
                 s.queued = MaybeAt::NONE;
@@ -519,7 +523,7 @@ impl Engine {
                     Some(at) if at == w => {}
                     Some(later) => {
                         s.queued = MaybeAt::some(later);
-                        self.queue.push((later, slot));
+                        self.queue.push((later, (rank, slot)));
                         continue;
                     }
                     None => continue,
@@ -546,25 +550,47 @@ impl Engine {
         if let Some(w) = next {
             if s.queued.get().is_none_or(|q| w < q) {
                 s.queued = MaybeAt::some(w);
-                self.queue.push((w, slot));
+                self.queue.push((w, (s.rank, slot)));
             }
         }
         // Stale entries are skipped when popped; rebuild once they are as
         // many as the customers (the rebuild is O(customers), so paid for
         // by as many pushes).
         if self.queue.len() > 2 * self.slots.len() + 1024 {
-            let entries: Vec<queue::Entry> = self
-                .slots
-                .iter_mut()
-                .enumerate()
-                .filter_map(|(i, s)| {
-                    let wake = s.wakeup(ir);
-                    s.queued = wake.into();
-                    wake.map(|w| (w, i as u32))
-                })
-                .collect();
-            self.queue.rebuild(entries.into_iter());
+            self.rebuild_queue();
         }
+    }
+
+    /// The queue afresh: one entry per customer with a wake-up, none
+    /// stale. O(customers).
+    fn rebuild_queue(&mut self) {
+        let ir = self.program.ir();
+        let entries: Vec<queue::Entry> = self
+            .slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let wake = s.wakeup(ir);
+                s.queued = wake.into();
+                wake.map(|w| (w, (s.rank, i as u32)))
+            })
+            .collect();
+        self.queue.rebuild(entries.into_iter());
+    }
+
+    /// Ranks the customers 0, 1, … again in first-seen order, when the
+    /// next rank would not fit 32 bits: the order, all that a rank says,
+    /// stays. O(customers), once in some four billion customers first
+    /// seen.
+    fn renumber(&mut self) {
+        let order: Vec<u32> = self.in_order().collect();
+        for (rank, &slot) in order.iter().enumerate() {
+            // Fewer customers than slots, and the slots' count fits
+            // 32 bits (`NIL` aside).
+            self.slots[slot].rank = rank as u32;
+        }
+        self.next_rank = order.len() as u32;
+        self.rebuild_queue();
     }
 
     fn hash(&self, id: &str) -> u64 {
@@ -585,6 +611,9 @@ impl Engine {
     /// a new one, and queues its wake-up.
     fn insert(&mut self, st: CustomerState) -> u32 {
         let hash = self.hash(st.id());
+        if self.next_rank == NIL {
+            self.renumber();
+        }
         let rank = self.next_rank;
         self.next_rank += 1;
         let fresh = Slot {
@@ -633,7 +662,7 @@ impl Engine {
         s.queued = MaybeAt::NONE;
         // A later occupant gets another rank: entries of this one are
         // stale.
-        s.rank = u64::MAX;
+        s.rank = NIL;
         match prev {
             NIL => self.first = next,
             p => self.slots[p].next = next,
@@ -650,5 +679,53 @@ impl Engine {
         std::iter::successors(Some(self.first).filter(|s| *s != NIL), move |s| {
             Some(self.slots[*s].next).filter(|n| *n != NIL)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Engine, NIL};
+
+    /// Customers whose timers tie at one instant, some forgotten and their
+    /// slots reused at that instant, first seen before and after the ranks
+    /// run out of 32 bits.
+    fn run(engine: &mut Engine) -> Vec<super::Action> {
+        let mut out = Vec::new();
+        let line = |c: &str, kind: &str, s: u32| {
+            format!(
+                r#"{{"customer": "{c}", "type": "{kind}", "time": "2026-01-01T00:00:{s:02}Z"}}"#
+            )
+        };
+        for (c, kind, s) in [
+            ("c0", "e", 0),
+            ("c1", "e", 0),
+            ("c2", "e", 0),
+            ("c1", "$forget", 1),
+            ("c3", "e", 1),
+            ("c4", "e", 0),
+            ("c1", "e", 0),
+            ("c2", "$forget", 2),
+            ("c5", "e", 0),
+        ] {
+            out.extend(engine.process(&line(c, kind, s)).unwrap());
+        }
+        out.extend(engine.advance_to(crate::Instant::parse("2026-01-02T00:00:00Z").unwrap()));
+        out
+    }
+
+    #[test]
+    fn ranks_renumbered_past_32_bits_keep_the_order_of_ties() {
+        let program =
+            crate::compile("event e\naction a()\nrule r { when 1h after e do a() }").unwrap();
+        let want = run(&mut Engine::new(&program));
+        let order: Vec<&str> = want.iter().map(|a| a.customer.as_str()).collect();
+        // Ties at 01:00:00 in first-seen order; c3's event came a second
+        // later, and c2 was forgotten, its slot taken by c5 with c2's
+        // firing still queued at that instant.
+        assert_eq!(order, ["c0", "c4", "c1", "c5", "c3"]);
+        let mut late = Engine::new(&program);
+        late.next_rank = NIL - 2;
+        assert_eq!(run(&mut late), want);
+        assert!(late.next_rank < 10, "renumbered: {}", late.next_rank);
     }
 }

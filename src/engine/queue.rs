@@ -10,12 +10,17 @@
 //! walk a path across all of its entries.
 //!
 //! Entries due at one instant come out together, in no set order: the
-//! engine orders them by first-seen rank, which it keeps in the slots, so
-//! an entry is two words, not three (the queue holds one to a few entries
-//! per customer).
+//! engine orders them by the first-seen rank each carries. A rank is 32
+//! bits, so an entry is still two words (the queue holds one to a few
+//! entries per customer), and taking an instant's entries out reads no
+//! customer's slot: those are scattered, and were a miss each, in turn.
 
-/// A queued wake-up: the instant and the customer's slot.
-pub(super) type Entry = (i64, u32);
+/// A queued wake-up: the instant, and the customer's first-seen rank and
+/// slot.
+pub(super) type Entry = (i64, Who);
+
+/// A customer as the queue knows it: its first-seen rank and its slot.
+pub(super) type Who = (u32, u32);
 
 /// Buckets: one per differing bit, and one for "the same as the last".
 const BUCKETS: usize = 65;
@@ -58,9 +63,9 @@ impl Default for Queue {
 impl Queue {
     /// Queues a wake-up. One before the last taken (never asked for: every
     /// wake-up is at or after the clock) is queued at the last taken.
-    pub fn push(&mut self, (t, slot): Entry) {
+    pub fn push(&mut self, (t, who): Entry) {
         let k = key(t).max(self.last);
-        self.put(k, (unkey(k), slot));
+        self.put(k, (unkey(k), who));
         self.len += 1;
     }
 
@@ -78,8 +83,8 @@ impl Queue {
     }
 
     /// Takes out every entry due at the earliest instant, handing each
-    /// one's slot to `f`; that instant is the last taken.
-    pub fn pop_instant(&mut self, mut f: impl FnMut(u32)) {
+    /// one's customer to `f`; that instant is the last taken.
+    pub fn pop_instant(&mut self, mut f: impl FnMut(Who)) {
         let Some(b) = (0..BUCKETS).find(|b| !self.buckets[*b].is_empty()) else {
             return;
         };
@@ -101,7 +106,7 @@ impl Queue {
         }
         let now = &mut self.buckets[0];
         self.len -= now.len();
-        now.drain(..).for_each(|(_, slot)| f(slot));
+        now.drain(..).for_each(|(_, who)| f(who));
         if now.capacity() > KEPT_ROOM {
             *now = Vec::new();
         }
@@ -141,16 +146,16 @@ mod tests {
         /// order, each with every entry due then — as a sorted list would
         /// give them.
         #[test]
-        fn comes_out_as_a_sorted_list(ops in prop::collection::vec((0u8..4, -1000i64..1000, 0u32..50), 1..200)) {
+        fn comes_out_as_a_sorted_list(ops in prop::collection::vec((0u8..4, -1000i64..1000, (0u32..50, 0u32..50)), 1..200)) {
             let mut q = Queue::default();
             let mut model: Vec<Entry> = Vec::new();
             let mut clock = -5000i64;
-            for (op, dt, slot) in ops {
+            for (op, dt, who) in ops {
                 match op {
                     0 | 1 => {
                         let t = clock.saturating_add(dt.abs());
-                        q.push((t, slot));
-                        model.push((t, slot));
+                        q.push((t, who));
+                        model.push((t, who));
                     }
                     2 => {
                         prop_assert_eq!(q.peek(), model.iter().map(|e| e.0).min());
@@ -158,7 +163,7 @@ mod tests {
                     _ => {
                         let Some(t) = q.peek() else { continue };
                         let mut out = Vec::new();
-                        q.pop_instant(|slot| out.push((t, slot)));
+                        q.pop_instant(|who| out.push((t, who)));
                         out.sort_unstable();
                         model.sort();
                         let want: Vec<Entry> = model.iter().copied().filter(|e| e.0 == t).collect();
