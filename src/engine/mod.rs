@@ -337,10 +337,23 @@ impl Engine {
 
     /// [`Engine::process_event`], each action handed to `sink` as it comes.
     pub fn process_event_into(&mut self, ev: &Event, sink: &mut dyn Sink) -> Result<(), Error> {
+        self.process_event_at(ev, None, sink).map(|_| ())
+    }
+
+    /// [`Engine::process_event_into`], with the slot the customer was
+    /// last seen in, if the caller remembers one (checked, so a stale one
+    /// only costs the look-up it would have spared); returns the slot the
+    /// customer is in afterwards.
+    fn process_event_at(
+        &mut self,
+        ev: &Event,
+        hint: Option<u32>,
+        sink: &mut dyn Sink,
+    ) -> Result<Option<u32>, Error> {
         let tau = self.clock.map_or(ev.secs(), |c| c.max(ev.secs()));
         let Some(customer) = &ev.customer else {
             self.broadcast(ev, tau, sink);
-            return Ok(());
+            return Ok(None);
         };
         if ev.kind == EventKind::Forget {
             self.fire_until(tau, false, sink);
@@ -352,16 +365,20 @@ impl Engine {
             }
             self.metrics.events += 1;
             self.clock = Some(tau);
-            return Ok(());
+            return Ok(None);
         }
-        let known = self.find(customer);
+        let holds = |s: &u32| {
+            let state = self.slots.get(*s).and_then(|s| s.state.as_ref());
+            state.is_some_and(|st| st.id() == customer.as_str())
+        };
+        let known = hint.filter(holds).or_else(|| self.find(customer));
         let state = known.and_then(|s| self.slots[s].state.as_ref());
         // What has no effect at all is decided first: a duplicate, and an
         // event whose instant does not settle (known only by running it).
         if state.is_some_and(|st| step::is_duplicate(st, ev, &self.limits)) {
             self.metrics.events += 1;
             self.metrics.duplicates += 1;
-            return Ok(());
+            return Ok(known);
         }
         if self.program.ir().may_cascade {
             let mut copy = match state {
@@ -394,7 +411,7 @@ impl Engine {
         }
         self.reschedule(slot);
         self.clock = Some(tau);
-        Ok(())
+        Ok(Some(slot))
     }
 
     /// Fires every timer due at or before `t`, in `at` order.

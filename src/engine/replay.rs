@@ -1,14 +1,14 @@
 //! The replay input format (docs/host.md): one JSON object per line,
 //! either an event or `{"advance": TIME}`.
 
-use super::Engine;
 use super::action::Action;
-use super::event::{Event, EventError};
+use super::event::{Event, EventError, EventKind};
 use super::step::Sink;
+use super::{Engine, NIL};
 use crate::compile::{Ir, Program};
 use crate::time::Instant;
-use hashbrown::DefaultHashBuilder;
-use std::hash::BuildHasher;
+use compact_str::CompactString;
+use hashbrown::HashMap;
 use std::io::BufRead;
 use std::sync::mpsc::SyncSender;
 
@@ -40,19 +40,25 @@ impl Engine {
     /// [`Engine::replay_line`], each action handed to `sink` as it comes.
     pub fn replay_line_into(&mut self, line: &str, sink: &mut dyn Sink) -> Result<(), LineError> {
         let parsed = Parsed::of_text(self.program.ir(), line);
-        self.apply(parsed, sink)
+        self.apply(parsed, None, sink).map(|_| ())
     }
 
     /// Applies a line read and parsed (what `replay_line_into` does after
-    /// the parse).
-    fn apply(&mut self, parsed: Parsed, sink: &mut dyn Sink) -> Result<(), LineError> {
+    /// the parse), its customer perhaps in slot `hint`; returns the slot
+    /// its customer is in afterwards, if it names one.
+    fn apply(
+        &mut self,
+        parsed: Parsed,
+        hint: Option<u32>,
+        sink: &mut dyn Sink,
+    ) -> Result<Option<u32>, LineError> {
         match parsed {
-            Parsed::Blank => Ok(()),
+            Parsed::Blank => Ok(None),
             Parsed::Advance(t) => {
                 self.advance_into(t?, sink);
-                Ok(())
+                Ok(None)
             }
-            Parsed::Event(Ok(ev)) => Ok(self.process_event_into(&ev, sink)?),
+            Parsed::Event(Ok(ev)) => Ok(self.process_event_at(&ev, hint, sink)?),
             Parsed::Event(Err(e)) => {
                 self.metrics.rejected += 1;
                 Err(LineError::Event(e.into()))
@@ -130,7 +136,7 @@ impl Engine {
     /// [`Engine::replay_bytes_into`] without the hint.
     fn replay_checked(&mut self, line: &[u8], sink: &mut dyn Sink) -> Result<(), LineError> {
         let parsed = Parsed::of_bytes(self.program.ir(), line);
-        self.apply(parsed, sink)
+        self.apply(parsed, None, sink).map(|_| ())
     }
 
     /// [`Engine::replay_from`] with the input read and its lines parsed on
@@ -140,8 +146,11 @@ impl Engine {
     /// of a light program's replay; see BENCHMARKS.md).
     ///
     /// The reader runs at most a few batches of lines ahead, so memory
-    /// does not grow with the input either. An error reading is returned
-    /// after every line before it has been applied.
+    /// does not grow with the input either; it numbers the customers it
+    /// reads (a number and an id per customer not forgotten), so that this
+    /// thread finds a line's customer by number rather than by probing its
+    /// index. An error reading is returned after every line before it has
+    /// been applied.
     pub fn replay_from_pipelined(
         &mut self,
         input: impl BufRead + Send,
@@ -149,28 +158,44 @@ impl Engine {
         bad: &mut dyn FnMut(u64, LineError),
     ) -> std::io::Result<u64> {
         let program = self.program.clone();
-        let hasher = self.hasher.clone();
         std::thread::scope(|scope| {
             let (batches, received) = std::sync::mpsc::sync_channel(BATCHES_AHEAD);
-            let reader = scope.spawn(move || read_batches(&program, &hasher, input, &batches));
+            let reader = scope.spawn(move || read_batches(&program, input, &batches));
+            // The slot each customer number was last seen in (`NIL`: none
+            // known), so that the index is not probed for a line.
+            let mut slots: Vec<u32> = Vec::new();
             let mut n = 0;
-            for Batch { lines, hashes } in received {
-                let find = |engine: &Engine, i: usize| {
-                    let h = hashes.get(i).copied().flatten()?;
-                    let slot = *engine.index.iter_hash(h).next()?;
-                    crate::hint::prefetch_all(engine.slots.get(slot)?);
-                    Some(slot)
+            for Batch { lines, customers } in received {
+                let known = |slots: &[u32], i: usize| {
+                    let number = customers.get(i).copied().flatten()?;
+                    slots.get(number as usize).copied().filter(|s| *s != NIL)
                 };
-                let mut ahead = [find(self, 0), find(self, 1)];
+                let fetch = |engine: &Engine, slot: Option<u32>| {
+                    if let Some(s) = slot.and_then(|s| engine.slots.get(s)) {
+                        crate::hint::prefetch_all(s);
+                    }
+                };
+                // Each level a line after the one it is reached through:
+                // the slot two lines ahead, the blocks of the next.
+                fetch(self, known(&slots, 0));
+                fetch(self, known(&slots, 1));
                 for (i, parsed) in lines.into_iter().enumerate() {
-                    let next = ahead[1];
-                    ahead = [next, find(self, i + 2)];
-                    if let Some(s) = next.and_then(|s| self.slots.get(s)) {
+                    fetch(self, known(&slots, i + 2));
+                    if let Some(s) = known(&slots, i + 1).and_then(|s| self.slots.get(s)) {
                         s.prefetch_state();
                     }
                     n += 1;
-                    if let Err(e) = self.apply(parsed, sink) {
-                        bad(n, e);
+                    match self.apply(parsed, known(&slots, i), sink) {
+                        Ok(slot) => {
+                            if let Some(number) = customers.get(i).copied().flatten() {
+                                let number = number as usize;
+                                if slots.len() <= number {
+                                    slots.resize(number + 1, NIL);
+                                }
+                                slots[number] = slot.unwrap_or(NIL);
+                            }
+                        }
+                        Err(e) => bad(n, e),
                     }
                 }
             }
@@ -260,11 +285,48 @@ impl Parsed {
     }
 }
 
-/// Parsed lines, and the hash of each one's customer (for the engine to
-/// ask for its slot ahead).
+/// Parsed lines, and a number for each one's customer (the same number
+/// for the same customer while the reader remembers it; see `Numbers`).
 struct Batch {
     lines: Vec<Parsed>,
-    hashes: Vec<Option<u64>>,
+    customers: Vec<Option<u32>>,
+}
+
+/// The reader's numbers for customer ids: dense, so that the engine finds
+/// a customer's slot by number in a plain array rather than by probing
+/// its index, a cache miss or two a line that the reader now pays on its
+/// own processor. A forgotten customer's number is given to the next new
+/// id; the engine checks every slot it finds this way.
+#[derive(Default)]
+struct Numbers {
+    of: HashMap<CompactString, u32>,
+    free: Vec<u32>,
+}
+
+impl Numbers {
+    /// The number of the customer an event line names, if any.
+    fn of(&mut self, parsed: &Parsed) -> Option<u32> {
+        let Parsed::Event(Ok(ev)) = parsed else {
+            return None;
+        };
+        let id = ev.customer.as_ref()?;
+        if ev.kind == EventKind::Forget {
+            let number = self.of.remove(id)?;
+            self.free.push(number);
+            return Some(number);
+        }
+        if let Some(number) = self.of.get(id) {
+            return Some(*number);
+        }
+        let number = match self.free.pop() {
+            Some(number) => number,
+            // Past `u32`'s count (never, in memory), a line goes without
+            // a number and the engine probes its index.
+            None => u32::try_from(self.of.len()).ok().filter(|n| *n != NIL)?,
+        };
+        self.of.insert(id.clone(), number);
+        Some(number)
+    }
 }
 
 /// Reads and parses `input` into batches for `to`, in order, until its
@@ -272,16 +334,16 @@ struct Batch {
 /// engine's end of the channel going away.
 fn read_batches(
     program: &Program,
-    hasher: &DefaultHashBuilder,
     mut input: impl BufRead,
     to: &SyncSender<Batch>,
 ) -> std::io::Result<()> {
     let ir = program.ir();
+    let mut numbers = Numbers::default();
     let mut buf = Vec::new();
     loop {
         let mut batch = Batch {
             lines: Vec::with_capacity(BATCH_LINES),
-            hashes: Vec::with_capacity(BATCH_LINES),
+            customers: Vec::with_capacity(BATCH_LINES),
         };
         let mut result = Ok(());
         while batch.lines.len() < BATCH_LINES {
@@ -290,12 +352,8 @@ fn read_batches(
                 Ok(0) => break,
                 Ok(_) => {
                     let parsed = Parsed::of_bytes(ir, &buf);
-                    let hash = match &parsed {
-                        Parsed::Event(Ok(ev)) => ev.customer.as_deref().map(|c| hasher.hash_one(c)),
-                        _ => None,
-                    };
+                    batch.customers.push(numbers.of(&parsed));
                     batch.lines.push(parsed);
-                    batch.hashes.push(hash);
                 }
                 Err(e) => {
                     result = Err(e);
@@ -424,6 +482,8 @@ mod look_ahead {
 
     #[test]
     fn many_batches_of_every_kind_of_line_come_out_as_on_one_thread() {
+        // Customers forgotten and seen again, across batches, test the
+        // reader's numbers and the engine's slots found by number.
         let source = "timezone \"UTC\"\nevent e { n: number }\naction a(n: number)\n\
                       rule r { when e do a(n: event.n) }\n\
                       rule s { when 2h after e do a(n: 0) }";
@@ -442,6 +502,12 @@ mod look_ahead {
                 3 => format!(
                     r#"{{"customer": "c{}", "type": "e", "time": "{t}"}}"#,
                     i % 13
+                ),
+                // Forgotten customers come back: their numbers and slots
+                // are reused by others meanwhile.
+                5 if i % 3 == 0 => format!(
+                    r#"{{"customer": "c{}", "type": "$forget", "time": "{t}"}}"#,
+                    i % 17
                 ),
                 _ => format!(
                     r#"{{"customer": "c{}", "type": "e", "time": "{t}", "data": {{"n": {i}}}}}"#,
