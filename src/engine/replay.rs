@@ -10,7 +10,7 @@ use crate::time::Instant;
 use compact_str::CompactString;
 use hashbrown::HashMap;
 use std::io::BufRead;
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 /// Why a replay line was skipped.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -40,7 +40,7 @@ impl Engine {
     /// [`Engine::replay_line`], each action handed to `sink` as it comes.
     pub fn replay_line_into(&mut self, line: &str, sink: &mut dyn Sink) -> Result<(), LineError> {
         let parsed = Parsed::of_text(self.program.ir(), line);
-        self.apply(parsed, None, sink).map(|_| ())
+        self.apply(&parsed, None, sink).map(|_| ())
     }
 
     /// Applies a line read and parsed (what `replay_line_into` does after
@@ -48,24 +48,24 @@ impl Engine {
     /// its customer is in afterwards, if it names one.
     fn apply(
         &mut self,
-        parsed: Parsed,
+        parsed: &Parsed,
         hint: Option<u32>,
         sink: &mut dyn Sink,
     ) -> Result<Option<u32>, LineError> {
         match parsed {
             Parsed::Blank => Ok(None),
             Parsed::Advance(t) => {
-                self.advance_into(t?, sink);
+                self.advance_into(t.clone()?, sink);
                 Ok(None)
             }
-            Parsed::Event(Ok(ev)) => Ok(self.process_event_at(&ev, hint, sink)?),
+            Parsed::Event(Ok(ev)) => Ok(self.process_event_at(ev, hint, sink)?),
             Parsed::Event(Err(e)) => {
                 self.metrics.rejected += 1;
-                Err(LineError::Event(e.into()))
+                Err(LineError::Event(e.clone().into()))
             }
             Parsed::NotUtf8(at) => {
                 self.metrics.rejected += 1;
-                Err(LineError::NotUtf8(at))
+                Err(LineError::NotUtf8(*at))
             }
         }
     }
@@ -136,7 +136,7 @@ impl Engine {
     /// [`Engine::replay_bytes_into`] without the hint.
     fn replay_checked(&mut self, line: &[u8], sink: &mut dyn Sink) -> Result<(), LineError> {
         let parsed = Parsed::of_bytes(self.program.ir(), line);
-        self.apply(parsed, None, sink).map(|_| ())
+        self.apply(&parsed, None, sink).map(|_| ())
     }
 
     /// [`Engine::replay_from`] with the input read and its lines parsed on
@@ -160,12 +160,16 @@ impl Engine {
         let program = self.program.clone();
         std::thread::scope(|scope| {
             let (batches, received) = std::sync::mpsc::sync_channel(BATCHES_AHEAD);
-            let reader = scope.spawn(move || read_batches(&program, input, &batches));
+            // Applied batches go back to the reader, which frees their
+            // events (allocated on its thread) and reuses their room.
+            let (back, returned) = std::sync::mpsc::channel();
+            let reader = scope.spawn(move || read_batches(&program, input, &batches, &returned));
             // The slot each customer number was last seen in (`NIL`: none
             // known), so that the index is not probed for a line.
             let mut slots: Vec<u32> = Vec::new();
             let mut n = 0;
-            for Batch { lines, customers } in received {
+            for batch in received {
+                let Batch { lines, customers } = &batch;
                 let known = |slots: &[u32], i: usize| {
                     let number = customers.get(i).copied().flatten()?;
                     slots.get(number as usize).copied().filter(|s| *s != NIL)
@@ -179,7 +183,7 @@ impl Engine {
                 // the slot two lines ahead, the blocks of the next.
                 fetch(self, known(&slots, 0));
                 fetch(self, known(&slots, 1));
-                for (i, parsed) in lines.into_iter().enumerate() {
+                for (i, parsed) in lines.iter().enumerate() {
                     fetch(self, known(&slots, i + 2));
                     if let Some(s) = known(&slots, i + 1).and_then(|s| self.slots.get(s)) {
                         s.prefetch_state();
@@ -198,6 +202,8 @@ impl Engine {
                         Err(e) => bad(n, e),
                     }
                 }
+                // The reader gone (at the end), the batch is freed here.
+                let _ = back.send(batch);
             }
             match reader.join() {
                 Ok(result) => result.map(|()| n),
@@ -336,14 +342,22 @@ fn read_batches(
     program: &Program,
     mut input: impl BufRead,
     to: &SyncSender<Batch>,
+    returned: &Receiver<Batch>,
 ) -> std::io::Result<()> {
     let ir = program.ir();
     let mut numbers = Numbers::default();
     let mut buf = Vec::new();
     loop {
-        let mut batch = Batch {
-            lines: Vec::with_capacity(BATCH_LINES),
-            customers: Vec::with_capacity(BATCH_LINES),
+        let mut batch = match returned.try_recv() {
+            Ok(mut batch) => {
+                batch.lines.clear();
+                batch.customers.clear();
+                batch
+            }
+            Err(_) => Batch {
+                lines: Vec::with_capacity(BATCH_LINES),
+                customers: Vec::with_capacity(BATCH_LINES),
+            },
         };
         let mut result = Ok(());
         while batch.lines.len() < BATCH_LINES {
