@@ -1,6 +1,7 @@
 //! A program and an event stream from one input (split at the first NUL
 //! byte): compiling, replaying, advancing and the stateless step must never
-//! panic, whatever either half holds.
+//! panic, whatever either half holds, and the pipelined replay must give
+//! what the one-thread replay gives.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -21,4 +22,19 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = engine.replay_end(None);
+    // The pipelined replay gives what the one-thread replay gives, line
+    // for line, whatever the lines hold.
+    let bytes = events.as_bytes();
+    let run = |pipelined: bool| {
+        let mut engine = siyu::Engine::new(&program);
+        let (mut out, mut bad) = (Vec::new(), Vec::new());
+        let mut note = |n: u64, e: siyu::engine::LineError| bad.push((n, e.to_string()));
+        let read = if pipelined {
+            engine.replay_from_pipelined(bytes, &mut out, &mut note)
+        } else {
+            engine.replay_from(bytes, &mut out, &mut note)
+        };
+        (read.ok(), out, bad)
+    };
+    assert_eq!(run(true), run(false));
 });
