@@ -150,7 +150,8 @@ impl Engine {
     /// reads (a number and an id per customer not forgotten), so that this
     /// thread finds a line's customer by number rather than by probing its
     /// index. An error reading is returned after every line before it has
-    /// been applied.
+    /// been applied; so is one starting the reader's thread (nothing
+    /// applied then).
     pub fn replay_from_pipelined(
         &mut self,
         input: impl BufRead + Send,
@@ -163,7 +164,12 @@ impl Engine {
             // Applied batches go back to the reader, which frees their
             // events (allocated on its thread) and reuses their room.
             let (back, returned) = std::sync::mpsc::channel();
-            let reader = scope.spawn(move || read_batches(&program, input, &batches, &returned));
+            // A thread the system cannot start is an error, not a panic.
+            let reader = std::thread::Builder::new()
+                .name("siyu-replay-reader".into())
+                .spawn_scoped(scope, move || {
+                    read_batches(&program, input, &batches, &returned)
+                })?;
             // The slot each customer number was last seen in (`NIL`: none
             // known), so that the index is not probed for a line.
             let mut slots: Vec<u32> = Vec::new();
