@@ -80,6 +80,11 @@ impl Slot {
         }
     }
 
+    /// Is the customer `id` the one in this slot?
+    fn holds(&self, id: &str) -> bool {
+        self.state.as_ref().is_some_and(|st| st.id() == id)
+    }
+
     /// Asks for the blocks behind its customer's first blocks; for a slot
     /// whose [`Slot::prefetch_state`] was asked a step before.
     fn prefetch_entries(&self) {
@@ -367,11 +372,9 @@ impl Engine {
             self.clock = Some(tau);
             return Ok(None);
         }
-        let holds = |s: &u32| {
-            let state = self.slots.get(*s).and_then(|s| s.state.as_ref());
-            state.is_some_and(|st| st.id() == customer.as_str())
-        };
-        let known = hint.filter(holds).or_else(|| self.find(customer));
+        let known = hint
+            .filter(|s| self.slots.get(*s).is_some_and(|s| s.holds(customer)))
+            .or_else(|| self.find(customer));
         let state = known.and_then(|s| self.slots[s].state.as_ref());
         // What has no effect at all is decided first: a duplicate, and an
         // event whose instant does not settle (known only by running it).
@@ -618,9 +621,7 @@ impl Engine {
     fn find(&self, id: &str) -> Option<u32> {
         let slots = &self.slots;
         self.index
-            .find(self.hash(id), |&s| {
-                slots[s].state.as_ref().is_some_and(|st| st.id() == id)
-            })
+            .find(self.hash(id), |&s| slots[s].holds(id))
             .copied()
     }
 
