@@ -524,6 +524,14 @@ impl Engine {
             if let Some(&(_, second)) = due.get(1) {
                 self.slots[second].prefetch_state();
             }
+            // Most instants hold one customer, so the look-ahead above
+            // has nothing to look at: the next instant's customers' slots
+            // are asked for now, their blocks once this instant is done.
+            let mut next = smallvec::SmallVec::<[u32; 8]>::new();
+            self.queue.peek_next(8, |(_, slot)| next.push(slot));
+            for &slot in &next {
+                hint::prefetch_all(&self.slots[slot]);
+            }
             for (i, &(rank, slot)) in due.iter().enumerate() {
                 if let Some(&(_, ahead)) = due.get(i + 3) {
                     hint::prefetch_all(&self.slots[ahead]);
@@ -552,6 +560,9 @@ impl Engine {
                 // A timer instant that does not settle is passed (a fault).
                 let _ = self.step(slot, Input::Tick(tick), w, Settles::Known, sink);
                 self.reschedule(slot);
+            }
+            for &slot in &next {
+                self.slots[slot].prefetch_state();
             }
         }
         // A large instant's room is given back, as the queue's is.

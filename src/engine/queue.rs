@@ -113,6 +113,23 @@ impl Queue {
         self.mins[0] = u64::MAX;
     }
 
+    /// Hands `f` the customers of the lowest bucket, when it holds at
+    /// most `limit` entries: those due soonest, every one due at the next
+    /// instant among them (stale ones too). A look at what comes next,
+    /// for asking for its memory early, bounded so that it costs
+    /// O(`limit`) whatever the queue holds; it takes nothing out.
+    pub fn peek_next(&self, limit: usize, mut f: impl FnMut(Who)) {
+        let Some(b) = (0..BUCKETS).find(|b| !self.buckets[*b].is_empty()) else {
+            return;
+        };
+        let entries = &self.buckets[b];
+        if entries.len() <= limit {
+            for &(_, who) in entries {
+                f(who);
+            }
+        }
+    }
+
     /// Entries queued (stale ones included).
     pub fn len(&self) -> usize {
         self.len
@@ -139,6 +156,27 @@ fn unkey(k: u64) -> i64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_look_ahead_sees_the_next_instant_and_takes_nothing_out() {
+        let mut q = Queue::default();
+        for (t, slot) in [(100, 0), (130, 1), (131, 2), (131, 3), (5_000, 4)] {
+            q.push((t, (slot, slot)));
+        }
+        q.pop_instant(|_| {});
+        let mut seen = Vec::new();
+        q.peek_next(8, |(_, slot)| seen.push(slot));
+        seen.sort_unstable();
+        // 130 and 131 differ from 100 in the same highest bit: one bucket.
+        assert_eq!(seen, [1, 2, 3]);
+        let mut none = Vec::new();
+        q.peek_next(2, |who| none.push(who));
+        assert!(none.is_empty(), "a bucket past the limit is not read");
+        assert_eq!(q.len(), 4);
+        let mut next = Vec::new();
+        q.pop_instant(|(_, slot)| next.push(slot));
+        assert_eq!(next, [1]);
+    }
 
     proptest! {
         /// Whatever is pushed (each at or after the last instant taken
