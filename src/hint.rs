@@ -30,10 +30,31 @@ const LINE: usize = 64;
 /// asked for too.
 #[inline(always)]
 pub(crate) fn prefetch_all<T>(p: &T) {
-    let base = (p as *const T).cast::<u8>();
+    prefetch_bytes((p as *const T).cast::<u8>(), std::mem::size_of::<T>());
+}
+
+/// [`prefetch_all`] for the elements of a slice, up to [`SLICE_LINES`]
+/// lines: a state's arrays of the program's size (its derived values,
+/// its rules' words) span two or three lines, and a step reads them
+/// through; a longer list is read from its front, and asking for all of
+/// it would crowd out what the step reads next.
+#[inline(always)]
+pub(crate) fn prefetch_slice<T>(s: &[T]) {
+    prefetch_bytes(
+        s.as_ptr().cast::<u8>(),
+        std::mem::size_of_val(s).min(SLICE_LINES * LINE),
+    );
+}
+
+/// Lines [`prefetch_slice`] asks for at most.
+const SLICE_LINES: usize = 4;
+
+/// Asks for every line of the `len` bytes from `base`.
+#[inline(always)]
+fn prefetch_bytes(base: *const u8, len: usize) {
     let skew = base as usize % LINE;
     let first = base.wrapping_sub(skew);
-    for offset in (0..skew + std::mem::size_of::<T>()).step_by(LINE) {
+    for offset in (0..skew + len).step_by(LINE) {
         prefetch(first.wrapping_add(offset));
     }
 }

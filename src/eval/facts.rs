@@ -7,7 +7,7 @@ use super::aggregate::Aggregates;
 use super::ledger::Credits;
 use crate::blocks::Three;
 use crate::compile::Ir;
-use crate::hint::prefetch;
+use crate::hint::{prefetch, prefetch_slice};
 use crate::tight::Tight;
 use crate::value::Value;
 use crate::zone::Zone;
@@ -378,7 +378,7 @@ impl Facts {
         let (profile, ledgers, derived) = self.parts.parts();
         prefetch(profile.as_ptr());
         prefetch(ledgers.as_ptr());
-        prefetch(derived.as_ptr());
+        prefetch_slice(derived);
         self.aggs.prefetch();
     }
 

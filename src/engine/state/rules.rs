@@ -6,7 +6,7 @@
 
 use crate::check::hir::Trigger;
 use crate::compile::Ir;
-use crate::hint::prefetch;
+use crate::hint::{prefetch, prefetch_slice};
 use crate::tight::Tight;
 use crate::time::MaybeAt;
 use crate::value::Value;
@@ -385,7 +385,7 @@ impl RuleStates {
 
     /// Asks for the blocks a step reads first (see `hint`).
     pub fn prefetch(&self) {
-        prefetch(self.words.as_ptr());
+        prefetch_slice(&self.words);
         prefetch(self.pending.as_ptr());
         self.emitted.prefetch();
     }

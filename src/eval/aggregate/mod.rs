@@ -19,7 +19,7 @@ use super::exact::ExactSum;
 use crate::blocks::Three;
 use crate::compile::layout::{AggSlot, StoreSpec};
 use crate::compile::{AggId, AggMode, Ir};
-use crate::hint::prefetch;
+use crate::hint::{prefetch, prefetch_slice};
 use crate::syntax::ast::AggFunc;
 use crate::tight::{Fifo, Tight};
 use crate::value::Value;
@@ -290,9 +290,9 @@ impl Aggregates {
     /// Asks for the blocks a step reads first (see `hint`).
     pub fn prefetch(&self) {
         let (running, stores, windows) = self.parts.parts();
-        prefetch(running.as_ptr());
-        prefetch(stores.as_ptr());
-        prefetch(windows.as_ptr());
+        prefetch_slice(running);
+        prefetch_slice(stores);
+        prefetch_slice(windows);
     }
 
     /// Asks for each store's entries; reads the stores' block.
