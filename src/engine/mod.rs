@@ -31,7 +31,7 @@ use action::{Action, ActionRef};
 use event::{Event, EventError, EventKind};
 pub use explain::{ClauseState, ExplainError, Explanation};
 pub use metrics::{GoalRow, GroupMetrics, Metrics, RuleMetrics};
-pub use replay::LineError;
+pub use replay::{LineError, ReplayHooks};
 pub use snapshot::SnapshotError;
 use state::CustomerState;
 use step::{Buffer, Discard, Input, Observer, Settles, Sink, StepError};

@@ -27,6 +27,53 @@ pub enum LineError {
     NotUtf8(usize),
 }
 
+/// What [`Engine::replay_with`] tells its caller besides the actions,
+/// which it takes as a [`Sink`]: each line about to be applied, each line
+/// refused or ignored, and how far the reading has got. Every method does
+/// nothing unless implemented.
+pub trait ReplayHooks: Sink {
+    /// Before line `n` (counted from 1) is applied. `at` is the instant
+    /// it carries when it parsed as an event or an `{"advance": …}`; none
+    /// for a blank line or one about to be refused. The engine may be
+    /// driven from here (advanced to a day's end to look at it, say):
+    /// what that emits goes to this sink, and the line comes after it.
+    fn before_line(&mut self, _engine: &mut Engine, _n: u64, _at: Option<Instant>) {}
+
+    /// Line `n` was refused, and why; it changed nothing.
+    fn bad(&mut self, _n: u64, _error: LineError) {}
+
+    /// Line `n` was an event of a type the program does not declare,
+    /// `kind`: accepted and ignored (as `Metrics::ignored` counts).
+    fn undeclared(&mut self, _n: u64, _kind: &str) {}
+
+    /// After each batch of a few hundred lines: the input's bytes those
+    /// lines took, and the lines applied, both counted from the start.
+    fn progress(&mut self, _engine: &Engine, _bytes: u64, _lines: u64) {}
+}
+
+/// The hooks of [`Engine::replay_from_pipelined`]: a sink, and where bad
+/// lines go.
+struct Plain<'a> {
+    sink: &'a mut dyn Sink,
+    bad: &'a mut dyn FnMut(u64, LineError),
+}
+
+impl Sink for Plain<'_> {
+    fn action(&mut self, action: super::action::ActionRef<'_>) {
+        self.sink.action(action);
+    }
+
+    fn observer(&mut self) -> Option<&mut dyn super::step::Observer> {
+        self.sink.observer()
+    }
+}
+
+impl ReplayHooks for Plain<'_> {
+    fn bad(&mut self, n: u64, error: LineError) {
+        (self.bad)(n, error);
+    }
+}
+
 impl Engine {
     /// Feeds one replay line: an event, or `{"advance": TIME}`; a blank line
     /// does nothing. `Err` says why the line was rejected (the engine is
@@ -158,6 +205,20 @@ impl Engine {
         sink: &mut dyn Sink,
         bad: &mut dyn FnMut(u64, LineError),
     ) -> std::io::Result<u64> {
+        self.replay_with(input, &mut Plain { sink, bad })
+    }
+
+    /// [`Engine::replay_from_pipelined`] with `hooks` told of each line
+    /// before it is applied and after (see [`ReplayHooks`]), and of the
+    /// reading's progress: for a host that shows progress, names the
+    /// event types it ignored, or looks at the engine between lines. The
+    /// actions go to `hooks` as a sink. A hook's own cost aside, each
+    /// line costs what it costs in `replay_from_pipelined`.
+    pub fn replay_with<H: ReplayHooks>(
+        &mut self,
+        input: impl BufRead + Send,
+        hooks: &mut H,
+    ) -> std::io::Result<u64> {
         let program = self.program.clone();
         std::thread::scope(|scope| {
             let (batches, received) = std::sync::mpsc::sync_channel(BATCHES_AHEAD);
@@ -173,9 +234,13 @@ impl Engine {
             // The slot each customer number was last seen in (`NIL`: none
             // known), so that the index is not probed for a line.
             let mut slots: Vec<u32> = Vec::new();
-            let mut n = 0;
+            let (mut n, mut bytes) = (0, 0);
             for batch in received {
-                let Batch { lines, customers } = &batch;
+                let Batch {
+                    lines,
+                    customers,
+                    bytes: read,
+                } = &batch;
                 let known = |slots: &[u32], i: usize| {
                     let number = customers.get(i).copied().flatten()?;
                     slots.get(number as usize).copied().filter(|s| *s != NIL)
@@ -195,8 +260,15 @@ impl Engine {
                         s.prefetch_state();
                     }
                     n += 1;
-                    match self.apply(parsed, known(&slots, i), sink) {
+                    hooks.before_line(self, n, parsed.instant());
+                    let ignored = self.metrics.ignored;
+                    match self.apply(parsed, known(&slots, i), hooks) {
                         Ok(slot) => {
+                            if self.metrics.ignored > ignored {
+                                if let Some(kind) = parsed.undeclared() {
+                                    hooks.undeclared(n, kind);
+                                }
+                            }
                             if let Some(number) = customers.get(i).copied().flatten() {
                                 let number = number as usize;
                                 if slots.len() <= number {
@@ -205,9 +277,11 @@ impl Engine {
                                 slots[number] = slot.unwrap_or(NIL);
                             }
                         }
-                        Err(e) => bad(n, e),
+                        Err(e) => hooks.bad(n, e),
                     }
                 }
+                bytes += read;
+                hooks.progress(self, bytes, n);
                 // The reader gone (at the end), the batch is freed here.
                 let _ = back.send(batch);
             }
@@ -276,6 +350,26 @@ enum Parsed {
 }
 
 impl Parsed {
+    /// The instant the line carries, if it parsed.
+    fn instant(&self) -> Option<Instant> {
+        match self {
+            Parsed::Advance(Ok(t)) => Some(*t),
+            Parsed::Event(Ok(ev)) => Some(ev.time()),
+            _ => None,
+        }
+    }
+
+    /// The type of an event the program does not declare.
+    fn undeclared(&self) -> Option<&str> {
+        match self {
+            Parsed::Event(Ok(Event {
+                kind: EventKind::Undeclared(kind),
+                ..
+            })) => Some(kind),
+            _ => None,
+        }
+    }
+
     /// A line as read. O(line length).
     fn of_bytes(ir: &Ir, line: &[u8]) -> Parsed {
         match std::str::from_utf8(line) {
@@ -302,6 +396,8 @@ impl Parsed {
 struct Batch {
     lines: Vec<Parsed>,
     customers: Vec<Option<u32>>,
+    /// The input's bytes the lines took.
+    bytes: u64,
 }
 
 /// The reader's numbers for customer ids: dense, so that the engine finds
@@ -358,11 +454,13 @@ fn read_batches(
             Ok(mut batch) => {
                 batch.lines.clear();
                 batch.customers.clear();
+                batch.bytes = 0;
                 batch
             }
             Err(_) => Batch {
                 lines: Vec::with_capacity(BATCH_LINES),
                 customers: Vec::with_capacity(BATCH_LINES),
+                bytes: 0,
             },
         };
         let mut result = Ok(());
@@ -370,7 +468,8 @@ fn read_batches(
             buf.clear();
             match input.read_until(b'\n', &mut buf) {
                 Ok(0) => break,
-                Ok(_) => {
+                Ok(got) => {
+                    batch.bytes += got as u64;
                     let parsed = Parsed::of_bytes(ir, &buf);
                     batch.customers.push(numbers.of(&parsed));
                     batch.lines.push(parsed);
@@ -545,5 +644,98 @@ mod look_ahead {
         assert!(out.len() > 1_000, "{} actions", out.len());
         // 286 lines that are not JSON, and 4 that are not UTF-8.
         assert_eq!(bad.len(), 290);
+    }
+
+    /// What hooks are told, and an engine they drive between lines.
+    #[derive(Default)]
+    struct Told {
+        actions: Vec<Action>,
+        before: Vec<(u64, Option<i64>)>,
+        bad: Vec<u64>,
+        undeclared: Vec<(u64, String)>,
+        progress: Vec<(u64, u64)>,
+    }
+
+    impl crate::engine::step::Sink for Told {
+        fn action(&mut self, action: crate::engine::ActionRef<'_>) {
+            self.actions.push(action.to_owned());
+        }
+    }
+
+    impl super::ReplayHooks for Told {
+        /// Advances the engine to just before each line's instant, as a
+        /// host looking at each day's end would: the same timers fire, in
+        /// the same order, as when the line moves the clock itself.
+        fn before_line(&mut self, engine: &mut Engine, n: u64, at: Option<crate::Instant>) {
+            self.before.push((n, at.map(crate::Instant::unix)));
+            let earlier = at.and_then(|t| crate::Instant::from_unix(t.unix() - 1).ok());
+            if let Some(t) = earlier.filter(|t| engine.clock().is_some_and(|c| c < *t)) {
+                engine.advance_into(t, self);
+            }
+        }
+
+        fn bad(&mut self, n: u64, _: super::LineError) {
+            self.bad.push(n);
+        }
+
+        fn undeclared(&mut self, n: u64, kind: &str) {
+            self.undeclared.push((n, kind.into()));
+        }
+
+        fn progress(&mut self, _: &Engine, bytes: u64, lines: u64) {
+            self.progress.push((bytes, lines));
+        }
+    }
+
+    #[test]
+    fn hooks_are_told_each_line_its_instant_and_the_input_read() {
+        let source = "timezone \"UTC\"\nevent e\naction a()\n\
+                      rule r { when e do a() }\nrule s { when 90m after e do a() }";
+        let (mut text, mut want_before, mut want_undeclared) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..1_300u32 {
+            let secs = 1_767_225_600 + i64::from(i) * 600;
+            let t = crate::Instant::from_unix(secs).unwrap().to_string();
+            let n = u64::from(i) + 1;
+            let (line, at) = match i % 6 {
+                0 => (format!(r#"{{"advance": "{t}"}}"#), Some(secs)),
+                1 => (String::new(), None),
+                2 => ("not json".into(), None),
+                3 => {
+                    want_undeclared.push((n, "zz".to_string()));
+                    let line = format!(
+                        r#"{{"customer": "c{}", "type": "zz", "time": "{t}"}}"#,
+                        i % 9
+                    );
+                    (line, Some(secs))
+                }
+                _ => {
+                    let line = format!(
+                        r#"{{"customer": "c{}", "type": "e", "time": "{t}"}}"#,
+                        i % 9
+                    );
+                    (line, Some(secs))
+                }
+            };
+            want_before.push((n, at));
+            text.extend_from_slice(line.as_bytes());
+            text.push(b'\n');
+        }
+        let (read, plain, bad) = replay(source, || &text[..]);
+        let program = crate::compile(source).unwrap();
+        let mut engine = Engine::new(&program);
+        let mut told = Told::default();
+        let lines = engine.replay_with(&text[..], &mut told).unwrap();
+        assert_eq!(lines, read.unwrap());
+        assert_eq!(told.before, want_before);
+        assert_eq!(told.bad, bad);
+        assert_eq!(told.undeclared, want_undeclared);
+        assert_eq!(
+            told.actions, plain,
+            "driving the engine between lines changes nothing"
+        );
+        // Once a batch, the input's bytes and lines so far, to the end.
+        assert_eq!(told.progress.len(), 1_300usize.div_ceil(super::BATCH_LINES));
+        assert!(told.progress.is_sorted());
+        assert_eq!(told.progress.last(), Some(&(text.len() as u64, 1_300)));
     }
 }
