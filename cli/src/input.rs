@@ -5,6 +5,7 @@
 
 use indexmap::IndexMap;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use siyu::engine::{LineError, ReplayHooks};
 use siyu::{Engine, Instant, Program, Sink};
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
@@ -84,7 +85,8 @@ pub fn load(path: &Path) -> Option<Program> {
 }
 
 /// An event stream: a file or standard input, with its size when known.
-fn open_events(path: &Path) -> Result<(Box<dyn BufRead>, Option<u64>), String> {
+/// `Send`: the replay reads and parses it on a thread of its own.
+fn open_events(path: &Path) -> Result<(Box<dyn BufRead + Send>, Option<u64>), String> {
     if path == Path::new("-") {
         return Ok((Box::new(BufReader::new(std::io::stdin())), None));
     }
@@ -110,10 +112,11 @@ type Undeclared = IndexMap<String, (u64, u64)>;
 pub trait Hooks: Sink {
     /// Sets the engine up before the first line (a trace).
     fn prepare(&mut self, _engine: &mut Engine) {}
-    /// Sees each line before the engine does, and may drive the engine
+    /// Sees the instant each line carries (none for a blank line or one
+    /// to be refused) before the engine does, and may drive the engine
     /// first (advance it to a day's end to look at it), taking the actions
     /// that come of it.
-    fn before_line(&mut self, _engine: &mut Engine, _line: &[u8]) {}
+    fn before_line(&mut self, _engine: &mut Engine, _at: Option<Instant>) {}
     /// Sees the engine before the replay's end advances it to `until`.
     fn before_end(&mut self, _engine: &mut Engine, _until: Option<Instant>) {}
 }
@@ -152,64 +155,87 @@ impl<S: Sink + ?Sized> Sink for Counting<'_, S> {
     }
 }
 
+/// A replay's lines as the command shows them: the actions counted on
+/// their way to the command's hooks, bad lines reported with their
+/// number, undeclared event types gathered, the progress bar moved.
+struct Lines<'a> {
+    run: Counting<'a, dyn Hooks + 'a>,
+    progress: &'a Progress,
+    name: &'a str,
+    undeclared: Undeclared,
+    rejected: u64,
+}
+
+impl Sink for Lines<'_> {
+    fn action(&mut self, a: siyu::ActionRef<'_>) {
+        self.run.action(a);
+    }
+
+    fn observer(&mut self) -> Option<&mut dyn siyu::Observer> {
+        self.run.observer()
+    }
+}
+
+impl ReplayHooks for Lines<'_> {
+    fn before_line(&mut self, engine: &mut Engine, _n: u64, at: Option<Instant>) {
+        self.run.sink.before_line(engine, at);
+    }
+
+    fn bad(&mut self, n: u64, error: LineError) {
+        self.rejected += 1;
+        let name = self.name;
+        self.progress.suspend(|| eprintln!("{name}:{n}: {error}"));
+    }
+
+    fn undeclared(&mut self, n: u64, kind: &str) {
+        self.undeclared.entry(kind.into()).or_insert((0, n)).0 += 1;
+    }
+
+    fn progress(&mut self, engine: &Engine, bytes: u64, lines: u64) {
+        self.progress
+            .update(bytes, lines, engine.len(), self.run.actions);
+    }
+}
+
 /// Replays `events` through `program`, each action to `run` (and what
 /// the engine decides to its observer, if it has one), with its hooks
-/// around. A progress bar shows on a terminal; bad lines are reported
-/// with their number; each event type the program does not declare is
-/// named once at the end, with its count and first line.
+/// around. The events are read and parsed on a second thread while this
+/// one applies them (`Engine::replay_with`). A progress bar shows on a
+/// terminal; bad lines are reported with their number; each event type
+/// the program does not declare is named once at the end, with its count
+/// and first line.
 pub fn replay(
     program: &Program,
     events: &Path,
     until: Option<Instant>,
     run: &mut dyn Hooks,
 ) -> Result<Replayed, String> {
-    let (mut input, size) = open_events(events)?;
+    let (input, size) = open_events(events)?;
     let mut engine = Engine::new(program);
     run.prepare(&mut engine);
     let progress = Progress::new(size);
-    let mut undeclared: Undeclared = IndexMap::new();
-    let mut rejected = 0u64;
-    let mut actions = 0u64;
-    let mut line = Vec::new();
-    let (mut n, mut read) = (0u64, 0u64);
     let name = events.display().to_string();
-    loop {
-        line.clear();
-        let got = input
-            .read_until(b'\n', &mut line)
-            .map_err(|e| format!("cannot read {name}: {e}"))?;
-        if got == 0 {
-            break;
-        }
-        n += 1;
-        read += got as u64;
-        run.before_line(&mut engine, &line);
-        let ignored = engine.metrics().ignored;
-        let mut counting = Counting {
-            sink: run,
-            actions: 0,
-        };
-        let result = engine.replay_bytes_into(&line, &mut counting);
-        actions += counting.actions;
-        if let Err(e) = result {
-            rejected += 1;
-            progress.suspend(|| eprintln!("{name}:{n}: {e}"));
-        } else if engine.metrics().ignored > ignored {
-            let kind = event_type(&line).unwrap_or_else(|| "?".into());
-            undeclared.entry(kind).or_insert((0, n)).0 += 1;
-        }
-        if n % 4096 == 0 {
-            progress.update(read, n, engine.len(), actions);
-        }
-    }
-    run.before_end(&mut engine, until);
-    engine.replay_end_into(
-        until,
-        &mut Counting {
+    let mut lines = Lines {
+        run: Counting {
             sink: run,
             actions: 0,
         },
-    );
+        progress: &progress,
+        name: &name,
+        undeclared: IndexMap::new(),
+        rejected: 0,
+    };
+    engine
+        .replay_with(input, &mut lines)
+        .map_err(|e| format!("cannot read {name}: {e}"))?;
+    let Lines {
+        run: Counting { sink: run, .. },
+        undeclared,
+        rejected,
+        ..
+    } = lines;
+    run.before_end(&mut engine, until);
+    engine.replay_end_into(until, &mut Only(run));
     progress.finish();
     for (kind, (count, first)) in &undeclared {
         eprint_styled(&format!(
@@ -218,16 +244,6 @@ pub fn replay(
         ));
     }
     Ok(Replayed { engine, rejected })
-}
-
-/// The `type` of an event line, when it has one.
-fn event_type(line: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Line {
-        #[serde(rename = "type")]
-        kind: String,
-    }
-    serde_json::from_slice::<Line>(line).ok().map(|l| l.kind)
 }
 
 /// The progress bar: on standard error when it is a terminal, never

@@ -192,6 +192,27 @@ fn until_carries_the_report_past_the_last_event() {
     assert!(n(&r["overview"]["actions"]) > n(&plain["overview"]["actions"]));
 }
 
+/// A line the engine refuses changes nothing, however far ahead its time:
+/// the days looked at and every figure are those of the replay without
+/// it (the report reads a line's time from what the engine accepts).
+#[test]
+fn a_refused_line_moves_no_day() {
+    let text = std::fs::read_to_string(events()).expect("the bundled events");
+    let (first, rest) = text.split_once('\n').expect("more than one line");
+    let refused = r#"{"type":"purchase","customer":"far","time":"2030-01-01T00:00:00Z","data":{"amount":"not a number","sku":"x","category":"y"}}"#;
+    let path = std::env::temp_dir().join(format!("siyu-refused-{}.jsonl", std::process::id()));
+    std::fs::write(&path, format!("{first}\n{refused}\n{rest}")).expect("a temporary file");
+    let with = json_report(&[&sop(), &s(&path)]);
+    let _ = std::fs::remove_file(&path);
+    let plain = json_report(&[&sop(), &events()]);
+    assert_eq!(n(&with["overview"]["rejected"]), 1);
+    for part in ["populations", "daily", "funnel", "pressure", "transitions"] {
+        assert_eq!(with[part], plain[part], "{part}");
+    }
+    assert_eq!(with["overview"]["to"], plain["overview"]["to"]);
+    assert_eq!(with["overview"]["actions"], plain["overview"]["actions"]);
+}
+
 #[test]
 fn a_tighter_cap_against_the_baseline() {
     let tight = s(&root().join("examples/sop/tighter_cap.siyu"));

@@ -69,8 +69,10 @@ impl Hooks for Daily<'_> {
     /// advanced to each day's last second in between and looked at: the
     /// same timers fire, in the same order, as when the line itself moves
     /// the clock (it fires every timer due before its time).
-    fn before_line(&mut self, engine: &mut Engine, line: &[u8]) {
-        let Some(t) = line_time(line) else { return };
+    fn before_line(&mut self, engine: &mut Engine, at: Option<Instant>) {
+        let Some(t) = at.map(Instant::unix) else {
+            return;
+        };
         if engine.clock().is_none() {
             self.next = Some(t.div_euclid(DAY) * DAY + DAY - 1);
             return;
@@ -101,18 +103,6 @@ impl Daily<'_> {
             self.next = Some(end + DAY);
         }
     }
-}
-
-/// The time of an event or `{"advance": …}` line.
-fn line_time(line: &[u8]) -> Option<i64> {
-    #[derive(serde::Deserialize)]
-    struct Timed<'a> {
-        time: Option<&'a str>,
-        advance: Option<&'a str>,
-    }
-    let timed: Timed<'_> = serde_json::from_slice(line).ok()?;
-    let text = timed.time.or(timed.advance)?;
-    Instant::parse(text).ok().map(Instant::unix)
 }
 
 /// A replay with everything the report counts.
