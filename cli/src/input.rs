@@ -136,30 +136,13 @@ impl Sink for Only<'_> {
 
 impl Hooks for Only<'_> {}
 
-/// A sink that counts what passes, its observer (if any) carried along.
-/// Generic, so that it wraps a `dyn Hooks` without upcasting it (Rust
-/// 1.85 has no trait upcasting).
-struct Counting<'a, S: ?Sized> {
-    sink: &'a mut S,
-    actions: u64,
-}
-
-impl<S: Sink + ?Sized> Sink for Counting<'_, S> {
-    fn action(&mut self, a: siyu::ActionRef<'_>) {
-        self.actions += 1;
-        self.sink.action(a);
-    }
-
-    fn observer(&mut self) -> Option<&mut dyn siyu::Observer> {
-        self.sink.observer()
-    }
-}
-
 /// A replay's lines as the command shows them: the actions counted on
 /// their way to the command's hooks, bad lines reported with their
 /// number, undeclared event types gathered, the progress bar moved.
 struct Lines<'a> {
-    run: Counting<'a, dyn Hooks + 'a>,
+    run: &'a mut dyn Hooks,
+    /// Actions the replay emitted (not those of the hooks' own looks).
+    actions: u64,
     progress: &'a Progress,
     name: &'a str,
     undeclared: Undeclared,
@@ -168,6 +151,7 @@ struct Lines<'a> {
 
 impl Sink for Lines<'_> {
     fn action(&mut self, a: siyu::ActionRef<'_>) {
+        self.actions += 1;
         self.run.action(a);
     }
 
@@ -178,7 +162,7 @@ impl Sink for Lines<'_> {
 
 impl ReplayHooks for Lines<'_> {
     fn before_line(&mut self, engine: &mut Engine, _n: u64, at: Option<Instant>) {
-        self.run.sink.before_line(engine, at);
+        self.run.before_line(engine, at);
     }
 
     fn bad(&mut self, n: u64, error: LineError) {
@@ -193,7 +177,7 @@ impl ReplayHooks for Lines<'_> {
 
     fn progress(&mut self, engine: &Engine, bytes: u64, lines: u64) {
         self.progress
-            .update(bytes, lines, engine.len(), self.run.actions);
+            .update(bytes, lines, engine.len(), self.actions);
     }
 }
 
@@ -216,10 +200,8 @@ pub fn replay(
     let progress = Progress::new(size);
     let name = events.display().to_string();
     let mut lines = Lines {
-        run: Counting {
-            sink: run,
-            actions: 0,
-        },
+        run,
+        actions: 0,
         progress: &progress,
         name: &name,
         undeclared: IndexMap::new(),
@@ -229,7 +211,7 @@ pub fn replay(
         .replay_with(input, &mut lines)
         .map_err(|e| format!("cannot read {name}: {e}"))?;
     let Lines {
-        run: Counting { sink: run, .. },
+        run,
         undeclared,
         rejected,
         ..
