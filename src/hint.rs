@@ -33,21 +33,22 @@ pub(crate) fn prefetch_all<T>(p: &T) {
     prefetch_bytes((p as *const T).cast::<u8>(), std::mem::size_of::<T>());
 }
 
-/// [`prefetch_all`] for the elements of a slice, up to [`SLICE_LINES`]
-/// lines: a state's arrays of the program's size (its derived values,
-/// its rules' words) span two or three lines, and a step reads them
-/// through; a longer list is read from its front, and asking for all of
-/// it would crowd out what the step reads next.
+/// [`prefetch_all`] for the elements of a slice, its first
+/// [`SLICE_BYTES`] at most (five lines, where they do not start on one):
+/// a state's arrays of the program's size (its derived values, its rules'
+/// words) span two or three lines, and a step reads them through; a
+/// longer list is read from its front, and asking for all of it would
+/// crowd out what the step reads next.
 #[inline(always)]
 pub(crate) fn prefetch_slice<T>(s: &[T]) {
     prefetch_bytes(
         s.as_ptr().cast::<u8>(),
-        std::mem::size_of_val(s).min(SLICE_LINES * LINE),
+        std::mem::size_of_val(s).min(SLICE_BYTES),
     );
 }
 
-/// Lines [`prefetch_slice`] asks for at most.
-const SLICE_LINES: usize = 4;
+/// Bytes of a slice [`prefetch_slice`] asks for at most.
+const SLICE_BYTES: usize = 4 * LINE;
 
 /// Asks for every line of the `len` bytes from `base`.
 #[inline(always)]
