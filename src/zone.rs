@@ -182,16 +182,31 @@ impl Zone {
         }
     }
 
+    /// [`Zone::local`] as seconds from 1970-01-01T00:00 local time: the
+    /// time of day and the day number without building a date (a quiet
+    /// hours check and a daily trigger need no more).
+    pub fn local_secs(self, t: i64) -> i64 {
+        if (TABLE_FROM..TABLE_TO).contains(&t) {
+            return t + self.offset_at(t);
+        }
+        self.local(t).and_utc().timestamp()
+    }
+
     /// The instant of a local wall-clock time (§6): a time in a DST gap
     /// moves forward by the gap; an ambiguous one takes the earlier offset.
     pub fn instant(self, local: NaiveDateTime) -> i64 {
-        let l = local.and_utc().timestamp();
+        self.instant_secs(local.and_utc().timestamp())
+    }
+
+    /// [`Zone::instant`] of a wall time given as seconds from
+    /// 1970-01-01T00:00 local time.
+    pub fn instant_secs(self, l: i64) -> i64 {
         let table = match self {
             Zone::Fixed(off) => return l - i64::from(off.local_minus_utc()),
             Zone::Named(table) => table,
         };
         if !(TABLE_FROM + MAX_OFFSET..TABLE_TO - MAX_OFFSET).contains(&l) {
-            return chrono_instant(table.tz, local);
+            return chrono_instant(table.tz, wall(l));
         }
         // Every instant whose wall time is `l` lies within a day of it, and
         // offsets last a week: at most two spans, the offsets on both

@@ -3,20 +3,23 @@
 
 use crate::syntax::ast::TimeOfDay;
 use crate::zone::Zone;
-use chrono::{Datelike, Duration, NaiveDate, NaiveTime};
+use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Timelike};
 
 fn time(at: TimeOfDay) -> NaiveTime {
     NaiveTime::from_hms_opt(u32::from(at.hour), u32::from(at.minute), 0).unwrap_or(NaiveTime::MIN)
 }
 
 /// The first local `at` strictly after `after`, on `weekday` (1 = Monday)
-/// or on any day.
+/// or on any day. In whole seconds and day numbers: no date is built.
 pub fn next_daily(zone: Zone, after: i64, weekday: Option<u8>, at: TimeOfDay) -> Option<i64> {
-    let start = zone.date(after) - Duration::days(1);
+    const DAY: i64 = 86_400;
+    let start = zone.local_secs(after).div_euclid(DAY) - 1;
+    let at = i64::from(time(at).num_seconds_from_midnight());
     (0..10)
-        .map(|i| start + Duration::days(i))
-        .filter(|d| weekday.is_none_or(|w| d.weekday().number_from_monday() == u32::from(w)))
-        .map(|d| zone.instant(d.and_time(time(at))))
+        .map(|i| start + i)
+        // Day 0, 1970-01-01, was a Thursday: the fourth from Monday.
+        .filter(|d| weekday.is_none_or(|w| (d + 3).rem_euclid(7) + 1 == i64::from(w)))
+        .map(|d| zone.instant_secs(d * DAY + at))
         .find(|x| *x > after)
 }
 
@@ -71,6 +74,50 @@ mod tests {
 
     fn tod(hour: u8, minute: u8) -> TimeOfDay {
         TimeOfDay { hour, minute }
+    }
+
+    /// `next_daily` as it was written with chrono's dates: the reference
+    /// the day-number arithmetic must agree with.
+    fn next_daily_by_dates(
+        zone: Zone,
+        after: i64,
+        weekday: Option<u8>,
+        at: TimeOfDay,
+    ) -> Option<i64> {
+        let start = zone.date(after) - Duration::days(1);
+        (0..10)
+            .map(|i| start + Duration::days(i))
+            .filter(|d| weekday.is_none_or(|w| d.weekday().number_from_monday() == u32::from(w)))
+            .map(|d| zone.instant(d.and_time(time(at))))
+            .find(|x| *x > after)
+    }
+
+    proptest::proptest! {
+        /// In zones with and without DST, a fixed offset, inside the zone
+        /// tables' years and outside them (chrono-tz answering), every
+        /// weekday or none: the same occurrence as by dates.
+        #[test]
+        fn daily_occurrences_agree_with_dates(
+            zone in proptest::sample::select(vec![
+                "UTC", "Asia/Shanghai", "America/New_York", "Australia/Lord_Howe",
+                "Africa/Casablanca", "Europe/London", "-09:30", "+05:45",
+            ]),
+            after in -2_500_000_000i64..5_500_000_000,
+            weekday in proptest::option::of(1u8..=7),
+            hour in 0u8..24,
+            minute in 0u8..60,
+        ) {
+            let zone = Zone::parse(zone).unwrap(); // valid names
+            let at = tod(hour, minute);
+            proptest::prop_assert_eq!(
+                next_daily(zone, after, weekday, at),
+                next_daily_by_dates(zone, after, weekday, at)
+            );
+            proptest::prop_assert_eq!(
+                zone.local_secs(after),
+                zone.local(after).and_utc().timestamp()
+            );
+        }
     }
 
     #[test]

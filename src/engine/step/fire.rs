@@ -13,7 +13,6 @@ use crate::engine::state::rules::{OpenGoal, Pending, Word, carried_fields};
 use crate::eval::{self, Ctx};
 use crate::syntax::ast::QuietPolicy;
 use crate::zone::Zone;
-use chrono::Timelike;
 
 /// Is the customer in the rule's control group?
 pub(crate) fn held_out(rule: &Rule<CExpr>, customer: &str) -> bool {
@@ -49,8 +48,7 @@ pub(crate) fn quiet_for(ir: &Ir, rule: &Rule<CExpr>) -> Option<(Quiet, QuietPoli
 
 /// Is instant `t` inside quiet hours in `zone`?
 pub(crate) fn in_quiet(q: &Quiet, zone: Zone, t: i64) -> bool {
-    let local = zone.local(t);
-    q.contains(i64::from(local.num_seconds_from_midnight()))
+    q.contains(zone.local_secs(t).rem_euclid(86_400))
 }
 
 /// Emitted firings of rule `r` that count against its limit at `t`.
