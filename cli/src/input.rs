@@ -113,9 +113,9 @@ pub trait Hooks: Sink {
     /// Sets the engine up before the first line (a trace).
     fn prepare(&mut self, _engine: &mut Engine) {}
     /// Sees the instant each line carries (none for a blank line or one
-    /// to be refused) before the engine does, and may drive the engine
-    /// first (advance it to a day's end to look at it), taking the actions
-    /// that come of it.
+    /// that is not a valid event or advance) before the engine does, and
+    /// may drive the engine first (advance it to a day's end to look at
+    /// it), taking the actions that come of it.
     fn before_line(&mut self, _engine: &mut Engine, _at: Option<Instant>) {}
     /// Sees the engine before the replay's end advances it to `until`.
     fn before_end(&mut self, _engine: &mut Engine, _until: Option<Instant>) {}

@@ -192,9 +192,9 @@ fn until_carries_the_report_past_the_last_event() {
     assert!(n(&r["overview"]["actions"]) > n(&plain["overview"]["actions"]));
 }
 
-/// A line the engine refuses changes nothing, however far ahead its time:
-/// the days looked at and every figure are those of the replay without
-/// it (the report reads a line's time from what the engine accepts).
+/// A line that is not a valid event changes nothing, however far ahead
+/// its time: the days looked at and every figure are those of the replay
+/// without it (the report reads a line's time from the parsed event).
 #[test]
 fn a_refused_line_moves_no_day() {
     let text = std::fs::read_to_string(events()).expect("the bundled events");

@@ -34,7 +34,8 @@ pub enum LineError {
 pub trait ReplayHooks: Sink {
     /// Before line `n` (counted from 1) is applied. `at` is the instant
     /// it carries when it parsed as an event or an `{"advance": …}`; none
-    /// for a blank line or one about to be refused. The engine may be
+    /// for a blank line or one that did not (not UTF-8, not JSON, not a
+    /// valid event: it will be refused). The engine may be
     /// driven from here (advanced to a day's end to look at it, say):
     /// what that emits goes to this sink, and the line comes after it.
     fn before_line(&mut self, _engine: &mut Engine, _n: u64, _at: Option<Instant>) {}
