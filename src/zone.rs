@@ -7,8 +7,8 @@
 //! date-times each time. Outside the table's years chrono-tz answers.
 
 use chrono::{
-    DateTime, Datelike, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime,
-    Offset, TimeZone, Timelike, Utc,
+    DateTime, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset,
+    TimeZone, Timelike, Utc,
 };
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -172,8 +172,8 @@ impl Zone {
 
     /// The local wall-clock time of an instant (Unix seconds).
     pub fn local(self, t: i64) -> NaiveDateTime {
-        if (TABLE_FROM..TABLE_TO).contains(&t) {
-            return wall(t + self.offset_at(t));
+        if let Some(l) = self.local_in_table(t) {
+            return wall(l);
         }
         let utc = DateTime::<Utc>::from_timestamp(t, 0).unwrap_or_default();
         match self {
@@ -186,10 +186,16 @@ impl Zone {
     /// time of day and the day number without building a date (a quiet
     /// hours check and a daily trigger need no more).
     pub fn local_secs(self, t: i64) -> i64 {
-        if (TABLE_FROM..TABLE_TO).contains(&t) {
-            return t + self.offset_at(t);
-        }
-        self.local(t).and_utc().timestamp()
+        self.local_in_table(t)
+            .unwrap_or_else(|| self.local(t).and_utc().timestamp())
+    }
+
+    /// [`Zone::local_secs`] inside the table's years, where the offset is
+    /// the table's; `None` outside them, where chrono-tz answers.
+    fn local_in_table(self, t: i64) -> Option<i64> {
+        (TABLE_FROM..TABLE_TO)
+            .contains(&t)
+            .then(|| t + self.offset_at(t))
     }
 
     /// The instant of a local wall-clock time (§6): a time in a DST gap
@@ -259,7 +265,13 @@ impl Zone {
 
     /// ISO weekday of the local date: 1 (Monday) … 7 (Sunday).
     pub fn weekday(self, t: i64) -> i64 {
-        i64::from(self.date(t).weekday().number_from_monday())
+        Zone::weekday_of_day(self.local_secs(t).div_euclid(86_400))
+    }
+
+    /// ISO weekday of a local day numbered from 1970-01-01, a Thursday
+    /// (the fourth from Monday): 1 (Monday) … 7 (Sunday).
+    pub fn weekday_of_day(day: i64) -> i64 {
+        (day + 3).rem_euclid(7) + 1
     }
 
     /// The local hour, 0–23.
@@ -271,7 +283,7 @@ impl Zone {
 #[cfg(test)]
 mod tests {
     use super::{Zone, chrono_instant, chrono_offset};
-    use chrono::{DateTime, Utc};
+    use chrono::{DateTime, Datelike, Utc};
     use proptest::prelude::*;
 
     /// Every zone chrono-tz knows, as the table answers and as chrono-tz
@@ -292,6 +304,11 @@ mod tests {
         assert_eq!(
             zone.local(t),
             utc.with_timezone(&tz).naive_local(),
+            "{name} at {t}"
+        );
+        assert_eq!(
+            zone.weekday(t),
+            i64::from(utc.with_timezone(&tz).weekday().number_from_monday()),
             "{name} at {t}"
         );
         let wall = utc.naive_utc();

@@ -17,8 +17,7 @@ pub fn next_daily(zone: Zone, after: i64, weekday: Option<u8>, at: TimeOfDay) ->
     let at = i64::from(time(at).num_seconds_from_midnight());
     (0..10)
         .map(|i| start + i)
-        // Day 0, 1970-01-01, was a Thursday: the fourth from Monday.
-        .filter(|d| weekday.is_none_or(|w| (d + 3).rem_euclid(7) + 1 == i64::from(w)))
+        .filter(|d| weekday.is_none_or(|w| Zone::weekday_of_day(*d) == i64::from(w)))
         .map(|d| zone.instant_secs(d * DAY + at))
         .find(|x| *x > after)
 }
